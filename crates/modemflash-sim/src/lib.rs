@@ -1,0 +1,1 @@
+//! Virtual Quectel modules and a firmware-package builder.

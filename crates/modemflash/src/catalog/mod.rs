@@ -1,0 +1,1 @@
+//! Device catalogue (placeholder replaced below).

@@ -1,0 +1,1 @@
+//! Firmware packages (placeholder replaced below).

@@ -1,0 +1,7 @@
+//! Wire protocols, one folder each: a pure `codec` (bytes in, bytes out; no I/O, no clock)
+//! and, where the host drives the protocol, a thin blocking `client` over a
+//! [`Transport`](crate::transport::Transport).
+//!
+//! Facts come from `shared/reference/protocols.md` and `quectel-flows.md`.
+
+pub mod hdlc;
