@@ -1,1 +1,67 @@
-//! Device catalogue (placeholder replaced below).
+//! The device catalogue: which USB ids belong to which module family, chipset and mode,
+//! how their interfaces are laid out, and how Quectel revision strings decompose.
+//!
+//! Facts: `quectel-flows.md` §4 (USB identities), §5 (revision strings) and
+//! `protocols.md` §8 (Linux USB facts). Rows tagged [I] there are marked `inferred` here
+//! so callers can say "probably".
+
+mod revision;
+mod usb;
+
+pub use revision::{Revision, RevisionFit};
+pub use usb::{Interface, InterfaceRole, USB_IDS, UsbId, lookup};
+
+use serde::Serialize;
+
+/// Qualcomm chipset generation, which decides the update path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Chipset {
+    /// MDM9615 ("9x15"): EC20 R1. DMSS `.hex` programmer → streaming DLOAD → fastboot.
+    Mdm9615,
+    /// MDM9607/9207 ("9x07"): EC25, EC21, EG25-G, EC20 R2. Sahara → Firehose.
+    Mdm9x07,
+    /// Other Qualcomm parts reachable through the same PIDs (SDX20/24/55/62...).
+    OtherQualcomm,
+    /// Unknown from the facts at hand.
+    Unknown,
+}
+
+impl Chipset {
+    /// Short human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Chipset::Mdm9615 => "MDM9615",
+            Chipset::Mdm9x07 => "MDM9x07",
+            Chipset::OtherQualcomm => "other Qualcomm",
+            Chipset::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a module is doing, as seen from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Running firmware: DIAG, AT, NMEA, modem and network interfaces.
+    Normal,
+    /// Qualcomm QDLoader 05c6:9008. On 9x07 the boot ROM speaks Sahara (EDL); on 9615
+    /// the same id is assumed for DMSS download mode ([I], `quectel-flows.md` §2.4).
+    QdLoader,
+    /// Android fastboot in Quectel's LK (18d1:d00d).
+    Fastboot,
+    /// Crash-dump / memory-debug mode.
+    Dump,
+}
+
+impl Mode {
+    /// Short human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Normal => "normal",
+            Mode::QdLoader => "qdloader (EDL/DLOAD)",
+            Mode::Fastboot => "fastboot",
+            Mode::Dump => "dump",
+        }
+    }
+}

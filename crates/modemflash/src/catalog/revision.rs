@@ -1,0 +1,268 @@
+//! Quectel firmware revision strings (`quectel-flows.md` §5).
+//!
+//! `EC25EFAR06A11M4G_01.001.01.001` = model `EC25`, variant `EFA`, release line `R06`,
+//! build `A11`, tail `M4G`, sub-edition `01.001.01.001`. The split point is the first
+//! `R<2 digits>A<2 digits>`, as QFirehose does [C]. What the parts *mean* (release line =
+//! compatibility line, tail = memory) is inferred [I]; the chipset guess comes from a small
+//! rule table below so it can be corrected without touching the parser.
+
+use serde::Serialize;
+
+use super::Chipset;
+
+/// A parsed revision. Every field is optional: an unknown string gives a partial parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    /// The string as given, trimmed.
+    pub raw: String,
+    /// Model, e.g. `EC20`, `EG25`, `RM500Q`.
+    pub model: Option<String>,
+    /// Variant between the model and the release, e.g. `AQA`, `EFA`, `CEFAG`, `GGB`.
+    pub variant: Option<String>,
+    /// Release line number (`R06` → 6).
+    pub release: Option<u8>,
+    /// Build within the line (`A08` → 8).
+    pub build: Option<u8>,
+    /// Memory/tail code after the build, e.g. `M4G`, `E2G`.
+    pub tail: Option<String>,
+    /// Sub-edition after `_`, e.g. `01.001.01.001` (from `AT+QGMR`).
+    pub sub_edition: Option<String>,
+}
+
+/// How a package's revision relates to a module's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevisionFit {
+    /// Same model and release line: a normal update.
+    SameLine,
+    /// Same model, different release line: can leave the module stuck in 9008 [F].
+    CrossesLine,
+    /// Different model or chipset: refuse.
+    DifferentModel,
+    /// Not enough information to tell.
+    Unsure,
+}
+
+/// Chipset rules: (model, tail prefix or "" for any, chipset). First match wins.
+/// [I] inferred from the revision table in `quectel-flows.md` §5: 9615-era EC20 builds end
+/// in `E2G`, 9x07 builds in `M4G`/`M2G`.
+const CHIPSET_RULES: &[(&str, &str, Chipset)] = &[
+    ("EC20", "E", Chipset::Mdm9615),
+    ("EC20", "M", Chipset::Mdm9x07),
+    ("EC25", "", Chipset::Mdm9x07),
+    ("EC21", "", Chipset::Mdm9x07),
+    ("EG25", "", Chipset::Mdm9x07),
+    ("EG91", "", Chipset::Mdm9x07),
+    ("EG95", "", Chipset::Mdm9x07),
+];
+
+fn two_digits(b: &[u8]) -> Option<u8> {
+    match b {
+        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => Some((a - b'0') * 10 + (b - b'0')),
+        _ => None,
+    }
+}
+
+/// Position of the first `R\d\dA\d\d` in `s`.
+fn find_release(s: &str) -> Option<(usize, u8, u8)> {
+    let b = s.as_bytes();
+    (0..b.len()).find_map(|i| {
+        let w = b.get(i..i + 6)?;
+        if w.first() != Some(&b'R') || w.get(3) != Some(&b'A') {
+            return None;
+        }
+        Some((i, two_digits(w.get(1..3)?)?, two_digits(w.get(4..6)?)?))
+    })
+}
+
+/// Split a model off the front: two letters and two digits (`EC20`), or two letters,
+/// three digits and an optional letter (`RM500Q`).
+fn split_model(prefix: &str) -> (Option<&str>, &str) {
+    let b = prefix.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if letters != 2 {
+        return (None, prefix);
+    }
+    let digits = b.iter().skip(2).take_while(|c| c.is_ascii_digit()).count();
+    let end = match digits {
+        2 => 4,
+        3 => {
+            if b.get(5).is_some_and(u8::is_ascii_uppercase) {
+                6
+            } else {
+                5
+            }
+        }
+        _ => return (None, prefix),
+    };
+    match (prefix.get(..end), prefix.get(end..)) {
+        (Some(m), Some(rest)) => (Some(m), rest),
+        _ => (None, prefix),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    if s.is_empty() { None } else { Some(s.to_owned()) }
+}
+
+impl Revision {
+    /// Parse a revision string. Never fails: unknown parts stay `None`.
+    pub fn parse(s: &str) -> Self {
+        let raw = s.trim().to_owned();
+        let (base, sub) = match raw.split_once('_') {
+            Some((b, s)) => (b, non_empty(s)),
+            None => (raw.as_str(), None),
+        };
+        let (prefix, release, build, tail) = match find_release(base) {
+            Some((i, r, a)) => {
+                (base.get(..i).unwrap_or(""), Some(r), Some(a), base.get(i + 6..).and_then(non_empty))
+            }
+            None => (base, None, None, None),
+        };
+        let (model, variant) = split_model(prefix);
+        Revision {
+            model: model.map(str::to_owned),
+            variant: if model.is_some() { non_empty(variant) } else { None },
+            release,
+            build,
+            tail,
+            sub_edition: sub,
+            raw,
+        }
+    }
+
+    /// `R06` style release line, if known.
+    pub fn release_line(&self) -> Option<String> {
+        self.release.map(|r| format!("R{r:02}"))
+    }
+
+    /// The chipset this revision most likely runs on ([I], see `CHIPSET_RULES`).
+    pub fn chipset(&self) -> Chipset {
+        let Some(model) = self.model.as_deref() else { return Chipset::Unknown };
+        let tail = self.tail.as_deref().unwrap_or("");
+        CHIPSET_RULES
+            .iter()
+            .find(|(m, t, _)| *m == model && tail.starts_with(t))
+            .map_or(Chipset::Unknown, |(_, _, c)| *c)
+    }
+
+    /// Compare a package revision (`self`) with a module's.
+    pub fn fit(&self, module: &Revision) -> RevisionFit {
+        match (&self.model, &module.model) {
+            (Some(a), Some(b)) if a != b => return RevisionFit::DifferentModel,
+            (Some(_), Some(_)) => {}
+            _ => return RevisionFit::Unsure,
+        }
+        let (pc, mc) = (self.chipset(), module.chipset());
+        if pc != Chipset::Unknown && mc != Chipset::Unknown && pc != mc {
+            return RevisionFit::DifferentModel;
+        }
+        match (self.release, module.release) {
+            (Some(a), Some(b)) if a == b => RevisionFit::SameLine,
+            (Some(_), Some(_)) => RevisionFit::CrossesLine,
+            _ => RevisionFit::Unsure,
+        }
+    }
+
+    /// Find the first thing that looks like a Quectel revision inside free text (a
+    /// directory or zip name, `contents.xml`): a model followed by a release marker.
+    pub fn find_in(text: &str) -> Option<Revision> {
+        let b = text.as_bytes();
+        (0..b.len()).find_map(|i| {
+            let rest = text.get(i..)?;
+            let (model, _) = split_model(rest);
+            model?;
+            if i > 0 && b.get(i - 1).is_some_and(u8::is_ascii_alphanumeric) {
+                return None;
+            }
+            let mut end = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
+            // A sub-edition (`_01.001.01.001`) is digits and dots after an underscore.
+            if let Some(sub) = rest.get(end..).and_then(|t| t.strip_prefix('_')) {
+                let run = sub.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(sub.len());
+                let n = sub.get(..run).map_or(0, |r| r.trim_end_matches('.').len());
+                if n > 0 {
+                    end += 1 + n;
+                }
+            }
+            let cand = Revision::parse(rest.get(..end)?);
+            (cand.release.is_some() && cand.model.is_some()).then_some(cand)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> (Option<&'static str>, Revision) {
+        (None, Revision::parse(s))
+    }
+
+    #[test]
+    fn reference_strings() {
+        let cases: &[(&str, &str, &str, u8, u8, &str, Option<&str>, Chipset)] = &[
+            ("EC20AQAR02A03E2G", "EC20", "AQA", 2, 3, "E2G", None, Chipset::Mdm9615),
+            ("EC25EFAR06A08M4G", "EC25", "EFA", 6, 8, "M4G", None, Chipset::Mdm9x07),
+            ("EC20CEFAGR06A05M4G", "EC20", "CEFAG", 6, 5, "M4G", None, Chipset::Mdm9x07),
+            ("EG25GGBR07A08M2G", "EG25", "GGB", 7, 8, "M2G", None, Chipset::Mdm9x07),
+            ("EC25EFAR06A11M4G_01.001.01.001", "EC25", "EFA", 6, 11, "M4G", Some("01.001.01.001"), Chipset::Mdm9x07),
+        ];
+        for (s, model, variant, r, a, tail, sub, chip) in cases {
+            let (_, rev) = p(s);
+            assert_eq!(rev.model.as_deref(), Some(*model), "{s}");
+            assert_eq!(rev.variant.as_deref(), Some(*variant), "{s}");
+            assert_eq!(rev.release, Some(*r), "{s}");
+            assert_eq!(rev.build, Some(*a), "{s}");
+            assert_eq!(rev.tail.as_deref(), Some(*tail), "{s}");
+            assert_eq!(rev.sub_edition.as_deref(), *sub, "{s}");
+            assert_eq!(rev.chipset(), *chip, "{s}");
+        }
+        assert_eq!(Revision::parse("EC25EFAR06A08M4G").release_line().as_deref(), Some("R06"));
+    }
+
+    #[test]
+    fn unknown_strings_give_partial_parses() {
+        let r = Revision::parse("RM500QGLABR11A06M4G");
+        assert_eq!(r.model.as_deref(), Some("RM500Q"));
+        assert_eq!(r.variant.as_deref(), Some("GLAB"));
+        assert_eq!(r.chipset(), Chipset::Unknown);
+        let r = Revision::parse("EC20 something");
+        assert_eq!(r.model.as_deref(), Some("EC20"));
+        assert_eq!(r.release, None);
+        let r = Revision::parse("garbage");
+        assert_eq!((r.model, r.release), (None, None));
+        for s in ["", "_", "R", "R0", "R01A", "ÄÖ€R01A02", "EC2", "XXR99A99"] {
+            let _ = Revision::parse(s);
+        }
+    }
+
+    #[test]
+    fn fit_between_package_and_module() {
+        let module = Revision::parse("EC25EFAR06A08M4G");
+        assert_eq!(Revision::parse("EC25EFAR06A11M4G").fit(&module), RevisionFit::SameLine);
+        assert_eq!(Revision::parse("EC25EFAR05A03M4G").fit(&module), RevisionFit::CrossesLine);
+        assert_eq!(Revision::parse("EG25GGBR07A08M2G").fit(&module), RevisionFit::DifferentModel);
+        let r1 = Revision::parse("EC20AQAR02A03E2G");
+        assert_eq!(Revision::parse("EC20CEFAGR06A05M4G").fit(&r1), RevisionFit::DifferentModel);
+        assert_eq!(Revision::parse("???").fit(&r1), RevisionFit::Unsure);
+    }
+
+    #[test]
+    fn find_inside_names() {
+        let r = Revision::find_in("/fw/EC20AQAR02A04E2G_firmware.zip").unwrap();
+        assert_eq!(r.raw, "EC20AQAR02A04E2G");
+        let r = Revision::find_in("pkg-EC25EFAR06A11M4G_01.001.01.001.zip").unwrap();
+        assert_eq!(r.sub_edition.as_deref(), Some("01.001.01.001"));
+        assert_eq!(r.build, Some(4));
+        assert!(Revision::find_in("update package").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in ".{0,40}") {
+            let r = Revision::parse(&s);
+            let _ = r.chipset();
+            let _ = Revision::find_in(&s);
+        }
+    }
+}
