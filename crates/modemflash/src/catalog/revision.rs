@@ -251,9 +251,9 @@ mod tests {
     fn find_inside_names() {
         let r = Revision::find_in("/fw/EC20AQAR02A04E2G_firmware.zip").unwrap();
         assert_eq!(r.raw, "EC20AQAR02A04E2G");
+        assert_eq!(r.build, Some(4));
         let r = Revision::find_in("pkg-EC25EFAR06A11M4G_01.001.01.001.zip").unwrap();
         assert_eq!(r.sub_edition.as_deref(), Some("01.001.01.001"));
-        assert_eq!(r.build, Some(4));
         assert!(Revision::find_in("update package").is_none());
     }
 
