@@ -1,1 +1,44 @@
-fn main() {}
+//! `modemflash`: identify, inspect, update and recover Qualcomm-based cellular modules.
+//!
+//! The CLI parses arguments and renders results; everything that knows a protocol or a
+//! package format lives in the `modemflash` library.
+
+mod cmd;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Identify, inspect, update and recover Qualcomm-based Quectel modules
+/// (EC20 R1 on MDM9615; EC25, EC21, EG25-G and EC20 R2 on MDM9x07).
+#[derive(Debug, Parser)]
+#[command(name = "modemflash", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 64 usage error.\n\
+Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Inspect(cmd::inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(&args),
+    };
+    ExitCode::from(code)
+}

@@ -205,7 +205,16 @@ mod tests {
             ("EC25EFAR06A08M4G", "EC25", "EFA", 6, 8, "M4G", None, Chipset::Mdm9x07),
             ("EC20CEFAGR06A05M4G", "EC20", "CEFAG", 6, 5, "M4G", None, Chipset::Mdm9x07),
             ("EG25GGBR07A08M2G", "EG25", "GGB", 7, 8, "M2G", None, Chipset::Mdm9x07),
-            ("EC25EFAR06A11M4G_01.001.01.001", "EC25", "EFA", 6, 11, "M4G", Some("01.001.01.001"), Chipset::Mdm9x07),
+            (
+                "EC25EFAR06A11M4G_01.001.01.001",
+                "EC25",
+                "EFA",
+                6,
+                11,
+                "M4G",
+                Some("01.001.01.001"),
+                Chipset::Mdm9x07,
+            ),
         ];
         for (s, model, variant, r, a, tail, sub, chip) in cases {
             let (_, rev) = p(s);

@@ -81,9 +81,25 @@ const fn row(
 /// Every USB id modemflash recognises.
 pub static USB_IDS: &[UsbId] = &[
     row(0x05c6, 0x9215, "EC20 R1", Chipset::Mdm9615, Mode::Normal, EC2X_LAYOUT, false),
-    row(0x05c6, 0x9008, "Qualcomm QDLoader (EDL / DLOAD)", Chipset::Unknown, Mode::QdLoader, QDL_LAYOUT, false),
+    row(
+        0x05c6,
+        0x9008,
+        "Qualcomm QDLoader (EDL / DLOAD)",
+        Chipset::Unknown,
+        Mode::QdLoader,
+        QDL_LAYOUT,
+        false,
+    ),
     row(0x05c6, 0x900e, "Qualcomm crash dump", Chipset::Unknown, Mode::Dump, QDL_LAYOUT, false),
-    row(0x05c6, 0x901f, "Qualcomm default composition (SDX20)", Chipset::OtherQualcomm, Mode::Normal, &[], true),
+    row(
+        0x05c6,
+        0x901f,
+        "Qualcomm default composition (SDX20)",
+        Chipset::OtherQualcomm,
+        Mode::Normal,
+        &[],
+        true,
+    ),
     row(0x05c6, 0x9091, "Qualcomm default composition", Chipset::OtherQualcomm, Mode::Normal, &[], true),
     row(0x18d1, 0xd00d, "Quectel LK fastboot", Chipset::Unknown, Mode::Fastboot, FASTBOOT_LAYOUT, false),
     row(0x2c7c, 0x0121, "EC21", Chipset::Mdm9x07, Mode::Normal, EC2X_LAYOUT, false),
