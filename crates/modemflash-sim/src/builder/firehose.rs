@@ -140,9 +140,9 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
             "  <erase PAGES_PER_BLOCK=\"{block}\" SECTOR_SIZE_IN_BYTES=\"{sector}\" num_partition_sectors=\"{num}\" start_sector=\"{start}\"/>\n"
         );
         if start == 0 {
-            sbl_program = line
+            sbl_program = line;
         } else {
-            programs.push_str(&line)
+            programs.push_str(&line);
         }
         erases.push_str(&erase);
         start += num;

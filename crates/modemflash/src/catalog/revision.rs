@@ -199,6 +199,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn reference_strings() {
         let cases: &[(&str, &str, &str, u8, u8, &str, Option<&str>, Chipset)] = &[
             ("EC20AQAR02A03E2G", "EC20", "AQA", 2, 3, "E2G", None, Chipset::Mdm9615),

@@ -258,7 +258,7 @@ pub(super) fn analyse(
             let why = if n.starts_with("nprg9x07") || n.starts_with("enprg9x07") {
                 "streaming programmer for the non-EDL recovery path; not used by Firehose"
             } else if n.starts_with("partition")
-                && n.ends_with(".mbn")
+                && std::path::Path::new(&n).extension().is_some_and(|e| e.eq_ignore_ascii_case("mbn"))
                 && !f.path.to_ascii_lowercase().contains("firehose/")
             {
                 "partition table for the streaming path; not used by Firehose"
@@ -351,12 +351,11 @@ fn check_program(
     }
     if let (Ok(s), Some(last)) =
         (start.parse::<u64>(), attr(&attrs, "last_sector").and_then(|s| s.trim().parse::<u64>().ok()))
+        && let Some(n) = declared
+        && n > 0
+        && s + n - 1 != last
     {
-        if let Some(n) = declared {
-            if n > 0 && s + n - 1 != last {
-                report.error(Some(xml), &format!("<program label={label:?}>: start_sector {s} + num_partition_sectors {n} - 1 != last_sector {last}"));
-            }
-        }
+        report.error(Some(xml), &format!("<program label={label:?}>: start_sector {s} + num_partition_sectors {n} - 1 != last_sector {last}"));
     }
     if start.parse::<u64>().is_err() {
         report.note(Some(xml), &format!("<program label={label:?}>: start_sector {start:?} is an expression; the programmer evaluates it"));

@@ -177,7 +177,7 @@ pub fn parse_yaffs2(head: &[u8], file_size: u64) -> Option<Yaffs2Info> {
     let (chunk, spare) =
         [(2048u32, 64u32), (4096, 128), (4096, 256), (512, 16)].into_iter().find(|(c, s)| {
             let unit = u64::from(c + s);
-            file_size >= unit && file_size % unit == 0
+            file_size >= unit && file_size.is_multiple_of(unit)
         })?;
     Some(Yaffs2Info { chunk, spare, first_object_type: obj_type })
 }

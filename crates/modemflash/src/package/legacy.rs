@@ -48,7 +48,10 @@ enum Kind {
 }
 
 /// (match, kind, uses as (phase, target)). First hit wins, so specific names come first.
-const RULES: &[(Match, Kind, &[(Phase, &str)])] = &[
+/// A file rule: how the name matches, what the file is, and its uses.
+type Rule = (Match, Kind, &'static [(Phase, &'static str)]);
+
+const RULES: &[Rule] = &[
     (Match::Exact("nprg9x15.hex"), Kind::Programmer { emergency: false }, &[(Phase::Dmss, "RAM programmer")]),
     (
         Match::Exact("enprg9x15.hex"),
@@ -205,9 +208,9 @@ pub(super) fn analyse(
             Kind::Programmer { emergency } => {
                 if let Some(go) = check_hex(source, &f.path, report) {
                     if *emergency {
-                        enprg = Some((f.path.clone(), go))
+                        enprg = Some((f.path.clone(), go));
                     } else {
-                        nprg = Some((f.path.clone(), go))
+                        nprg = Some((f.path.clone(), go));
                     }
                 }
             }
@@ -217,7 +220,7 @@ pub(super) fn analyse(
                 }
             }
             Kind::BootLoader | Kind::Dsp | Kind::TempLoader => {
-                check_mbn(source, f, *kind == Kind::Dsp, report)
+                check_mbn(source, f, *kind == Kind::Dsp, report);
             }
             Kind::AndroidBoot => check_boot(source, f, report),
             Kind::FileSystem => check_yaffs(source, f, report),
@@ -231,7 +234,7 @@ pub(super) fn analyse(
     }
     // partition.mbn before partition2.mbn (QFlash 9615); the order is a policy the
     // planner may change, since sources disagree [F].
-    layout.partition_tables.sort_by_key(|p| base(p).to_ascii_lowercase() != "partition.mbn");
+    layout.partition_tables.sort_by_key(|p| !base(p).eq_ignore_ascii_case("partition.mbn"));
     // Fastboot order from quectel-flows.md §2.7 [C].
     const FB_ORDER: &[&str] =
         &["sbl2", "aboot", "dsp1", "dsp2", "dsp3", "system", "userdata", "recoveryfs", "boot", "recovery"];

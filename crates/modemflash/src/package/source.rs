@@ -116,7 +116,7 @@ fn walk(
             if out.len() >= MAX_FILES {
                 return Err(PackageError::TooManyFiles { path: root.to_owned(), max: MAX_FILES });
             }
-            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let size = fs::metadata(&path).map_or(0, |m| m.len());
             out.push(SourceFile { path: rel_str.replace('\\', "/"), size });
         }
     }
