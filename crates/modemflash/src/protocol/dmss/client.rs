@@ -161,7 +161,9 @@ impl<T: Transport> DmssClient<T> {
         self.send(&encode_request(&DmssRequest::SwVersionReq)?)?;
         match self.wait_reply("SW_VERSION_REQ", "SW_VERSION_RESP", None)? {
             (DmssReply::SwVersion(v), _) => Ok(v),
-            (DmssReply::Nak(reason), _) => Err(DmssError::Nak { command: "SW_VERSION_REQ", addr: None, reason }),
+            (DmssReply::Nak(reason), _) => {
+                Err(DmssError::Nak { command: "SW_VERSION_REQ", addr: None, reason })
+            }
             (_, got) => Err(DmssError::Unexpected {
                 command: "SW_VERSION_REQ",
                 expected: "SW_VERSION_RESP",
@@ -231,7 +233,9 @@ impl<T: Transport> DmssClient<T> {
                 Ok(Ok(frame)) => {
                     return match parse_reply(&frame) {
                         Ok(DmssReply::Ack) => Ok(GoOutcome::Acked),
-                        Ok(DmssReply::Nak(reason)) => Err(DmssError::Nak { command: "GO", addr: Some(addr), reason }),
+                        Ok(DmssReply::Nak(reason)) => {
+                            Err(DmssError::Nak { command: "GO", addr: Some(addr), reason })
+                        }
                         _ => Ok(GoOutcome::Other(frame)),
                     };
                 }
@@ -294,10 +298,7 @@ mod tests {
             let mut dec = Decoder::default();
             let mut buf = [0u8; 2048];
             loop {
-                let n = match dev.recv(&mut buf, Duration::from_secs(5)) {
-                    Ok(n) => n,
-                    Err(_) => return seen,
-                };
+                let Ok(n) = dev.recv(&mut buf, Duration::from_secs(5)) else { return seen };
                 for frame in dec.feed_collect(&buf[..n]) {
                     let req = parse_request(&frame.unwrap()).unwrap();
                     for wire in answer(&req) {
@@ -478,7 +479,7 @@ mod tests {
         assert_eq!(probe_with(vec![vec![0x7E, 0x02], vec![0x6A, 0xD3, 0x7E]]), ProbedMode::Dload);
         assert_eq!(probe_with(vec![vec![0x13, 0x06, 0x88, 0xD5, 0x7E]]), ProbedMode::NormalDiag);
         assert_eq!(probe_with(vec![vec![0x7E, 0x0E, 0x49]]), ProbedMode::StreamingProgrammer);
-        let mut hello = vec![0u8; 48];
+        let mut hello = [0u8; 48];
         hello[0] = 1;
         assert_eq!(probe_with(vec![hello[..20].to_vec(), hello[20..].to_vec()]), ProbedMode::SaharaHello);
         assert_eq!(probe_with(vec![]), ProbedMode::Unknown(vec![]));

@@ -238,7 +238,8 @@ pub fn parse_reply(payload: &[u8]) -> Result<DmssReply, DmssError> {
         CMD_ACK => exact("ACK", payload, 1).map(|()| DmssReply::Ack),
         CMD_NAK => {
             exact("NAK", payload, 3)?;
-            let reason = be16(body).ok_or(DmssError::Short { what: "NAK", expected: 3, got: payload.len() })?;
+            let reason =
+                be16(body).ok_or(DmssError::Short { what: "NAK", expected: 3, got: payload.len() })?;
             Ok(DmssReply::Nak(NakReason(reason)))
         }
         CMD_PARAM_RESP => {
@@ -258,8 +259,11 @@ pub fn parse_reply(payload: &[u8]) -> Result<DmssReply, DmssError> {
             }
         }
         CMD_SW_VERSION_RESP => {
-            let (&len, text) =
-                body.split_first().ok_or(DmssError::Short { what: "SW_VERSION_RESP", expected: 2, got: 1 })?;
+            let (&len, text) = body.split_first().ok_or(DmssError::Short {
+                what: "SW_VERSION_RESP",
+                expected: 2,
+                got: 1,
+            })?;
             exact("SW_VERSION_RESP", payload, 2 + usize::from(len))?;
             Ok(DmssReply::SwVersion(String::from_utf8_lossy(text).into_owned()))
         }
@@ -294,7 +298,10 @@ mod tests {
             (DmssRequest::Reset, "0a"),
             (DmssRequest::SwVersionReq, "0c"),
             (DmssRequest::Go { addr: 0x4170_0000 }, "05 41 70 00 00"),
-            (DmssRequest::Write32 { addr: 0x4170_03f9, data: vec![0xaa, 0x7e] }, "0f 41 70 03 f9 00 02 aa 7e"),
+            (
+                DmssRequest::Write32 { addr: 0x4170_03f9, data: vec![0xaa, 0x7e] },
+                "0f 41 70 03 f9 00 02 aa 7e",
+            ),
             (DmssRequest::Write32 { addr: 1, data: vec![] }, "0f 00 00 00 01 00 00"),
         ];
         for (req, bytes) in cases {

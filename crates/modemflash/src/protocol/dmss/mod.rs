@@ -59,7 +59,13 @@ pub enum DmssError {
     Unexpected { command: &'static str, expected: &'static str, addr: Option<u32>, got: Vec<u8> },
     /// No usable reply after every receive attempt.
     #[error("no {expected} to {command}{} after {attempts} receive attempts: {last}", at(*.addr))]
-    NoReply { command: &'static str, expected: &'static str, addr: Option<u32>, attempts: u32, last: LinkError },
+    NoReply {
+        command: &'static str,
+        expected: &'static str,
+        addr: Option<u32>,
+        attempts: u32,
+        last: LinkError,
+    },
 }
 
 impl From<TransportError> for DmssError {
