@@ -4,4 +4,7 @@
 //!
 //! Facts come from `shared/reference/protocols.md` and `quectel-flows.md`.
 
+pub mod at;
+pub mod diag;
+pub mod dmss;
 pub mod hdlc;

@@ -12,6 +12,8 @@
 //! length is a multiple of it. A ZLP reaches the peer as `Ok(0)` from `recv`.
 
 pub mod memory;
+pub mod serial;
+pub mod tcp;
 
 use std::time::Duration;
 
