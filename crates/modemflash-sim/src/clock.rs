@@ -11,6 +11,10 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> Duration;
     /// Let `d` pass.
     fn sleep(&self, d: Duration);
+    /// True when `sleep` only advances a counter.
+    fn is_virtual(&self) -> bool {
+        false
+    }
 }
 
 /// Wall-clock time.
@@ -43,6 +47,9 @@ impl Clock for VirtualClock {
     fn sleep(&self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.0.fetch_add(ns, Ordering::SeqCst);
+    }
+    fn is_virtual(&self) -> bool {
+        true
     }
 }
 

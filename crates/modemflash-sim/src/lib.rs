@@ -1,8 +1,35 @@
 //! Virtual Quectel modules for modemflash, and a builder of synthetic but structurally
 //! faithful firmware packages.
 //!
-//! The package builder writes no real vendor code: every image is a correct header (MBN,
-//! ELF, `ANDROID!`, yaffs2, Intel HEX, partition table, rawprogram XML) over deterministic
-//! pseudo-random bytes, so tests and the demo need no binary blobs.
+//! - [`Module`]: an EC20 R1 (MDM9615) or EC25 (MDM9x07) that speaks DIAG, AT, DMSS,
+//!   streaming DLOAD, fastboot, Sahara and Firehose from the device side, with the same
+//!   codecs as the host, over a simulated NAND whose contents decide what it boots into.
+//! - [`VirtualBus`]: what the module exposes as it re-enumerates; the host lists, waits and
+//!   opens endpoints there.
+//! - [`builder`]: synthetic packages. Every image is a correct header (MBN, ELF, `ANDROID!`,
+//!   yaffs2, Intel HEX, partition table, rawprogram XML) over deterministic pseudo-random
+//!   bytes, so tests and the demo need no binary blobs.
 
+pub mod boot;
 pub mod builder;
+pub mod bus;
+pub mod clock;
+pub mod core;
+pub mod event;
+pub mod factory;
+pub mod fault;
+pub mod handler;
+pub mod handlers;
+pub mod module;
+pub mod nand;
+pub mod serve;
+pub mod state;
+
+pub use boot::Model;
+pub use bus::{BusError, Endpoint, Enumeration, Role, SimMode, VirtualBus};
+pub use clock::{Clock, RealClock, SharedClock, VirtualClock};
+pub use core::{FastbootQuirks, ModuleConfig};
+pub use event::SimEvent;
+pub use fault::{Fault, FaultKind};
+pub use module::Module;
+pub use serve::Serving;

@@ -64,25 +64,12 @@ impl FirehoseSpec {
     }
 }
 
-/// Write a Firehose package into `dir`.
-pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
+/// The images of a package: (label, file relative to `update/firehose`, header, size).
+fn images(spec: &FirehoseSpec) -> Vec<(&'static str, String, Vec<u8>, u64)> {
     let geo = spec.geometry();
-    let fh = "update/firehose";
-    let mut files: Vec<(String, u64)> = Vec::new();
-    let prog = format!("{fh}/prog_nand_firehose_9x07.mbn");
-    files.push((
-        prog.clone(),
-        write_file(
-            &dir.join(&prog),
-            &elf32_arm_header(0x0800_0000),
-            spec.programmer_size,
-            seed_of(&prog, spec.seed),
-        )?,
-    ));
     let cmdline = format!("console=ttyHSL0,115200 {REVISION_MARKER}{}", spec.revision);
     let ramdisk = spec.kernel_size / 4;
-    // (label, file relative to update/firehose, header, size)
-    let images: Vec<(&str, String, Vec<u8>, u64)> = vec![
+    vec![
         (
             "sbl",
             "../sbl1.mbn".into(),
@@ -118,19 +105,49 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
         ("recoveryfs", "../mdm9607-recovery.ubi".into(), b"UBI#".to_vec(), spec.recovery_size),
         ("usrdata", "../usrdata.ubi".into(), b"UBI#".to_vec(), spec.usrdata_size),
         ("system", "../mdm9607-sysfs.ubi".into(), b"UBI#".to_vec(), spec.sysfs_size),
-    ];
+    ]
+}
+
+/// Partition layout of the package's rawprogram XML: (label, start sector, sectors). Each
+/// partition is its image rounded up to whole blocks, plus one spare block.
+pub fn partition_layout(spec: &FirehoseSpec) -> Vec<(String, u64, u64)> {
     let sector = u64::from(spec.sector_size);
     let block = u64::from(spec.pages_per_block);
-    let mut start = 0u64;
+    let mut start = 0;
+    images(spec)
+        .into_iter()
+        .map(|(label, _, _, size)| {
+            let num = size.div_ceil(sector).div_ceil(block) * block + block;
+            let row = (label.to_owned(), start, num);
+            start += num;
+            row
+        })
+        .collect()
+}
+
+/// Write a Firehose package into `dir`.
+pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
+    let geo = spec.geometry();
+    let fh = "update/firehose";
+    let mut files: Vec<(String, u64)> = Vec::new();
+    let prog = format!("{fh}/prog_nand_firehose_9x07.mbn");
+    files.push((
+        prog.clone(),
+        write_file(
+            &dir.join(&prog),
+            &elf32_arm_header(0x0800_0000),
+            spec.programmer_size,
+            seed_of(&prog, spec.seed),
+        )?,
+    ));
+    let sector = u64::from(spec.sector_size);
+    let block = u64::from(spec.pages_per_block);
     let mut programs = String::new();
     let mut erases = String::new();
     let mut sbl_program = String::new();
-    for (label, rel, header, size) in &images {
+    for ((label, rel, header, size), (_, start, num)) in images(spec).iter().zip(partition_layout(spec)) {
         let path = resolve(fh, rel);
         files.push((path.clone(), write_file(&dir.join(&path), header, *size, seed_of(&path, spec.seed))?));
-        let needed = size.div_ceil(sector);
-        // Partition size: the image rounded up to whole blocks, plus one spare block.
-        let num = needed.div_ceil(block) * block + block;
         let line = format!(
             "  <program PAGES_PER_BLOCK=\"{block}\" SECTOR_SIZE_IN_BYTES=\"{sector}\" filename=\"{}\" label=\"{label}\" last_sector=\"{}\" num_partition_sectors=\"{num}\" physical_partition_number=\"0\" start_sector=\"{start}\"/>\n",
             rel.replace('/', "\\"),
@@ -145,7 +162,6 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
             programs.push_str(&line);
         }
         erases.push_str(&erase);
-        start += num;
     }
     let mut raw = String::from("<?xml version=\"1.0\" ?>\n<data>\n");
     raw.push_str(&sbl_program);

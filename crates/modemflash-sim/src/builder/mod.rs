@@ -5,7 +5,7 @@ mod firehose;
 mod legacy;
 mod write;
 
-pub use firehose::{FirehoseSpec, write as write_firehose};
+pub use firehose::{FirehoseSpec, partition_layout, write as write_firehose};
 pub use legacy::{LegacySpec, partition_entries, write as write_legacy};
 pub use write::zip_dir;
 

@@ -1,0 +1,224 @@
+//! The virtual USB bus: what the module currently exposes, appearing and disappearing as
+//! it re-enumerates. The host lists endpoints, waits for a mode with a deadline, and opens
+//! an endpoint's host side.
+//!
+//! Deadlines are measured on the module's [`Clock`](crate::clock::Clock): with virtual time a
+//! 60 s wait costs milliseconds.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use modemflash::transport::memory::MemoryTransport;
+use serde::Serialize;
+
+use crate::clock::SharedClock;
+
+/// What a module is doing, as the simulator names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimMode {
+    /// Running firmware (DIAG + AT).
+    Normal,
+    /// 9615 boot ROM DMSS download mode.
+    Dload,
+    /// 9615 streaming programmer running after GO.
+    Streaming,
+    /// LK fastboot (18d1:d00d).
+    Fastboot,
+    /// 9x07 boot ROM EDL (Sahara, then Firehose once the programmer runs).
+    Edl,
+}
+
+impl SimMode {
+    /// Parse a CLI name.
+    pub fn parse(s: &str) -> Option<SimMode> {
+        match s {
+            "normal" => Some(SimMode::Normal),
+            "dload" => Some(SimMode::Dload),
+            "streaming" => Some(SimMode::Streaming),
+            "fastboot" => Some(SimMode::Fastboot),
+            "edl" => Some(SimMode::Edl),
+            _ => None,
+        }
+    }
+
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimMode::Normal => "normal",
+            SimMode::Dload => "dload",
+            SimMode::Streaming => "streaming",
+            SimMode::Fastboot => "fastboot",
+            SimMode::Edl => "edl",
+        }
+    }
+}
+
+/// What an endpoint is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// DIAG/DM port (DIAG, DMSS or streaming, by mode).
+    Dm,
+    /// AT command port.
+    At,
+    /// Fastboot interface.
+    Fastboot,
+    /// EDL bulk interface (Sahara, then Firehose).
+    Edl,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Dm => "dm",
+            Role::At => "at",
+            Role::Fastboot => "fastboot",
+            Role::Edl => "edl",
+        }
+    }
+}
+
+/// One endpoint as the host sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub role: Role,
+    /// Where it is served besides in-process: a pty path or a TCP address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tty: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<String>,
+}
+
+/// What the bus shows right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Enumeration {
+    /// Increases with every (re)enumeration and every disappearance.
+    pub generation: u64,
+    /// `None` while the module is off the bus (rebooting).
+    pub mode: Option<SimMode>,
+    pub usb_id: Option<(u16, u16)>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Why a wait or an open failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("no module in mode {wanted} within {waited:?} (last seen: {seen})")]
+    Timeout { wanted: String, waited: Duration, seen: String },
+    #[error("the module has no {0} endpoint in its current mode")]
+    NoEndpoint(&'static str),
+    #[error("the {0} endpoint is already open; it can be opened once per enumeration")]
+    Busy(&'static str),
+}
+
+#[derive(Debug)]
+struct State {
+    enumeration: Enumeration,
+    /// Host sides of in-process endpoints, taken by `open`.
+    host_sides: Vec<(Role, Option<MemoryTransport>)>,
+}
+
+/// The bus.
+#[derive(Debug)]
+pub struct VirtualBus {
+    state: Mutex<State>,
+    changed: Condvar,
+    clock: SharedClock,
+}
+
+/// Real time slept per wait step, and virtual time charged for it.
+const WAIT_STEP_REAL: Duration = Duration::from_millis(5);
+const WAIT_STEP: Duration = Duration::from_millis(250);
+
+impl VirtualBus {
+    pub fn new(clock: SharedClock) -> Self {
+        VirtualBus {
+            state: Mutex::new(State {
+                enumeration: Enumeration { generation: 0, mode: None, usb_id: None, endpoints: Vec::new() },
+                host_sides: Vec::new(),
+            }),
+            changed: Condvar::new(),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The clock deadlines are measured on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// What is on the bus now.
+    pub fn current(&self) -> Enumeration {
+        self.lock().enumeration.clone()
+    }
+
+    /// The module left the bus.
+    pub(crate) fn detach(&self) {
+        let mut s = self.lock();
+        s.enumeration.generation += 1;
+        s.enumeration.mode = None;
+        s.enumeration.usb_id = None;
+        s.enumeration.endpoints.clear();
+        s.host_sides.clear();
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The module appeared in `mode`.
+    pub(crate) fn attach(
+        &self,
+        mode: SimMode,
+        usb_id: (u16, u16),
+        endpoints: Vec<Endpoint>,
+        host_sides: Vec<(Role, Option<MemoryTransport>)>,
+    ) -> u64 {
+        let mut s = self.lock();
+        s.enumeration.generation += 1;
+        s.enumeration.mode = Some(mode);
+        s.enumeration.usb_id = Some(usb_id);
+        s.enumeration.endpoints = endpoints;
+        s.host_sides = host_sides;
+        let g = s.enumeration.generation;
+        drop(s);
+        self.changed.notify_all();
+        g
+    }
+
+    /// Wait until the module shows a mode accepted by `want`, for at most `timeout` of bus
+    /// time.
+    pub fn wait_for(&self, want: &[SimMode], timeout: Duration) -> Result<Enumeration, BusError> {
+        let deadline = self.clock.now() + timeout;
+        let mut s = self.lock();
+        loop {
+            if let Some(m) = s.enumeration.mode {
+                if want.contains(&m) {
+                    return Ok(s.enumeration.clone());
+                }
+            }
+            if self.clock.now() >= deadline {
+                let seen = s.enumeration.mode.map_or("nothing (off the bus)", SimMode::name).to_owned();
+                let wanted = want.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or ");
+                return Err(BusError::Timeout { wanted, waited: timeout, seen });
+            }
+            let (guard, res) =
+                self.changed.wait_timeout(s, WAIT_STEP_REAL).unwrap_or_else(std::sync::PoisonError::into_inner);
+            s = guard;
+            if res.timed_out() && self.clock.is_virtual() {
+                // Nothing happened: let virtual time pass, as a real wait would.
+                self.clock.sleep(WAIT_STEP);
+            }
+        }
+    }
+
+    /// Take the host side of an in-process endpoint of the current enumeration.
+    pub fn open(&self, role: Role) -> Result<MemoryTransport, BusError> {
+        let mut s = self.lock();
+        let slot = s.host_sides.iter_mut().find(|(r, _)| *r == role).ok_or(BusError::NoEndpoint(role.name()))?;
+        slot.1.take().ok_or(BusError::Busy(role.name()))
+    }
+}

@@ -1,0 +1,85 @@
+//! The NAND a module leaves the factory with, and the NAND that matches each
+//! `--start-mode` (issue 4): normal = a complete image set at the configured revision;
+//! dload/streaming/edl = the boot loader erased; fastboot = the field user's stuck state,
+//! a temporary APPSBL and no valid boot image.
+
+// Indexing below is into fixed-size header buffers built here, never into input.
+#![allow(clippy::indexing_slicing)]
+
+use crate::boot::{Model, TEMP_APPSBL_MARKER};
+use crate::builder::{self, FirehoseSpec, LegacySpec, REVISION_MARKER};
+use crate::bus::SimMode;
+use crate::core::ModuleConfig;
+use crate::nand::{Nand, PartitionWriter, canonical};
+
+/// Bytes of synthetic body behind each header (contents only need to hash).
+const BODY: usize = 8192;
+
+fn image(name: &str, header: &[u8], body: usize) -> crate::nand::Content {
+    let mut w = PartitionWriter::new(name);
+    w.write(0, header);
+    let filler: Vec<u8> = (0..body).map(|i| (i as u8).wrapping_mul(31).wrapping_add(name.len() as u8)).collect();
+    w.write(header.len() as u64, &filler);
+    w.finish(true)
+}
+
+fn mbn(image_id: u32, body: usize, extra: &[u8]) -> Vec<u8> {
+    let code = (body + extra.len()) as u32;
+    let mut h = Vec::new();
+    for v in [image_id, 3, 0, 0x4000_0000, code, code, 0x4000_0000 + code, 0, 0x4000_0000 + code, 0] {
+        h.extend_from_slice(&v.to_le_bytes());
+    }
+    h.extend_from_slice(extra);
+    h
+}
+
+fn boot_image(revision: &str) -> (Vec<u8>, usize) {
+    let mut h = vec![0u8; 2048];
+    h[..8].copy_from_slice(b"ANDROID!");
+    h[8..12].copy_from_slice(&4096u32.to_le_bytes());
+    h[16..20].copy_from_slice(&2048u32.to_le_bytes());
+    h[36..40].copy_from_slice(&2048u32.to_le_bytes());
+    let cmd = format!("console=ttyHSL0,115200 {REVISION_MARKER}{revision}");
+    for (d, s) in h.iter_mut().skip(64).zip(cmd.bytes()) {
+        *d = s;
+    }
+    (h, 2048 * 3)
+}
+
+/// The NAND for `config`.
+pub fn nand(config: &ModuleConfig) -> Nand {
+    let mut nand = Nand::default();
+    let model = config.model;
+    match model {
+        Model::Ec20R1 => {
+            let parts: Vec<(String, Option<u64>)> = builder::partition_entries(&LegacySpec::default())
+                .into_iter()
+                .map(|(n, kib, _, _)| (canonical(&n), (kib != u32::MAX).then_some(u64::from(kib) * 1024)))
+                .collect();
+            nand.define(&parts);
+        }
+        Model::Ec25 => {
+            for (label, start, _) in builder::partition_layout(&FirehoseSpec::default()) {
+                nand.set_start_sector(&label, start);
+            }
+        }
+    }
+    for (name, id) in model.boot_chain() {
+        nand.store(name, image(name, &mbn(*id, BODY, &[]), BODY));
+    }
+    let (boot, boot_body) = boot_image(&config.revision);
+    nand.store("boot", image("boot", &boot, boot_body));
+    for name in model.rootfs() {
+        nand.store(name, image(name, b"rootfs", BODY));
+    }
+    match config.start_mode {
+        SimMode::Normal => {}
+        SimMode::Dload | SimMode::Streaming | SimMode::Edl => nand.erase(model.appsbl()),
+        SimMode::Fastboot => {
+            let appsbl = model.appsbl();
+            nand.store(appsbl, image(appsbl, &mbn(5, BODY, TEMP_APPSBL_MARKER), BODY));
+            nand.erase("boot");
+        }
+    }
+    nand
+}

@@ -1,0 +1,365 @@
+//! A running virtual module: its endpoints, threads, resets and re-enumeration.
+//!
+//! Each endpoint of the current mode runs on its own thread with the device side of a
+//! transport (memory pair, pty or TCP) and a protocol [`Handler`]. A reset takes the
+//! module off the bus (every endpoint thread notices the new generation and drops its
+//! transport, which the host sees as a disconnect), waits the re-enumeration delay on the
+//! module's clock, and attaches the next mode.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::Duration;
+
+use modemflash::transport::{LinkInfo, Transport, TransportError, memory};
+
+use crate::boot::{self, BootOutcome, Model};
+use crate::bus::{Endpoint, Role, SimMode, VirtualBus};
+use crate::clock::SharedClock;
+use crate::core::{Core, ModuleConfig};
+use crate::event::SimEvent;
+use crate::fault::FaultKind;
+use crate::handler::{Action, Cx, ResetTo};
+use crate::serve::{Serving, Served};
+use crate::{factory, handlers, state};
+
+/// Poll interval of endpoint threads.
+const POLL: Duration = Duration::from_millis(20);
+/// USB bulk max packet size at high speed, for in-process EDL/fastboot links.
+const HS_MAX_PACKET: usize = 512;
+
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    pub(crate) bus: VirtualBus,
+    clock: SharedClock,
+    subscribers: Mutex<Vec<Sender<SimEvent>>>,
+    history: Mutex<Vec<SimEvent>>,
+    serving: Serving,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// A virtual module. Dropping it powers the module off.
+#[derive(Debug, Clone)]
+pub struct Module {
+    shared: Arc<Shared>,
+}
+
+impl Module {
+    /// Power a module on, served in-process (use [`Module::bus`] to reach it).
+    pub fn start(config: ModuleConfig, clock: SharedClock) -> Module {
+        Module::start_serving(config, clock, Serving::InProcess)
+    }
+
+    /// Power a module on with the given serving mode.
+    pub fn start_serving(config: ModuleConfig, clock: SharedClock, serving: Serving) -> Module {
+        let (nand, mode) = match config.state_file.as_deref().and_then(state::load) {
+            Some(nand) => {
+                let mode = mode_after_boot(config.model, &nand);
+                (nand, mode)
+            }
+            None => (factory::nand(&config), config.start_mode),
+        };
+        let core = Core::new(config, nand);
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            bus: VirtualBus::new(clock.clone()),
+            clock,
+            subscribers: Mutex::new(Vec::new()),
+            history: Mutex::new(Vec::new()),
+            serving,
+        });
+        attach(&shared, mode);
+        Module { shared }
+    }
+
+    /// The bus the module lives on.
+    pub fn bus(&self) -> &VirtualBus {
+        &self.shared.bus
+    }
+
+    /// Receive every event from now on.
+    pub fn subscribe(&self) -> Receiver<SimEvent> {
+        let (tx, rx) = mpsc::channel();
+        lock(&self.shared.subscribers).push(tx);
+        rx
+    }
+
+    /// Every event so far.
+    pub fn history(&self) -> Vec<SimEvent> {
+        lock(&self.shared.history).clone()
+    }
+
+    /// Inspect the module's state (NAND, RAM, revision).
+    pub fn with_core<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
+        f(&lock(&self.shared.core))
+    }
+
+    /// Revision the firmware reports in normal mode.
+    pub fn revision(&self) -> String {
+        self.with_core(|c| c.running_revision.clone())
+    }
+
+    /// Pull the plug and put it back: the boot logic decides the next mode.
+    pub fn power_cycle(&self) {
+        reset(&self.shared, ResetTo::Boot, "power cycle");
+    }
+
+    /// Power off: leave the bus for good.
+    pub fn shutdown(&self) {
+        let mut core = lock(&self.shared.core);
+        core.generation += 1;
+        core.mode = None;
+        drop(core);
+        self.shared.bus.detach();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn emit(shared: &Shared, events: Vec<SimEvent>) {
+    if events.is_empty() {
+        return;
+    }
+    let mut subs = lock(&shared.subscribers);
+    for e in &events {
+        subs.retain(|s| s.send(e.clone()).is_ok());
+    }
+    lock(&shared.history).extend(events);
+}
+
+/// The mode a boot over `nand` leads to.
+pub fn mode_after_boot(model: Model, nand: &crate::nand::Nand) -> SimMode {
+    match boot::boot(model, nand) {
+        BootOutcome::Normal { .. } => SimMode::Normal,
+        BootOutcome::Fastboot => SimMode::Fastboot,
+        BootOutcome::Download => download_mode(model),
+    }
+}
+
+fn download_mode(model: Model) -> SimMode {
+    match model {
+        Model::Ec20R1 => SimMode::Dload,
+        Model::Ec25 => SimMode::Edl,
+    }
+}
+
+/// USB id and endpoint roles of a mode. The 9615's DLOAD/streaming PID is assumed to be
+/// 05c6:9008 (`quectel-flows.md` §2.4, open unknown 2) [I].
+pub fn layout(model: Model, mode: SimMode) -> ((u16, u16), &'static [Role]) {
+    match (model, mode) {
+        (Model::Ec20R1, SimMode::Normal) => ((0x05c6, 0x9215), &[Role::Dm, Role::At]),
+        (Model::Ec25, SimMode::Normal) => ((0x2c7c, 0x0125), &[Role::Dm, Role::At]),
+        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => ((0x05c6, 0x9008), &[Role::Dm]),
+        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => ((0x05c6, 0x9008), &[Role::Edl]),
+        (_, SimMode::Fastboot) => ((0x18d1, 0xd00d), &[Role::Fastboot]),
+    }
+}
+
+fn attach(shared: &Arc<Shared>, mode: SimMode) {
+    let mut core = lock(&shared.core);
+    let model = core.config.model;
+    let mode = match (model, mode) {
+        (Model::Ec25, SimMode::Dload | SimMode::Streaming) => SimMode::Edl,
+        (Model::Ec20R1, SimMode::Edl) => SimMode::Dload,
+        (_, m) => m,
+    };
+    core.generation += 1;
+    core.mode = Some(mode);
+    core.faults.bytes = 0;
+    if mode != SimMode::Streaming {
+        // The streaming programmer lives in RAM written over DMSS; anything else is a
+        // fresh boot.
+        core.ram.clear();
+    }
+    let mut events = Vec::new();
+    if mode == SimMode::Normal {
+        if let Some(rev) = boot::boot_revision(&core.nand) {
+            core.running_revision = rev;
+        }
+        events.push(SimEvent::Booted { revision: core.running_revision.clone() });
+    }
+    let generation = core.generation;
+    let (usb_id, roles) = layout(model, mode);
+    let mut endpoints = Vec::new();
+    let mut host_sides = Vec::new();
+    for &role in roles {
+        let info = match role {
+            Role::Edl | Role::Fastboot => LinkInfo {
+                endpoint: format!("sim:{}:{}", mode.name(), role.name()),
+                max_packet_size: Some(HS_MAX_PACKET),
+                zlp: true,
+            },
+            Role::Dm | Role::At => LinkInfo::stream(format!("sim:{}:{}", mode.name(), role.name())),
+        };
+        match shared.serving.serve(role, &info) {
+            Ok(Served::InProcess) => {
+                let (host, dev) = memory::pair(&info);
+                host_sides.push((role, Some(host)));
+                endpoints.push(Endpoint { role, tty: None, tcp: None });
+                spawn_endpoint(shared, generation, model, mode, role, Box::new(dev));
+            }
+            Ok(Served::Tty { path, transport }) => {
+                endpoints.push(Endpoint { role, tty: Some(path), tcp: None });
+                spawn_endpoint(shared, generation, model, mode, role, transport);
+            }
+            Ok(Served::Tcp { addr, listener }) => {
+                endpoints.push(Endpoint { role, tty: None, tcp: Some(addr) });
+                spawn_listener(shared, generation, model, mode, role, listener);
+            }
+            Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.name()) }),
+        }
+    }
+    events.push(SimEvent::Endpoints { mode, usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1), endpoints: endpoints.clone() });
+    if core.dirty {
+        if let Some(path) = core.config.state_file.clone() {
+            if let Err(e) = state::save(&path, &core.nand) {
+                events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
+            }
+        }
+        core.dirty = false;
+    }
+    drop(core);
+    shared.serving.publish(mode, &endpoints);
+    shared.bus.attach(mode, usb_id, endpoints, host_sides);
+    emit(shared, events);
+}
+
+/// Take the module off the bus and bring it back after the re-enumeration delay.
+fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
+    let mut core = lock(&shared.core);
+    core.generation += 1;
+    core.mode = None;
+    if let Some(path) = core.config.state_file.clone() {
+        if core.dirty {
+            let _ = state::save(&path, &core.nand);
+            core.dirty = false;
+        }
+    }
+    let next = match to {
+        ResetTo::Mode(m) => m,
+        ResetTo::Boot => mode_after_boot(core.config.model, &core.nand),
+    };
+    let delay = core.faults.slow_reenum().unwrap_or(core.config.reenum_delay);
+    let generation = core.generation;
+    drop(core);
+    shared.serving.unpublish();
+    shared.bus.detach();
+    emit(shared, vec![SimEvent::Detached { reason: reason.to_owned() }]);
+    let shared = Arc::clone(shared);
+    thread::spawn(move || {
+        shared.clock.sleep(delay);
+        // A newer reset or a shutdown wins.
+        if lock(&shared.core).generation == generation {
+            attach(&shared, next);
+        }
+    });
+}
+
+fn spawn_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, transport: Box<dyn Transport>) {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, transport));
+}
+
+fn spawn_listener(
+    shared: &Arc<Shared>,
+    generation: u64,
+    model: Model,
+    mode: SimMode,
+    role: Role,
+    listener: std::net::TcpListener,
+) {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || {
+        let _ = listener.set_nonblocking(true);
+        while lock(&shared.core).generation == generation {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    match crate::serve::fastboot_tcp_server(stream) {
+                        Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, t),
+                        Err(e) => emit(&shared, vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }]),
+                    }
+                }
+                Err(_) => thread::sleep(POLL),
+            }
+        }
+    });
+}
+
+fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, mut transport: Box<dyn Transport>) {
+    let mut handler = handlers::make(model, mode, role);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let received = transport.recv(&mut buf, POLL);
+        let mut out = Vec::new();
+        let mut actions = Vec::new();
+        let mut events = Vec::new();
+        {
+            let mut core = lock(&shared.core);
+            if core.generation != generation {
+                break;
+            }
+            if core.faults.stalled {
+                continue;
+            }
+            match received {
+                Ok(n) => {
+                    let data = buf.get(..n).unwrap_or_default();
+                    let fault = core.faults.on_bytes(n);
+                    let mut cx = Cx { core: &mut core, out: &mut out, actions: &mut actions, events: &mut events };
+                    match fault {
+                        Some(FaultKind::Disconnect | FaultKind::PowerLoss) => {
+                            events.push(SimEvent::Fault { kind: "disconnect".into(), step: format!("after {} bytes", cx.core.faults.bytes) });
+                            actions.push(Action::Reset { to: ResetTo::Boot, after: Duration::ZERO });
+                        }
+                        Some(FaultKind::Stall) => cx.core.faults.stalled = true,
+                        _ => handler.on_data(data, &mut cx),
+                    }
+                }
+                Err(TransportError::Timeout(_)) => {
+                    let mut cx = Cx { core: &mut core, out: &mut out, actions: &mut actions, events: &mut events };
+                    handler.on_idle(&mut cx);
+                }
+                Err(_) => {
+                    // The host closed its side; a tty or TCP peer may come back, a memory
+                    // peer cannot.
+                    drop(core);
+                    if role == Role::Fastboot || transport.info().endpoint.starts_with("sim:") {
+                        break;
+                    }
+                    thread::sleep(POLL);
+                    continue;
+                }
+            }
+            for msg in &mut out {
+                if core.faults.on_frame() == Some(FaultKind::CorruptFrame) {
+                    if let Some(b) = msg.get_mut(msg.len() / 2) {
+                        *b ^= 0x5a;
+                    }
+                    events.push(SimEvent::Fault { kind: "corrupt-frame".into(), step: format!("reply {}", core.faults.frames) });
+                }
+            }
+        }
+        for msg in out {
+            if transport.send(&msg).is_err() {
+                break;
+            }
+        }
+        emit(shared, events);
+        for action in actions {
+            match action {
+                Action::Reset { to, after } => {
+                    shared.clock.sleep(after);
+                    reset(shared, to, "reset requested by the protocol");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Where a module's endpoints are served: in-process (memory pairs on the virtual bus), or
+//! for outside programs on ptys (DM, AT, EDL ports that look like `/dev/ttyUSB*`) and TCP
+//! (fastboot, exactly as AOSP fastboot speaks it: `FB01` handshake, 8-byte big-endian
+//! length frames).
+//!
+//! With a tty directory, stable names (`DIR/dm`, `DIR/at`, `DIR/edl`) are symlinks to the
+//! current ptys; a name vanishes while the mode has no such port and comes back when the
+//! module re-enumerates, like a real `/dev/ttyUSB0`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use modemflash::protocol::fastboot::tcp::FastbootTcp;
+use modemflash::transport::tcp::TcpTransport;
+use modemflash::transport::{LinkInfo, Transport};
+
+use crate::bus::{Endpoint, Role, SimMode};
+
+/// Time allowed for the fastboot TCP handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How endpoints are served.
+#[derive(Debug)]
+pub enum Serving {
+    /// Memory pairs, reached through [`crate::VirtualBus::open`].
+    InProcess,
+    /// Ptys (and symlinks in `tty_dir` when given) and TCP for fastboot.
+    External { tty_dir: Option<PathBuf>, fastboot_tcp: SocketAddr, links: Mutex<Vec<PathBuf>> },
+}
+
+/// One served endpoint.
+pub enum Served {
+    InProcess,
+    Tty { path: String, transport: Box<dyn Transport> },
+    Tcp { addr: String, listener: TcpListener },
+}
+
+impl std::fmt::Debug for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Served::InProcess => write!(f, "InProcess"),
+            Served::Tty { path, .. } => write!(f, "Tty({path})"),
+            Served::Tcp { addr, .. } => write!(f, "Tcp({addr})"),
+        }
+    }
+}
+
+impl Serving {
+    /// Serve externally.
+    pub fn external(tty_dir: Option<PathBuf>, fastboot_tcp: SocketAddr) -> Self {
+        Serving::External { tty_dir, fastboot_tcp, links: Mutex::new(Vec::new()) }
+    }
+
+    pub(crate) fn serve(&self, role: Role, info: &LinkInfo) -> std::io::Result<Served> {
+        match self {
+            Serving::InProcess => Ok(Served::InProcess),
+            Serving::External { fastboot_tcp, .. } if role == Role::Fastboot => {
+                let listener = TcpListener::bind(fastboot_tcp)?;
+                let addr = listener.local_addr()?.to_string();
+                Ok(Served::Tcp { addr, listener })
+            }
+            Serving::External { .. } => pty::open(info),
+        }
+    }
+
+    /// Point the stable names at the new ptys.
+    pub(crate) fn publish(&self, _mode: SimMode, endpoints: &[Endpoint]) {
+        let Serving::External { tty_dir: Some(dir), links, .. } = self else { return };
+        let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ep in endpoints {
+            if let Some(tty) = &ep.tty {
+                let link = dir.join(ep.role.name());
+                let _ = std::fs::remove_file(&link);
+                #[cfg(unix)]
+                if std::os::unix::fs::symlink(tty, &link).is_ok() {
+                    links.push(link);
+                }
+            }
+        }
+    }
+
+    /// Remove the stable names (the module left the bus).
+    pub(crate) fn unpublish(&self) {
+        let Serving::External { links, .. } = self else { return };
+        let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for l in links.drain(..) {
+            let _ = std::fs::remove_file(l);
+        }
+    }
+}
+
+/// Accept one AOSP fastboot TCP connection: handshake, then length-framed packets.
+pub(crate) fn fastboot_tcp_server(stream: TcpStream) -> Result<Box<dyn Transport>, String> {
+    let t = TcpTransport::from_stream(stream).map_err(|e| e.to_string())?;
+    let fb = FastbootTcp::server_handshake(t, HANDSHAKE_TIMEOUT).map_err(|e| e.to_string())?;
+    Ok(Box::new(fb))
+}
+
+#[cfg(unix)]
+mod pty {
+    //! The device side of a pty: the master, in raw mode, read with `poll`.
+
+    use std::fs::File;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::time::Duration;
+
+    use modemflash::transport::{LinkInfo, Transport, TransportError};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::pty::openpty;
+    use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+
+    use super::Served;
+
+    pub(super) struct PtyTransport {
+        master: File,
+        /// Kept open so the master never sees a hang-up between host opens.
+        _slave: OwnedFd,
+        info: LinkInfo,
+    }
+
+    pub(super) fn open(info: &LinkInfo) -> std::io::Result<Served> {
+        let pty = openpty(None, None).map_err(std::io::Error::from)?;
+        let mut t = tcgetattr(&pty.slave).map_err(std::io::Error::from)?;
+        cfmakeraw(&mut t);
+        tcsetattr(&pty.slave, SetArg::TCSANOW, &t).map_err(std::io::Error::from)?;
+        let path = nix::unistd::ttyname(&pty.slave).map_err(std::io::Error::from)?;
+        let path = path.display().to_string();
+        let transport = PtyTransport {
+            master: File::from(pty.master),
+            _slave: pty.slave,
+            info: LinkInfo::stream(format!("pty:{path}")),
+        };
+        let _ = info;
+        Ok(Served::Tty { path, transport: Box::new(transport) })
+    }
+
+    impl Transport for PtyTransport {
+        fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
+            self.master.write_all(data)?;
+            Ok(())
+        }
+
+        fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+            let n = poll(&mut fds, PollTimeout::from(ms)).map_err(std::io::Error::from)?;
+            if n == 0 {
+                return Err(TransportError::Timeout(timeout));
+            }
+            match self.master.read(buf) {
+                Ok(0) => Err(TransportError::Timeout(timeout)),
+                Ok(n) => Ok(n),
+                // EIO on the master means no slave is open; wait for the host to open it.
+                Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => {
+                    std::thread::sleep(timeout);
+                    Err(TransportError::Timeout(timeout))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        fn info(&self) -> &LinkInfo {
+            &self.info
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod pty {
+    use modemflash::transport::LinkInfo;
+
+    use super::Served;
+
+    pub(super) fn open(_info: &LinkInfo) -> std::io::Result<Served> {
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "pty serving needs a Unix system"))
+    }
+}
