@@ -5,3 +5,5 @@
 //! Facts come from `shared/reference/protocols.md` and `quectel-flows.md`.
 
 pub mod hdlc;
+pub mod sahara;
+pub mod streaming;
