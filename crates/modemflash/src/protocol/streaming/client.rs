@@ -363,8 +363,22 @@ impl<T: Transport> StreamingClient<T> {
     fn request(&mut self, payload: &[u8], expect: u8) -> Result<Reply, StreamingError> {
         self.link.send(payload, true)?;
         let deadline = Instant::now() + self.timeouts.reply;
+        // A corrupt frame (e.g. line noise left from the DMSS phase) is skipped; it is
+        // reported only if no valid reply follows.
+        let mut corrupt = None;
         loop {
-            match self.next_reply(expect, deadline)? {
+            let reply = match self.next_reply(expect, deadline) {
+                Ok(r) => r,
+                Err(StreamingError::Hdlc(e)) => {
+                    corrupt = Some(e);
+                    continue;
+                }
+                Err(e @ StreamingError::NoReply { .. }) => {
+                    return Err(corrupt.map_or(e, StreamingError::Hdlc));
+                }
+                Err(e) => return Err(e),
+            };
+            match reply {
                 Reply::Log(text) => self.keep_log(text),
                 Reply::Error { code, text } => return Err(device_error(code, text)),
                 r if r.cmd() == expect => return Ok(r),

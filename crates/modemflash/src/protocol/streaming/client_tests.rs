@@ -280,3 +280,18 @@ fn timeout_unexpected_and_open_status() {
     client.nop(&[1, 2]).unwrap();
     dev.join().unwrap();
 }
+
+#[test]
+fn corrupt_frames_are_skipped_while_waiting() {
+    let (mut client, dev) = spawn(|dev| {
+        expect(dev);
+        dev.transport_mut().send(&[0x7E, 0x55, 0x66, 0x77, 0x7E]).unwrap();
+        reply(dev, Reply::SecurityMode);
+        expect(dev);
+        dev.transport_mut().send(&[0x7E, 0x55, 0x66, 0x77, 0x7E]).unwrap();
+        thread::sleep(Duration::from_millis(500));
+    });
+    client.security_mode(true).unwrap();
+    assert!(matches!(client.close(), Err(StreamingError::Hdlc(_))));
+    dev.join().unwrap();
+}
