@@ -8,3 +8,5 @@ pub mod at;
 pub mod diag;
 pub mod dmss;
 pub mod hdlc;
+pub mod sahara;
+pub mod streaming;

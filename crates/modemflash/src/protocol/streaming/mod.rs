@@ -1,0 +1,28 @@
+//! Qualcomm streaming DLOAD ("hostdl"), the protocol NPRG/ENPRG programmers speak once
+//! running (`protocols.md` §3.1–§3.7; `quectel-flows.md` §2.6, §3.5 "Non-EDL fallback",
+//! §7). HDLC framed (§1); the host sends every frame with a leading flag; all multi-byte
+//! fields are little-endian.
+//!
+//! - [`codec`]: requests and replies, both directions, pure. No encoder exists for
+//!   ERASE_FLASH (0x1D), which would erase the whole NAND.
+//! - [`hello`]: HELLO request/response.
+//! - [`codes`]: command bytes, ERROR codes, PARTITION_TABLE / OPEN_MULTI statuses, image types.
+//! - [`client`]: [`StreamingClient`], the blocking host.
+
+pub mod client;
+pub mod codec;
+pub mod codes;
+pub mod error;
+pub mod hello;
+
+pub use client::{
+    DownloadFlag, FlagPolicy, MismatchPolicy, PartitionTableOptions, PartitionTableOutcome, READ_TIMEOUT,
+    StreamingClient, StreamingTimeouts,
+};
+pub use codec::{Reply, Request};
+pub use codes::{ImageType, OpenMultiStatus, PartitionStatus, error_name};
+pub use error::StreamingError;
+pub use hello::{HelloOptions, HelloResponse};
+
+#[cfg(test)]
+mod client_tests;
