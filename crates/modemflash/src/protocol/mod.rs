@@ -4,4 +4,6 @@
 //!
 //! Facts come from `shared/reference/protocols.md` and `quectel-flows.md`.
 
+pub mod fastboot;
+pub mod firehose;
 pub mod hdlc;

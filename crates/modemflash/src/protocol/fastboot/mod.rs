@@ -1,0 +1,1 @@
+//! Fastboot (placeholder while firehose builds).
