@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::FirehoseError;
 use super::codec::{
-    ConfigureOptions, ConfigureStep, EraseSpec, Negotiated, NAND_MAX_PAYLOAD, PatchSpec, ProgramSpec,
+    ConfigureOptions, ConfigureStep, EraseSpec, NAND_MAX_PAYLOAD, Negotiated, PatchSpec, ProgramSpec,
     build_configure, build_element, build_erase, build_getstorageinfo, build_nop, build_patch, build_power,
     build_program, build_read, configure_step,
 };
@@ -212,7 +212,11 @@ impl<T: Transport> FirehoseClient<T> {
     /// Drain `<log>` documents: wait `first_wait` for the first input, then read until
     /// `quiet` passes silently (QFirehose: 3 s then 1 s, [`STARTUP_FIRST_WAIT`],
     /// [`STARTUP_QUIET`]). Returns the lines. A disconnect ends the drain.
-    pub fn drain_logs(&mut self, first_wait: Duration, quiet: Duration) -> Result<Vec<String>, FirehoseError> {
+    pub fn drain_logs(
+        &mut self,
+        first_wait: Duration,
+        quiet: Duration,
+    ) -> Result<Vec<String>, FirehoseError> {
         self.drain_into(first_wait, quiet)
     }
 
@@ -334,11 +338,12 @@ impl<T: Transport> FirehoseClient<T> {
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Response, FirehoseError> {
-        let total = num_sectors.checked_mul(u64::from(spec.sector_size)).ok_or(FirehoseError::BadGeometry {
-            sector_size: spec.sector_size,
-            max_payload: self.max_payload,
-            why: "sectors × sector size overflows",
-        })?;
+        let total =
+            num_sectors.checked_mul(u64::from(spec.sector_size)).ok_or(FirehoseError::BadGeometry {
+                sector_size: spec.sector_size,
+                max_payload: self.max_payload,
+                why: "sectors × sector size overflows",
+            })?;
         let doc = build_read(spec, num_sectors)?;
         let cmd = label(&doc);
         let first = self.transact(&doc, self.timeouts.program_rawmode)?;

@@ -169,7 +169,8 @@ fn program_sends_padded_sectors_and_waits_for_final_ack() {
         d.respond(true, Some(false), &NONE);
     });
     let mut calls = Vec::new();
-    let resp = c.program(&spec(2048), &mut &data[..], data.len() as u64, &mut |d, t| calls.push((d, t))).unwrap();
+    let resp =
+        c.program(&spec(2048), &mut &data[..], data.len() as u64, &mut |d, t| calls.push((d, t))).unwrap();
     assert_eq!(resp.rawmode, Some(false));
     assert_eq!(resp.log, ["Finished sector address 13952"]);
     assert_eq!(calls, [(0, 10_240), (8192, 10_240), (10_240, 10_240)]);
@@ -208,7 +209,10 @@ fn erase_nak_carries_logs_before_and_after() {
     let err = c.erase(&spec).unwrap_err();
     let FirehoseError::Nak { cmd, device_log } = &err else { panic!("{err:?}") };
     assert!(cmd.contains("start_sector=\"13952\""));
-    assert_eq!(device_log, &["start_sector = 13952 and num_partition_sectors =0x240)", "start_sector unaligned"]);
+    assert_eq!(
+        device_log,
+        &["start_sector = 13952 and num_partition_sectors =0x240)", "start_sector unaligned"]
+    );
     assert!(err.to_string().contains("start_sector unaligned"));
     h.join().unwrap();
 }

@@ -201,7 +201,10 @@ pub fn build_getstorageinfo(physical_partition_number: u32) -> Result<Vec<u8>, F
 
 /// Any element from a raw attribute list (e.g. `vendor="quectel"` rawprogram lines sent
 /// verbatim, `quectel-flows.md` §3.6). Names are validated, values XML-escaped.
-pub fn build_element<K: AsRef<str>, V: AsRef<str>>(name: &str, attrs: &[(K, V)]) -> Result<Vec<u8>, FirehoseError> {
+pub fn build_element<K: AsRef<str>, V: AsRef<str>>(
+    name: &str,
+    attrs: &[(K, V)],
+) -> Result<Vec<u8>, FirehoseError> {
     element_doc(name, attrs)
 }
 

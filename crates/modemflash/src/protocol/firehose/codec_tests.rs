@@ -16,7 +16,9 @@ fn configure_default_is_qfirehose_nand_line() {
     let got = build_configure(&ConfigureOptions::default(), 8192).unwrap();
     assert_eq!(
         got,
-        doc(r#"<configure MemoryName="nand" Verbose="0" AlwaysValidate="0" MaxDigestTableSizeInBytes="2048" MaxPayloadSizeToTargetInBytes="8192" ZlpAwareHost="1" SkipStorageInit="0" />"#)
+        doc(
+            r#"<configure MemoryName="nand" Verbose="0" AlwaysValidate="0" MaxDigestTableSizeInBytes="2048" MaxPayloadSizeToTargetInBytes="8192" ZlpAwareHost="1" SkipStorageInit="0" />"#
+        )
     );
     // Same command as QFirehose's line with its double space.
     assert_eq!(parse_command(&got).unwrap(), parse_command(&doc(QFIREHOSE_CONFIGURE)).unwrap());
@@ -52,14 +54,18 @@ fn sbl_spec() -> ProgramSpec {
 fn program_bytes() {
     assert_eq!(
         build_program(&sbl_spec(), 640).unwrap(),
-        doc(r#"<program SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" num_partition_sectors="640" physical_partition_number="0" start_sector="0" PAGES_PER_BLOCK="64" last_sector="639" />"#)
+        doc(
+            r#"<program SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" num_partition_sectors="640" physical_partition_number="0" start_sector="0" PAGES_PER_BLOCK="64" last_sector="639" />"#
+        )
     );
 }
 
 #[test]
 fn program_matches_sdx65_example_attributes() {
     // `protocols.md` §5.4 example line (attribute order differs, content is the same).
-    let real = doc(r#"<program PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" last_sector="639" num_partition_sectors="640" physical_partition_number="0" start_sector="0"/>"#);
+    let real = doc(
+        r#"<program PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" last_sector="639" num_partition_sectors="640" physical_partition_number="0" start_sector="0"/>"#,
+    );
     let mut a = parse_command(&real).unwrap().attrs;
     let mut b = parse_command(&build_program(&sbl_spec(), 640).unwrap()).unwrap().attrs;
     a.sort();
@@ -72,7 +78,9 @@ fn read_bytes() {
     let spec = ProgramSpec { extra: vec![], ..sbl_spec() };
     assert_eq!(
         build_read(&spec, 2).unwrap(),
-        doc(r#"<read SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" num_partition_sectors="2" physical_partition_number="0" start_sector="0" />"#)
+        doc(
+            r#"<read SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" num_partition_sectors="2" physical_partition_number="0" start_sector="0" />"#
+        )
     );
 }
 
@@ -88,7 +96,9 @@ fn erase_bytes_match_real_line() {
     };
     assert_eq!(
         build_erase(&spec).unwrap(),
-        doc(r#"<erase PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="2048" num_partition_sectors="576" start_sector="13952" />"#)
+        doc(
+            r#"<erase PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="2048" num_partition_sectors="576" start_sector="13952" />"#
+        )
     );
     let real = parse_command(&doc(
         r#"<erase PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="2048" num_partition_sectors="576" start_sector="13952"/>"#,
@@ -112,19 +122,21 @@ fn patch_bytes() {
     };
     assert_eq!(
         build_patch(&spec).unwrap(),
-        doc(r#"<patch SECTOR_SIZE_IN_BYTES="2048" byte_offset="12" filename="DISK" physical_partition_number="0" size_in_bytes="4" start_sector="643" value="CRC32(0,4096)" what="crc" />"#)
+        doc(
+            r#"<patch SECTOR_SIZE_IN_BYTES="2048" byte_offset="12" filename="DISK" physical_partition_number="0" size_in_bytes="4" start_sector="643" value="CRC32(0,4096)" what="crc" />"#
+        )
     );
 }
 
 #[test]
 fn power_nop_storageinfo_bytes() {
-    assert_eq!(build_power("reset", Some(10)).unwrap(), doc(r#"<power DelayInSeconds="10" value="reset" />"#));
+    assert_eq!(
+        build_power("reset", Some(10)).unwrap(),
+        doc(r#"<power DelayInSeconds="10" value="reset" />"#)
+    );
     assert_eq!(build_power("off", None).unwrap(), doc(r#"<power value="off" />"#));
     assert_eq!(build_nop(), doc("<nop />"));
-    assert_eq!(
-        build_getstorageinfo(0).unwrap(),
-        doc(r#"<getstorageinfo physical_partition_number="0" />"#)
-    );
+    assert_eq!(build_getstorageinfo(0).unwrap(), doc(r#"<getstorageinfo physical_partition_number="0" />"#));
     assert_eq!(parse_command(&build_nop()).unwrap().kind, CommandKind::Nop);
     assert_eq!(parse_command(&build_getstorageinfo(1).unwrap()).unwrap().kind, CommandKind::GetStorageInfo);
     assert_eq!(parse_command(&build_power("reset", Some(10)).unwrap()).unwrap().kind, CommandKind::Power);
@@ -145,7 +157,10 @@ fn raw_element_escapes_values_and_rejects_bad_names() {
 
 #[test]
 fn device_log_bytes() {
-    assert_eq!(encode_log("Finished sector address 13952"), doc(r#"<log value="Finished sector address 13952"/>"#));
+    assert_eq!(
+        encode_log("Finished sector address 13952"),
+        doc(r#"<log value="Finished sector address 13952"/>"#)
+    );
     assert_eq!(
         encode_log("Inside handlePower() - Requested POWER_RESET"),
         doc(r#"<log value="Inside handlePower() - Requested POWER_RESET"/>"#)
@@ -182,7 +197,9 @@ fn device_response_bytes_are_the_real_strings() {
     ];
     assert_eq!(
         encode_response(true, None, &fields).unwrap(),
-        doc(r#"<response value="ACK" MemoryName="NAND" MaxPayloadSizeFromTargetInBytes="2048" MaxPayloadSizeToTargetInBytes="8192" MaxPayloadSizeToTargetInBytesSupported="8192" TargetName="9x07" />"#)
+        doc(
+            r#"<response value="ACK" MemoryName="NAND" MaxPayloadSizeFromTargetInBytes="2048" MaxPayloadSizeToTargetInBytes="8192" MaxPayloadSizeToTargetInBytesSupported="8192" TargetName="9x07" />"#
+        )
     );
 }
 

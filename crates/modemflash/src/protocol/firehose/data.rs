@@ -28,11 +28,7 @@ impl DataChunker {
     /// Plan the data phase for a file of `len` bytes. Chunks are the largest multiple
     /// of `sector_size` not above `max_payload`.
     pub fn new(len: u64, sector_size: u32, max_payload: u64) -> Result<Self, FirehoseError> {
-        let bad = |why: &'static str| FirehoseError::BadGeometry {
-            sector_size,
-            max_payload,
-            why,
-        };
+        let bad = |why: &'static str| FirehoseError::BadGeometry { sector_size, max_payload, why };
         if sector_size == 0 {
             return Err(bad("the sector size must not be 0"));
         }
@@ -148,7 +144,10 @@ mod tests {
         let mut c = DataChunker::new(10_000, 4096, 8192).unwrap();
         let mut r: &[u8] = &[0u8; 9000];
         assert!(c.next_chunk(&mut r).unwrap().is_some());
-        assert!(matches!(c.next_chunk(&mut r), Err(FirehoseError::ShortInput { expected: 10_000, got: 9000 })));
+        assert!(matches!(
+            c.next_chunk(&mut r),
+            Err(FirehoseError::ShortInput { expected: 10_000, got: 9000 })
+        ));
     }
 
     #[test]

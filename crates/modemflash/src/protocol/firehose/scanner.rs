@@ -66,11 +66,7 @@ fn parse_ack(v: &str) -> Result<bool, FirehoseError> {
     } else if v.eq_ignore_ascii_case("NAK") {
         Ok(false)
     } else {
-        Err(FirehoseError::BadAttribute {
-            attr: "value".into(),
-            value: v.into(),
-            expected: "ACK or NAK",
-        })
+        Err(FirehoseError::BadAttribute { attr: "value".into(), value: v.into(), expected: "ACK or NAK" })
     }
 }
 
@@ -106,7 +102,12 @@ impl Scanner {
     /// A scanner that buffers at most `capacity` bytes (at least 64).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(64);
-        Self { buf: Vec::with_capacity(capacity.min(16 * 1024)), searched: 0, capacity, events: VecDeque::new() }
+        Self {
+            buf: Vec::with_capacity(capacity.min(16 * 1024)),
+            searched: 0,
+            capacity,
+            events: VecDeque::new(),
+        }
     }
 
     /// Append received bytes. Fails, keeping nothing new, if the buffer would exceed
@@ -273,7 +274,10 @@ mod tests {
         input.extend_from_slice(b"</data>RAW!");
         input.extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<data>\n<response value=\"ACK\" rawmode=\"false\" />\n</data>");
         s.feed(&input).unwrap();
-        assert_eq!(s.next_event().unwrap(), Some(Event::Response { ack: true, rawmode: Some(true), attrs: vec![] }));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Response { ack: true, rawmode: Some(true), attrs: vec![] })
+        );
         let mut raw = [0u8; 11];
         assert_eq!(s.take_raw(&mut raw), 11);
         assert_eq!(&raw, b"</data>RAW!");

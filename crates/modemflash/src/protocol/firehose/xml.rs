@@ -307,7 +307,8 @@ mod tests {
 
     #[test]
     fn parse_tolerates_open_close_pairs_comments_and_single_quotes() {
-        let doc = b"<?xml version='1.0'?><!-- hi --><data><log value='a'></log><response value = \"ACK\"/></data>";
+        let doc =
+            b"<?xml version='1.0'?><!-- hi --><data><log value='a'></log><response value = \"ACK\"/></data>";
         let els = parse_document(doc).unwrap();
         assert_eq!(els.len(), 2);
         assert_eq!(els[0].name, "log");
