@@ -28,9 +28,8 @@ impl Dev {
 
     fn command(&mut self) -> Command {
         loop {
-            if let Some(mut els) = self.s.next_document().unwrap() {
-                assert_eq!(els.len(), 1);
-                return Command::from_element(els.remove(0));
+            if let Some(cmd) = self.s.next_command().unwrap() {
+                return cmd;
             }
             self.fill();
         }

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use super::FirehoseError;
+use super::codec::Command;
 use super::xml::{Element, parse_document};
 
 /// Default bound on bytes buffered without a `</data>`.
@@ -194,6 +195,23 @@ impl Scanner {
         parsed.map(Some)
     }
 
+    /// Device side: the next host command (a document holding exactly one element).
+    /// `Ok(None)`: feed more bytes.
+    pub fn next_command(&mut self) -> Result<Option<Command>, FirehoseError> {
+        let Some(elements) = self.next_document()? else {
+            return Ok(None);
+        };
+        let count = elements.len();
+        let mut it = elements.into_iter();
+        match (it.next(), count) {
+            (Some(el), 1) => Ok(Some(Command::from_element(el))),
+            _ => Err(FirehoseError::BadXml {
+                expected: "one command element inside <data>".into(),
+                found: format!("{count} elements"),
+            }),
+        }
+    }
+
     /// The next target event, parsing one more document when none is pending.
     /// `Ok(None)`: feed more bytes.
     pub fn next_event(&mut self) -> Result<Option<Event>, FirehoseError> {
@@ -336,6 +354,22 @@ mod tests {
         assert!(matches!(s.next_event(), Err(FirehoseError::BadAttribute { .. })));
         s.feed(b"<data><response value=\"ack\" rawmode=\"TRUE\" /></data>").unwrap();
         assert!(matches!(s.next_event(), Ok(Some(Event::Response { ack: true, rawmode: Some(true), .. }))));
+    }
+
+    #[test]
+    fn device_reads_commands_then_raw_data() {
+        let mut s = Scanner::default();
+        let mut input = b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<data>\n<program SECTOR_SIZE_IN_BYTES=\"512\" num_partition_sectors=\"1\" start_sector=\"0\" />\n</data>".to_vec();
+        input.extend_from_slice(&[0xAB; 512]);
+        input.extend_from_slice(b"<data><nop /><nop /></data>");
+        s.feed(&input).unwrap();
+        let cmd = s.next_command().unwrap().unwrap();
+        assert_eq!(cmd.kind, crate::protocol::firehose::CommandKind::Program);
+        let mut raw = [0u8; 512];
+        assert_eq!(s.take_raw(&mut raw), 512);
+        assert!(raw.iter().all(|&b| b == 0xAB));
+        assert!(matches!(s.next_command(), Err(FirehoseError::BadXml { .. })));
+        assert_eq!(s.next_command().unwrap(), None);
     }
 
     #[test]
