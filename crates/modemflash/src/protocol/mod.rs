@@ -7,6 +7,8 @@
 pub mod at;
 pub mod diag;
 pub mod dmss;
+pub mod fastboot;
+pub mod firehose;
 pub mod hdlc;
 pub mod sahara;
 pub mod streaming;
