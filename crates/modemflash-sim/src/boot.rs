@@ -104,7 +104,8 @@ pub fn boot_revision(nand: &Nand) -> Option<String> {
 
 fn valid_boot(nand: &Nand) -> bool {
     nand.get("boot").is_some_and(|p| {
-        p.content.complete && headers::parse_boot(&p.content.head).is_some_and(|b| b.declared_len() <= p.content.len)
+        p.content.complete
+            && headers::parse_boot(&p.content.head).is_some_and(|b| b.declared_len() <= p.content.len)
     })
 }
 
@@ -117,7 +118,10 @@ pub fn boot(model: Model, nand: &Nand) -> BootOutcome {
     if appsbl.windows(TEMP_APPSBL_MARKER.len()).any(|w| w == TEMP_APPSBL_MARKER) {
         return BootOutcome::Fastboot;
     }
-    let rootfs_ok = model.rootfs().iter().all(|n| nand.get(n).is_some_and(|p| p.content.complete && !p.content.is_erased()));
+    let rootfs_ok = model
+        .rootfs()
+        .iter()
+        .all(|n| nand.get(n).is_some_and(|p| p.content.complete && !p.content.is_erased()));
     if valid_boot(nand) && rootfs_ok {
         BootOutcome::Normal { revision: boot_revision(nand) }
     } else {

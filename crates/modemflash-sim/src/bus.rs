@@ -205,8 +205,10 @@ impl VirtualBus {
                 let wanted = want.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or ");
                 return Err(BusError::Timeout { wanted, waited: timeout, seen });
             }
-            let (guard, res) =
-                self.changed.wait_timeout(s, WAIT_STEP_REAL).unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (guard, res) = self
+                .changed
+                .wait_timeout(s, WAIT_STEP_REAL)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             s = guard;
             if res.timed_out() && self.clock.is_virtual() {
                 // Nothing happened: let virtual time pass, as a real wait would.
@@ -218,7 +220,8 @@ impl VirtualBus {
     /// Take the host side of an in-process endpoint of the current enumeration.
     pub fn open(&self, role: Role) -> Result<MemoryTransport, BusError> {
         let mut s = self.lock();
-        let slot = s.host_sides.iter_mut().find(|(r, _)| *r == role).ok_or(BusError::NoEndpoint(role.name()))?;
+        let slot =
+            s.host_sides.iter_mut().find(|(r, _)| *r == role).ok_or(BusError::NoEndpoint(role.name()))?;
         slot.1.take().ok_or(BusError::Busy(role.name()))
     }
 }

@@ -18,7 +18,8 @@ const BODY: usize = 8192;
 fn image(name: &str, header: &[u8], body: usize) -> crate::nand::Content {
     let mut w = PartitionWriter::new(name);
     w.write(0, header);
-    let filler: Vec<u8> = (0..body).map(|i| (i as u8).wrapping_mul(31).wrapping_add(name.len() as u8)).collect();
+    let filler: Vec<u8> =
+        (0..body).map(|i| (i as u8).wrapping_mul(31).wrapping_add(name.len() as u8)).collect();
     w.write(header.len() as u64, &filler);
     w.finish(true)
 }

@@ -61,23 +61,33 @@ impl Fault {
             if !(0.0..=3600.0).contains(&secs) {
                 return Err("slow-reenum must be between 0 and 3600 seconds".into());
             }
-            return Ok(Fault { kind: FaultKind::SlowReenum(Duration::from_secs_f64(secs)), trigger: Trigger::Always });
+            return Ok(Fault {
+                kind: FaultKind::SlowReenum(Duration::from_secs_f64(secs)),
+                trigger: Trigger::Always,
+            });
         }
         match s {
             "wrong-chip-id" => return Ok(Fault { kind: FaultKind::WrongChipId, trigger: Trigger::Always }),
             "wrong-model" => return Ok(Fault { kind: FaultKind::WrongModel, trigger: Trigger::Always }),
             _ => {}
         }
-        let (kind, trig) = s.split_once('@').ok_or_else(|| format!("{s:?}: expected KIND@TRIGGER, e.g. nak@cmd=3"))?;
+        let (kind, trig) =
+            s.split_once('@').ok_or_else(|| format!("{s:?}: expected KIND@TRIGGER, e.g. nak@cmd=3"))?;
         let kind = match kind {
             "disconnect" => FaultKind::Disconnect,
             "corrupt" => FaultKind::CorruptFrame,
             "nak" => FaultKind::Nak,
             "stall" => FaultKind::Stall,
             "power-loss" => FaultKind::PowerLoss,
-            other => return Err(format!("unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model)")),
+            other => {
+                return Err(format!(
+                    "unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model)"
+                ));
+            }
         };
-        let (key, value) = trig.split_once('=').ok_or_else(|| format!("{trig:?}: expected bytes=N, step=NAME, cmd=N or frame=N"))?;
+        let (key, value) = trig
+            .split_once('=')
+            .ok_or_else(|| format!("{trig:?}: expected bytes=N, step=NAME, cmd=N or frame=N"))?;
         let num = || value.parse::<u64>().map_err(|_| format!("{key}= needs a number, got {value:?}"));
         let trigger = match key {
             "bytes" => Trigger::AfterBytes(num()?),
@@ -130,7 +140,8 @@ impl FaultState {
 
     /// A fault triggered by reaching `step`.
     pub fn at_step(&mut self, step: &str) -> Option<FaultKind> {
-        self.take(|f| matches!(&f.trigger, Trigger::AtStep(s) if step.starts_with(s.as_str()))).map(|f| f.kind)
+        self.take(|f| matches!(&f.trigger, Trigger::AtStep(s) if step.starts_with(s.as_str())))
+            .map(|f| f.kind)
     }
 
     /// Count one command; a fault triggered by its number.
@@ -161,12 +172,18 @@ mod tests {
 
     #[test]
     fn parse_switches() {
-        assert_eq!(Fault::parse("nak@cmd=3").unwrap(), Fault { kind: FaultKind::Nak, trigger: Trigger::NthCommand(3) });
+        assert_eq!(
+            Fault::parse("nak@cmd=3").unwrap(),
+            Fault { kind: FaultKind::Nak, trigger: Trigger::NthCommand(3) }
+        );
         assert_eq!(
             Fault::parse("power-loss@step=streaming:write:0:APPSBL").unwrap().trigger,
             Trigger::AtStep("streaming:write:0:APPSBL".into())
         );
-        assert_eq!(Fault::parse("slow-reenum=60").unwrap().kind, FaultKind::SlowReenum(Duration::from_secs(60)));
+        assert_eq!(
+            Fault::parse("slow-reenum=60").unwrap().kind,
+            FaultKind::SlowReenum(Duration::from_secs(60))
+        );
         assert!(Fault::parse("explode@now").is_err());
         assert!(Fault::parse("nak@cmd=x").is_err());
         assert!(Fault::parse("nak").is_err());

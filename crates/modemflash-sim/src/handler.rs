@@ -89,7 +89,9 @@ impl Cx<'_> {
                 sha256: content.sha256.clone().unwrap_or_default(),
             });
         } else {
-            self.events.push(SimEvent::Log { text: format!("partition {name} left partial ({} bytes)", content.len) });
+            self.events.push(SimEvent::Log {
+                text: format!("partition {name} left partial ({} bytes)", content.len),
+            });
         }
         self.core.nand.store(&name, content);
         self.core.dirty = true;

@@ -20,7 +20,7 @@ use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
 use crate::fault::FaultKind;
 use crate::handler::{Action, Cx, ResetTo};
-use crate::serve::{Serving, Served};
+use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
 
 /// Poll interval of endpoint threads.
@@ -156,7 +156,9 @@ pub fn layout(model: Model, mode: SimMode) -> ((u16, u16), &'static [Role]) {
     match (model, mode) {
         (Model::Ec20R1, SimMode::Normal) => ((0x05c6, 0x9215), &[Role::Dm, Role::At]),
         (Model::Ec25, SimMode::Normal) => ((0x2c7c, 0x0125), &[Role::Dm, Role::At]),
-        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => ((0x05c6, 0x9008), &[Role::Dm]),
+        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => {
+            ((0x05c6, 0x9008), &[Role::Dm])
+        }
         (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => ((0x05c6, 0x9008), &[Role::Edl]),
         (_, SimMode::Fastboot) => ((0x18d1, 0xd00d), &[Role::Fastboot]),
     }
@@ -216,7 +218,11 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
             Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.name()) }),
         }
     }
-    events.push(SimEvent::Endpoints { mode, usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1), endpoints: endpoints.clone() });
+    events.push(SimEvent::Endpoints {
+        mode,
+        usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
+        endpoints: endpoints.clone(),
+    });
     if core.dirty {
         if let Some(path) = core.config.state_file.clone() {
             if let Err(e) = state::save(&path, &core.nand) {
@@ -262,7 +268,14 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     });
 }
 
-fn spawn_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, transport: Box<dyn Transport>) {
+fn spawn_endpoint(
+    shared: &Arc<Shared>,
+    generation: u64,
+    model: Model,
+    mode: SimMode,
+    role: Role,
+    transport: Box<dyn Transport>,
+) {
     let shared = Arc::clone(shared);
     thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, transport));
 }
@@ -284,7 +297,10 @@ fn spawn_listener(
                     let _ = stream.set_nonblocking(false);
                     match crate::serve::fastboot_tcp_server(stream) {
                         Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, t),
-                        Err(e) => emit(&shared, vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }]),
+                        Err(e) => emit(
+                            &shared,
+                            vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }],
+                        ),
                     }
                 }
                 Err(_) => thread::sleep(POLL),
@@ -293,7 +309,14 @@ fn spawn_listener(
     });
 }
 
-fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, mut transport: Box<dyn Transport>) {
+fn run_endpoint(
+    shared: &Arc<Shared>,
+    generation: u64,
+    model: Model,
+    mode: SimMode,
+    role: Role,
+    mut transport: Box<dyn Transport>,
+) {
     let mut handler = handlers::make(model, mode, role);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -312,19 +335,27 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
             match received {
                 Ok(n) => {
                     let data = buf.get(..n).unwrap_or_default();
-                    let fault = core.faults.on_bytes(n);
-                    let mut cx = Cx { core: &mut core, out: &mut out, actions: &mut actions, events: &mut events };
-                    match fault {
+                    match core.faults.on_bytes(n) {
                         Some(FaultKind::Disconnect | FaultKind::PowerLoss) => {
-                            events.push(SimEvent::Fault { kind: "disconnect".into(), step: format!("after {} bytes", cx.core.faults.bytes) });
+                            let step = format!("after {} bytes", core.faults.bytes);
+                            events.push(SimEvent::Fault { kind: "disconnect".into(), step });
                             actions.push(Action::Reset { to: ResetTo::Boot, after: Duration::ZERO });
                         }
-                        Some(FaultKind::Stall) => cx.core.faults.stalled = true,
-                        _ => handler.on_data(data, &mut cx),
+                        Some(FaultKind::Stall) => core.faults.stalled = true,
+                        _ => {
+                            let mut cx = Cx {
+                                core: &mut core,
+                                out: &mut out,
+                                actions: &mut actions,
+                                events: &mut events,
+                            };
+                            handler.on_data(data, &mut cx);
+                        }
                     }
                 }
                 Err(TransportError::Timeout(_)) => {
-                    let mut cx = Cx { core: &mut core, out: &mut out, actions: &mut actions, events: &mut events };
+                    let mut cx =
+                        Cx { core: &mut core, out: &mut out, actions: &mut actions, events: &mut events };
                     handler.on_idle(&mut cx);
                 }
                 Err(_) => {
@@ -340,10 +371,14 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
             }
             for msg in &mut out {
                 if core.faults.on_frame() == Some(FaultKind::CorruptFrame) {
-                    if let Some(b) = msg.get_mut(msg.len() / 2) {
+                    let mid = msg.len() / 2;
+                    if let Some(b) = msg.get_mut(mid) {
                         *b ^= 0x5a;
                     }
-                    events.push(SimEvent::Fault { kind: "corrupt-frame".into(), step: format!("reply {}", core.faults.frames) });
+                    events.push(SimEvent::Fault {
+                        kind: "corrupt-frame".into(),
+                        step: format!("reply {}", core.faults.frames),
+                    });
                 }
             }
         }

@@ -70,7 +70,12 @@ impl Nand {
         if let Some(i) = self.partitions.iter().position(|p| p.name == n) {
             return &mut self.partitions[i];
         }
-        self.partitions.push(Partition { name: n, capacity: None, start_sector: None, content: Content::default() });
+        self.partitions.push(Partition {
+            name: n,
+            capacity: None,
+            start_sector: None,
+            content: Content::default(),
+        });
         let last = self.partitions.len() - 1;
         &mut self.partitions[last]
     }
@@ -120,7 +125,13 @@ pub struct PartitionWriter {
 
 impl PartitionWriter {
     pub fn new(name: &str) -> Self {
-        PartitionWriter { name: canonical(name), hasher: Sha256::new(), len: 0, head: Vec::new(), in_order: true }
+        PartitionWriter {
+            name: canonical(name),
+            hasher: Sha256::new(),
+            len: 0,
+            head: Vec::new(),
+            in_order: true,
+        }
     }
 
     /// Bytes written so far.
