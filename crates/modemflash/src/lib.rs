@@ -8,6 +8,8 @@
 //! errors); the CLI decides how to show them.
 
 pub mod catalog;
+pub mod discovery;
 pub mod package;
+pub mod plan;
 pub mod protocol;
 pub mod transport;
