@@ -146,8 +146,10 @@ fn full_download_from_normal_mode_boots_the_new_chain() {
         assert_eq!(m.with_core(|c| c.nand.sha256(name)), Some(sha256(image)), "{name}");
         assert!(m.with_core(|c| c.nand.get(name).unwrap().content.complete));
         assert!(
-            history.iter().any(|e| matches!(e, SimEvent::PartitionWritten { name: n, size, sha256: h }
-                if n == name && *size == image.len() as u64 && *h == sha256(image))),
+            history
+                .iter()
+                .any(|e| matches!(e, SimEvent::PartitionWritten { name: written, size, sha256: hash }
+                if written == name && *size == image.len() as u64 && *hash == sha256(image))),
             "no partition_written event for {name}"
         );
     }

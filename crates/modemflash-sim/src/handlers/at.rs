@@ -93,12 +93,12 @@ impl At {
                 // Secure boot off (`real-traces.md` §2 [R]).
                 Self::ok(cx, &["+QCFG: \"secbootstat\",0"]);
             }
-            "+QFASTBOOT" => self.qfastboot(cx),
+            "+QFASTBOOT" => Self::qfastboot(cx),
             _ => Self::error(cx),
         }
     }
 
-    fn qfastboot(&self, cx: &mut Cx<'_>) {
+    fn qfastboot(cx: &mut Cx<'_>) {
         if !cx.core.config.qfastboot {
             cx.log("AT+QFASTBOOT: not in this firmware");
             return Self::error(cx);

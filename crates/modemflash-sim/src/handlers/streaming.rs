@@ -70,7 +70,7 @@ impl Default for Streaming {
 
 fn send(cx: &mut Cx<'_>, reply: &Reply) {
     let mut frame = encode(&reply.encode(), true);
-    if cx.core.config.streaming_short_packet_pad && frame.len() % 64 == 0 {
+    if cx.core.config.streaming_short_packet_pad && frame.len().is_multiple_of(64) {
         frame.extend_from_slice(&[0x7E, 0x7E]);
     }
     cx.send(frame);
