@@ -38,6 +38,17 @@ pub struct ModuleConfig {
     /// Whether the firmware knows `AT+QFASTBOOT` (added 2016-04-28 per an SDK header;
     /// a Dec-2015 build lacks it [I]).
     pub qfastboot: bool,
+    /// `AT+QFASTBOOT` sends no reply before the module drops off the bus, as the EG25 does
+    /// (`real-traces.md` §1.2 [C]). Default false: answer `OK` first [I].
+    pub qfastboot_silent: bool,
+    /// The streaming programmer knows Quectel's download-flag command 0x60 (`protocols.md`
+    /// §3.1 [C:S6,S7]). When false it answers with an "Invalid command" LOG, like a
+    /// programmer without it.
+    pub streaming_download_flag: bool,
+    /// The streaming programmer appends two extra `7E` when an encoded reply is a multiple
+    /// of 64 bytes long (hostdl's USB short-packet hack, `protocols.md` §1 [C:S4]; that the
+    /// 9615 NPRG/ENPRG do it too is [I]).
+    pub streaming_short_packet_pad: bool,
     /// Time off the bus after a reset.
     pub reenum_delay: Duration,
     pub fastboot: FastbootQuirks,
@@ -61,6 +72,9 @@ impl ModuleConfig {
             revision: revision.into(),
             start_mode: SimMode::Normal,
             qfastboot: qfastboot_default(revision),
+            qfastboot_silent: false,
+            streaming_download_flag: true,
+            streaming_short_packet_pad: true,
             reenum_delay: Duration::from_secs(2),
             fastboot: FastbootQuirks::default(),
             firehose_max_payload: 8192,

@@ -1,13 +1,24 @@
 //! Device-side protocol handlers, one per (model, mode, role).
 
+pub mod at;
+pub mod common;
+pub mod diag;
+pub mod dmss;
+pub mod streaming;
+
 use crate::boot::Model;
 use crate::bus::{Role, SimMode};
 use crate::handler::{Cx, Handler};
 
 /// The handler for an endpoint.
 pub fn make(model: Model, mode: SimMode, role: Role) -> Box<dyn Handler> {
-    let _ = (model, mode, role);
-    Box::new(Pending)
+    match (model, mode, role) {
+        (_, SimMode::Normal, Role::Dm) => Box::new(diag::Diag::new(model)),
+        (_, SimMode::Normal, Role::At) => Box::new(at::At::new(model)),
+        (Model::Ec20R1, SimMode::Dload, Role::Dm) => Box::new(dmss::Dmss::new()),
+        (Model::Ec20R1, SimMode::Streaming, Role::Dm) => Box::new(streaming::Streaming::new()),
+        _ => Box::new(Pending),
+    }
 }
 
 /// Handler slot not written yet: logs what arrives and never answers.
