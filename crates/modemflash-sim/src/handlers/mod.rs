@@ -1,13 +1,18 @@
 //! Device-side protocol handlers, one per (model, mode, role).
 
+pub mod edl;
+pub mod firehose;
+
 use crate::boot::Model;
 use crate::bus::{Role, SimMode};
 use crate::handler::{Cx, Handler};
 
 /// The handler for an endpoint.
 pub fn make(model: Model, mode: SimMode, role: Role) -> Box<dyn Handler> {
-    let _ = (model, mode, role);
-    Box::new(Pending)
+    match (model, mode, role) {
+        (Model::Ec25, SimMode::Edl, Role::Edl) => Box::new(edl::EdlHandler::new()),
+        _ => Box::new(Pending),
+    }
 }
 
 /// Handler slot not written yet: logs what arrives and never answers.
