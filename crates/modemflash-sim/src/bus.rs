@@ -195,10 +195,10 @@ impl VirtualBus {
         let deadline = self.clock.now() + timeout;
         let mut s = self.lock();
         loop {
-            if let Some(m) = s.enumeration.mode {
-                if want.contains(&m) {
-                    return Ok(s.enumeration.clone());
-                }
+            if let Some(m) = s.enumeration.mode
+                && want.contains(&m)
+            {
+                return Ok(s.enumeration.clone());
             }
             if self.clock.now() >= deadline {
                 let seen = s.enumeration.mode.map_or("nothing (off the bus)", SimMode::name).to_owned();

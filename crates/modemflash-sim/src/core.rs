@@ -180,11 +180,11 @@ impl Core {
             return false;
         }
         // Extend a region that ends exactly here, else start a new one.
-        if let Some((start, region)) = self.ram.range_mut(..=addr).next_back() {
-            if u64::from(*start) + region.len() as u64 == u64::from(addr) {
-                region.extend_from_slice(data);
-                return true;
-            }
+        if let Some((start, region)) = self.ram.range_mut(..=addr).next_back()
+            && u64::from(*start) + region.len() as u64 == u64::from(addr)
+        {
+            region.extend_from_slice(data);
+            return true;
         }
         self.ram.insert(addr, data.to_vec());
         true

@@ -224,10 +224,10 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         endpoints: endpoints.clone(),
     });
     if core.dirty {
-        if let Some(path) = core.config.state_file.clone() {
-            if let Err(e) = state::save(&path, &core.nand) {
-                events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
-            }
+        if let Some(path) = core.config.state_file.clone()
+            && let Err(e) = state::save(&path, &core.nand)
+        {
+            events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
         }
         core.dirty = false;
     }
@@ -242,11 +242,11 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     let mut core = lock(&shared.core);
     core.generation += 1;
     core.mode = None;
-    if let Some(path) = core.config.state_file.clone() {
-        if core.dirty {
-            let _ = state::save(&path, &core.nand);
-            core.dirty = false;
-        }
+    if let Some(path) = core.config.state_file.clone()
+        && core.dirty
+    {
+        let _ = state::save(&path, &core.nand);
+        core.dirty = false;
     }
     let next = match to {
         ResetTo::Mode(m) => m,

@@ -165,7 +165,7 @@ impl EdlHandler {
         self.state = State::WaitHelloResp;
     }
 
-    fn end_image(&mut self, cx: &mut Cx<'_>, image: u32, code: u32) {
+    fn end_image(cx: &mut Cx<'_>, image: u32, code: u32) {
         cx.send(Packet::EndImageTx { image_id: image, status: code }.encode());
         if code != status::SUCCESS {
             cx.log(format!("sahara: END_IMAGE_TX status {code:#04x} ({})", status_name(code)));
@@ -174,7 +174,7 @@ impl EdlHandler {
 
     /// Refuse the image with `code` and wait for a RESET or a nudge.
     fn fail(&mut self, cx: &mut Cx<'_>, code: u32) {
-        self.end_image(cx, image_id::ENPRG, code);
+        Self::end_image(cx, image_id::ENPRG, code);
         self.framer = Framer::default();
         self.state = State::Failed;
     }
@@ -264,13 +264,12 @@ impl EdlHandler {
             },
             Step::Segments => {}
         }
-        match load.queue.pop_front() {
-            Some((offset, length)) => self.request(cx, load, offset, length),
-            None => {
-                cx.log(format!("sahara: image 13 loaded, {} bytes in {} reads", load.bytes, load.reads));
-                self.end_image(cx, image_id::ENPRG, status::SUCCESS);
-                self.state = State::WaitDone;
-            }
+        if let Some((offset, length)) = load.queue.pop_front() {
+            self.request(cx, load, offset, length);
+        } else {
+            cx.log(format!("sahara: image 13 loaded, {} bytes in {} reads", load.bytes, load.reads));
+            Self::end_image(cx, image_id::ENPRG, status::SUCCESS);
+            self.state = State::WaitDone;
         }
     }
 
@@ -287,7 +286,8 @@ impl EdlHandler {
                     let edl = &cx.core.config.edl;
                     let done = edl.done_status;
                     let tick = crate::module::POLL.as_nanos().max(1);
-                    let ticks = u32::try_from(edl.programmer_boot.as_nanos().div_ceil(tick)).unwrap_or(u32::MAX);
+                    let ticks =
+                        u32::try_from(edl.programmer_boot.as_nanos().div_ceil(tick)).unwrap_or(u32::MAX);
                     cx.send(Packet::DoneResp { status: done }.encode());
                     cx.log("sahara: DONE; the programmer boots");
                     self.state = State::Booting { ticks_left: ticks, early: self.framer.take_all() };
@@ -297,7 +297,7 @@ impl EdlHandler {
                 *pending = None;
                 match fire(cx, &format!("sahara:execute:{client_cmd}"), false) {
                     Fired::Go | Fired::PowerLoss => {}
-                    Fired::Nak => return self.end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                    Fired::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
                     Fired::Stop => return,
                 }
                 match execute_answer(cx, client_cmd) {
@@ -307,23 +307,23 @@ impl EdlHandler {
                             *pending = Some((client_cmd, data));
                         }
                     }
-                    None => self.end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                    None => Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
                 }
             }
             (State::Command { pending }, Packet::ExecuteData { client_cmd }) => match pending.take() {
                 Some((cmd, data)) if cmd == client_cmd => cx.send(data),
-                _ => self.end_image(cx, 0, status::INVALID_CLIENT_CMD),
+                _ => Self::end_image(cx, 0, status::INVALID_CLIENT_CMD),
             },
             (State::Command { .. }, Packet::SwitchMode { mode }) => match mode {
                 0 => self.send_hello(cx),
                 3 => cx.send(Packet::CmdReady.encode()),
-                _ => self.end_image(cx, 0, status::INVALID_MODE_SWITCH),
+                _ => Self::end_image(cx, 0, status::INVALID_MODE_SWITCH),
             },
             // The host echoing a HELLO, or packets after a failure: nothing to say.
             (_, Packet::Hello(_)) | (State::Failed, _) => {}
             (_, other) => {
                 cx.log(format!("sahara: unexpected {} in this state", other.name()));
-                self.end_image(cx, image_id::ENPRG, status::INVALID_CMD);
+                Self::end_image(cx, image_id::ENPRG, status::INVALID_CMD);
             }
         }
     }
@@ -346,7 +346,7 @@ impl EdlHandler {
                         // say HELLO again.
                         self.send_hello(cx);
                     } else {
-                        self.end_image(cx, image_id::ENPRG, status::PROTOCOL_MISMATCH);
+                        Self::end_image(cx, image_id::ENPRG, status::PROTOCOL_MISMATCH);
                     }
                 }
             }

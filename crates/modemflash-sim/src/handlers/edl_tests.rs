@@ -20,7 +20,12 @@ struct Rig {
 
 impl Rig {
     fn new(config: ModuleConfig) -> Self {
-        Rig { core: Core::new(config, Nand::default()), h: EdlHandler::new(), actions: vec![], events: vec![] }
+        Rig {
+            core: Core::new(config, Nand::default()),
+            h: EdlHandler::new(),
+            actions: vec![],
+            events: vec![],
+        }
     }
     fn ec25() -> Self {
         Rig::new(ModuleConfig::new(Model::Ec25))
@@ -43,7 +48,8 @@ impl Rig {
         self.data(&p.encode()).iter().map(|b| Packet::parse(b).unwrap()).collect()
     }
     fn hello_resp(&mut self, mode: u32) -> Vec<Packet> {
-        let rsp = HelloResp { version: 2, version_supported: 1, status: 0, mode, reserved: [0; 6], len: HELLO_LEN };
+        let rsp =
+            HelloResp { version: 2, version_supported: 1, status: 0, mode, reserved: [0; 6], len: HELLO_LEN };
         self.packet(&Packet::HelloResp(rsp))
     }
 }
@@ -98,8 +104,14 @@ fn hello_first_then_on_nudge_and_garbage() {
     let Packet::Hello(h) = Packet::parse(&out[0]).unwrap() else { panic!() };
     assert_eq!((h.version, h.version_supported, h.mode, h.max_cmd_len, h.len), (2, 1, 0, 0x400, 0x30));
     assert!(rig.idle().is_empty(), "HELLO only once unprompted");
-    assert!(matches!(only(rig.data(&[0]).iter().map(|b| Packet::parse(b).unwrap()).collect()), Packet::Hello(_)));
-    assert!(matches!(only(rig.data(&[0; 1024]).iter().map(|b| Packet::parse(b).unwrap()).collect()), Packet::Hello(_)));
+    assert!(matches!(
+        only(rig.data(&[0]).iter().map(|b| Packet::parse(b).unwrap()).collect()),
+        Packet::Hello(_)
+    ));
+    assert!(matches!(
+        only(rig.data(&[0; 1024]).iter().map(|b| Packet::parse(b).unwrap()).collect()),
+        Packet::Hello(_)
+    ));
     assert!(rig.data(&[]).is_empty(), "a ZLP is ignored");
 }
 
@@ -206,7 +218,10 @@ fn failure_then_nudge_restarts() {
     let mut rig = Rig::ec25();
     only(rig.hello_resp(0));
     assert_eq!(only(rig.data(&[0u8; 52]).iter().map(|b| Packet::parse(b).unwrap()).collect()).cmd(), 4);
-    assert!(matches!(only(rig.data(&[0]).iter().map(|b| Packet::parse(b).unwrap()).collect()), Packet::Hello(_)));
+    assert!(matches!(
+        only(rig.data(&[0]).iter().map(|b| Packet::parse(b).unwrap()).collect()),
+        Packet::Hello(_)
+    ));
     assert_eq!(only(rig.hello_resp(0)), read(0, 52));
 }
 
@@ -214,10 +229,10 @@ fn failure_then_nudge_restarts() {
 fn command_mode_identity_and_switch() {
     let mut rig = Rig::ec25();
     assert_eq!(only(rig.hello_resp(3)), Packet::CmdReady);
-    assert_eq!(only(rig.packet(&Packet::Execute { client_cmd: exec::MSM_HW_ID_READ })), Packet::ExecuteResp {
-        client_cmd: 2,
-        len: 8
-    });
+    assert_eq!(
+        only(rig.packet(&Packet::Execute { client_cmd: exec::MSM_HW_ID_READ })),
+        Packet::ExecuteResp { client_cmd: 2, len: 8 }
+    );
     let data = rig.data(&Packet::ExecuteData { client_cmd: 2 }.encode());
     assert_eq!(data, vec![0x0004_80E1_0000_0000u64.to_le_bytes().to_vec()]);
     only(rig.packet(&Packet::Execute { client_cmd: exec::OEM_PK_HASH_READ }));
@@ -307,7 +322,10 @@ fn program_with_data_in_the_same_read_and_odd_splits() {
         out.extend(rig.data(piece));
     }
     let ev = events(&out);
-    assert_eq!(ev, vec![ack(Some(true)), Event::Log("Finished sector address 1344".into()), ack(Some(false)), ack(None)]);
+    assert_eq!(
+        ev,
+        vec![ack(Some(true)), Event::Log("Finished sector address 1344".into()), ack(Some(false)), ack(None)]
+    );
     let p = rig.core.nand.get("boot").unwrap();
     assert_eq!(p.start_sector, Some(1344));
     assert_eq!(p.content.len, 8192);
@@ -320,36 +338,65 @@ fn refusals_carry_the_real_texts() {
     let erase = |ss: &str, start: &str, n: &str| {
         build_element(
             "erase",
-            &[("PAGES_PER_BLOCK", "64"), ("SECTOR_SIZE_IN_BYTES", ss), ("num_partition_sectors", n), ("start_sector", start)],
+            &[
+                ("PAGES_PER_BLOCK", "64"),
+                ("SECTOR_SIZE_IN_BYTES", ss),
+                ("num_partition_sectors", n),
+                ("start_sector", start),
+            ],
         )
         .unwrap()
     };
     let nak = Event::Response { ack: false, rawmode: None, attrs: vec![] };
-    assert_eq!(events(&rig.data(&erase("2048", "0", "64"))), vec![
-        Event::Log("Attribute 'SECTOR_SIZE_IN_BYTES'=2048 must be equal to disk sector size 4096".into()),
-        nak.clone()
-    ]);
-    assert_eq!(events(&rig.data(&erase("4096", "13984", "576"))), vec![
-        Event::Log("start_sector = 13984 and num_partition_sectors =0x240)".into()),
-        Event::Log("start_sector unaligned".into()),
-        nak.clone()
-    ]);
-    assert_eq!(events(&rig.data(&erase("4096", "0", "0"))), vec![
-        Event::Log("num_blocks to erase are ZERO".into()),
-        nak.clone()
-    ]);
-    assert_eq!(events(&rig.data(&erase("4096", "131008", "128"))), vec![
-        Event::Log("Block erase request exceeding total number of blocks".into()),
-        nak.clone()
-    ]);
+    assert_eq!(
+        events(&rig.data(&erase("2048", "0", "64"))),
+        vec![
+            Event::Log("Attribute 'SECTOR_SIZE_IN_BYTES'=2048 must be equal to disk sector size 4096".into()),
+            nak.clone()
+        ]
+    );
+    assert_eq!(
+        events(&rig.data(&erase("4096", "13984", "576"))),
+        vec![
+            Event::Log("start_sector = 13984 and num_partition_sectors =0x240)".into()),
+            Event::Log("start_sector unaligned".into()),
+            nak.clone()
+        ]
+    );
+    assert_eq!(
+        events(&rig.data(&erase("4096", "0", "0"))),
+        vec![Event::Log("num_blocks to erase are ZERO".into()), nak.clone()]
+    );
+    assert_eq!(
+        events(&rig.data(&erase("4096", "131008", "128"))),
+        vec![Event::Log("Block erase request exceeding total number of blocks".into()), nak.clone()]
+    );
     let ppb = build_element(
         "erase",
-        &[("PAGES_PER_BLOCK", "128"), ("SECTOR_SIZE_IN_BYTES", "4096"), ("num_partition_sectors", "128"), ("start_sector", "0")],
+        &[
+            ("PAGES_PER_BLOCK", "128"),
+            ("SECTOR_SIZE_IN_BYTES", "4096"),
+            ("num_partition_sectors", "128"),
+            ("start_sector", "0"),
+        ],
     )
     .unwrap();
-    assert_eq!(events(&rig.data(&ppb))[0], Event::Log("Attribute 'PAGES_PER_BLOCK'=128 must be equal to disk pages per block 64".into()));
-    let emmc = build_configure(&modemflash::protocol::firehose::ConfigureOptions { memory_name: "eMMC".into(), ..Default::default() }, 8192).unwrap();
-    assert_eq!(events(&rig.data(&emmc)), vec![Event::Log("Not support configure MemoryName eMMC".into()), nak.clone()]);
+    assert_eq!(
+        events(&rig.data(&ppb))[0],
+        Event::Log("Attribute 'PAGES_PER_BLOCK'=128 must be equal to disk pages per block 64".into())
+    );
+    let emmc = build_configure(
+        &modemflash::protocol::firehose::ConfigureOptions {
+            memory_name: "eMMC".into(),
+            ..Default::default()
+        },
+        8192,
+    )
+    .unwrap();
+    assert_eq!(
+        events(&rig.data(&emmc)),
+        vec![Event::Log("Not support configure MemoryName eMMC".into()), nak.clone()]
+    );
     let unknown = build_element("peek", &[("address64", "0")]).unwrap();
     let ev = events(&rig.data(&unknown));
     assert_eq!(ev.last(), Some(&nak));
@@ -371,13 +418,16 @@ fn configure_read_and_storage_info() {
     let ev = events(&rig.data(&build_configure(&opts, 1 << 20).unwrap()));
     let Event::Response { ack: false, attrs, .. } = &ev[0] else { panic!("{ev:?}") };
     let keys: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(keys, [
-        ("MemoryName", "NAND"),
-        ("MaxPayloadSizeFromTargetInBytes", "2048"),
-        ("MaxPayloadSizeToTargetInBytes", "8192"),
-        ("MaxPayloadSizeToTargetInBytesSupported", "8192"),
-        ("TargetName", "9x07"),
-    ]);
+    assert_eq!(
+        keys,
+        [
+            ("MemoryName", "NAND"),
+            ("MaxPayloadSizeFromTargetInBytes", "2048"),
+            ("MaxPayloadSizeToTargetInBytes", "8192"),
+            ("MaxPayloadSizeToTargetInBytesSupported", "8192"),
+            ("TargetName", "9x07"),
+        ]
+    );
     let ev = events(&rig.data(&build_configure(&opts, 8192).unwrap()));
     assert!(matches!(&ev[0], Event::Response { ack: true, .. }));
     let rd = build_element(
@@ -391,7 +441,8 @@ fn configure_read_and_storage_info() {
     assert!(out[1..out.len() - 1].iter().flatten().all(|&b| b == 0));
     assert_eq!(events(&out[..1]), vec![ack(Some(true))]);
     assert_eq!(events(&out[out.len() - 1..]), vec![ack(Some(false))]);
-    let ev = events(&rig.data(&build_element("getstorageinfo", &[("physical_partition_number", "0")]).unwrap()));
+    let ev =
+        events(&rig.data(&build_element("getstorageinfo", &[("physical_partition_number", "0")]).unwrap()));
     assert_eq!(ev[0], Event::Log(
         "{\"storage_info\": {\"total_blocks\":2048, \"block_size\":64, \"page_size\":4096, \"mem_type\":\"NAND\", \"prod_name\":\"KSLCMBL2VA2M2A\"}}".into()
     ));

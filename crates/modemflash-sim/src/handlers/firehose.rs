@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use modemflash::protocol::firehose::{Command, CommandKind, FirehoseError, Scanner, encode_log, encode_response};
+use modemflash::protocol::firehose::{
+    Command, CommandKind, FirehoseError, Scanner, encode_log, encode_response,
+};
 
 use super::edl::{Fired, fire};
 use crate::bus::SimMode;
@@ -123,7 +125,12 @@ impl Programmer {
         log(cx, &serial);
         log(cx, SUPPORTED_FUNCTIONS);
         cx.log("firehose: programmer running");
-        Programmer { scanner: Scanner::new(SCANNER_CAPACITY), data: None, tmp: vec![0; 64 * 1024], gone: false }
+        Programmer {
+            scanner: Scanner::new(SCANNER_CAPACITY),
+            data: None,
+            tmp: vec![0; 64 * 1024],
+            gone: false,
+        }
     }
 
     /// Bytes from the host: commands and raw program data.
@@ -226,15 +233,17 @@ impl Programmer {
                 })
             }
             CommandKind::Other(name) => {
-                let _ = fire(cx, &format!("firehose:{name}"), false);
+                if fire(cx, &format!("firehose:{name}"), false) == Fired::Stop {
+                    self.stop();
+                }
                 // [I] wording: the 9x07 text for an unknown tag is not known.
                 Err(vec![format!("ERROR: Unknown or unsupported tag <{name}>")])
             }
         };
-        if let Err(lines) = result {
-            if !self.gone {
-                nak(cx, &lines);
-            }
+        if let Err(lines) = result
+            && !self.gone
+        {
+            nak(cx, &lines);
         }
     }
 
@@ -243,7 +252,10 @@ impl Programmer {
         match fire(cx, "firehose:configure", false) {
             Fired::Go | Fired::PowerLoss => {}
             Fired::Nak => return Err(vec!["configure refused (fault)".into()]),
-            Fired::Stop => return self.stop(),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
         }
         let memory = cmd.attr("MemoryName").unwrap_or_default();
         if !memory.eq_ignore_ascii_case("nand") {
@@ -261,14 +273,17 @@ impl Programmer {
             ("MaxPayloadSizeToTargetInBytesSupported", max.to_string()),
             ("TargetName", TARGET_NAME.to_owned()),
         ];
-        cx.log(format!("firehose: configure {memory} payload {requested} → {}", if ok { "ACK" } else { "NAK" }));
+        cx.log(format!(
+            "firehose: configure {memory} payload {requested} → {}",
+            if ok { "ACK" } else { "NAK" }
+        ));
         respond(cx, ok, None, &fields);
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<(), Refusal> {
+    /// A fault already applied (stall, disconnect): answer nothing more.
+    fn stop(&mut self) {
         self.gone = true;
-        Ok(())
     }
 
     /// `SECTOR_SIZE_IN_BYTES` (required) and `PAGES_PER_BLOCK` (when given) must match
@@ -301,7 +316,10 @@ impl Programmer {
         match fire(cx, "firehose:erase", false) {
             Fired::Go | Fired::PowerLoss => {}
             Fired::Nak => return Err(vec!["erase failed (fault)".into()]),
-            Fired::Stop => return self.stop(),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
         }
         if cmd.attr("vendor").is_some() {
             // Quectel vendor lines (SDX55 packages only) carry no geometry [I].
@@ -352,7 +370,10 @@ impl Programmer {
         match fired {
             Fired::Go | Fired::PowerLoss => {}
             Fired::Nak => return Err(vec![format!("program of {label} failed (fault)")]),
-            Fired::Stop => return self.stop(),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
         }
         Self::check_sector_size(cmd, geo)?;
         Self::check_pages_per_block(cmd, geo)?;
@@ -375,7 +396,12 @@ impl Programmer {
         let cut_at = (fired == Fired::PowerLoss).then(|| total / 2 / geo.page * geo.page);
         cx.log(format!("firehose: program {name} at sector {start}, {count} sectors"));
         respond(cx, true, Some(true), &[]);
-        self.data = Some(DataPhase { writer: PartitionWriter::new(&name), start_sector: start, remaining: total, cut_at });
+        self.data = Some(DataPhase {
+            writer: PartitionWriter::new(&name),
+            start_sector: start,
+            remaining: total,
+            cut_at,
+        });
         Ok(())
     }
 
@@ -384,7 +410,10 @@ impl Programmer {
         match fire(cx, "firehose:read", false) {
             Fired::Go | Fired::PowerLoss => {}
             Fired::Nak => return Err(vec!["read failed (fault)".into()]),
-            Fired::Stop => return self.stop(),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
         }
         Self::check_sector_size(cmd, geo)?;
         let start = num(cmd, "start_sector")?;
@@ -411,7 +440,10 @@ impl Programmer {
         match fire(cx, "firehose:power", false) {
             Fired::Go | Fired::PowerLoss => {}
             Fired::Nak => return Err(vec!["power failed (fault)".into()]),
-            Fired::Stop => return self.stop(),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
         }
         let value = cmd.attr("value").unwrap_or_default();
         let to = match value.to_ascii_lowercase().as_str() {
