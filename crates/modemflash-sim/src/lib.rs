@@ -28,7 +28,7 @@ pub mod state;
 pub use boot::Model;
 pub use bus::{BusError, Endpoint, Enumeration, Role, SimMode, VirtualBus};
 pub use clock::{Clock, RealClock, SharedClock, VirtualClock};
-pub use core::{FastbootQuirks, ModuleConfig};
+pub use core::{EdlQuirks, FastbootQuirks, ModuleConfig};
 pub use event::SimEvent;
 pub use fault::{Fault, FaultKind};
 pub use module::Module;

@@ -24,7 +24,7 @@ use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
 
 /// Poll interval of endpoint threads.
-const POLL: Duration = Duration::from_millis(20);
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 /// USB bulk max packet size at high speed, for in-process EDL/fastboot links.
 const HS_MAX_PACKET: usize = 512;
 

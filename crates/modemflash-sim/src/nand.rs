@@ -65,6 +65,8 @@ impl Nand {
         self.partitions.iter().find(|p| p.name == n)
     }
 
+    // Both indices come from `position` or a push just made: in bounds.
+    #[allow(clippy::indexing_slicing)]
     fn get_or_add(&mut self, name: &str) -> &mut Partition {
         let n = canonical(name);
         let i = if let Some(i) = self.partitions.iter().position(|p| p.name == n) {

@@ -1,7 +1,13 @@
 //! Host-side codec throughput (issue 3): `hdlc_encode`, `hdlc_decode` and
 //! `firehose_program_null` (the Firehose program data phase against a transport that
 //! discards data and answers ACKs). Run: `cargo bench -p modemflash --bench codecs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::unused_self, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::unused_self,
+    missing_docs
+)]
 
 use std::collections::VecDeque;
 use std::hint::black_box;

@@ -4,6 +4,8 @@ pub mod at;
 pub mod common;
 pub mod diag;
 pub mod dmss;
+pub mod edl;
+pub mod firehose;
 pub mod streaming;
 
 use crate::boot::Model;
@@ -17,6 +19,7 @@ pub fn make(model: Model, mode: SimMode, role: Role) -> Box<dyn Handler> {
         (_, SimMode::Normal, Role::At) => Box::new(at::At::new(model)),
         (Model::Ec20R1, SimMode::Dload, Role::Dm) => Box::new(dmss::Dmss::new()),
         (Model::Ec20R1, SimMode::Streaming, Role::Dm) => Box::new(streaming::Streaming::new()),
+        (Model::Ec25, SimMode::Edl, Role::Edl) => Box::new(edl::EdlHandler::new()),
         _ => Box::new(Pending),
     }
 }

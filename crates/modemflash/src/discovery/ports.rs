@@ -54,12 +54,13 @@ impl PortsBus {
     /// Endpoints from the command line. `fastboot` is `HOST:PORT`.
     pub fn new(dm: Option<PathBuf>, at: Option<PathBuf>, fastboot: Option<&str>) -> Result<Self, BusError> {
         let fastboot = match fastboot {
-            Some(s) => Some(
-                s.to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or_else(|| BusError::Open { port: "fastboot", endpoint: s.to_owned(), why: "not a HOST:PORT address".into() })?,
-            ),
+            Some(s) => {
+                Some(s.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| BusError::Open {
+                    port: "fastboot",
+                    endpoint: s.to_owned(),
+                    why: "not a HOST:PORT address".into(),
+                })?)
+            }
             None => None,
         };
         let at = at.or_else(|| dm.as_deref().and_then(at_port_for));
@@ -93,7 +94,10 @@ impl PortsBus {
 impl ModuleBus for PortsBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         if self.dm.is_none() && self.fastboot.is_none() {
-            return Err(BusError::NotConfigured("endpoint", "pass --port TTY and/or --fastboot tcp:HOST:PORT"));
+            return Err(BusError::NotConfigured(
+                "endpoint",
+                "pass --port TTY and/or --fastboot tcp:HOST:PORT",
+            ));
         }
         let m = self.probe_dm().or_else(|| self.probe_fastboot());
         if m.is_some() {
@@ -135,20 +139,37 @@ impl ModuleBus for PortsBus {
         for _ in 0..OPEN_ATTEMPTS {
             let r: Result<Box<dyn Transport>, String> = match port {
                 Port::Dm | Port::Edl => match &self.dm {
-                    Some(p) => SerialTransport::open(&p.to_string_lossy()).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| e.to_string()),
+                    Some(p) => SerialTransport::open(&p.to_string_lossy())
+                        .map(|t| Box::new(t) as Box<dyn Transport>)
+                        .map_err(|e| e.to_string()),
                     None => return Err(BusError::NotConfigured("DM port", "pass --port TTY")),
                 },
                 Port::At => match &self.at {
-                    Some(p) => SerialTransport::open(&p.to_string_lossy()).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| e.to_string()),
-                    None => return Err(BusError::NotConfigured("AT port", "pass --port with the DM tty; the AT tty is found next to it")),
+                    Some(p) => SerialTransport::open(&p.to_string_lossy())
+                        .map(|t| Box::new(t) as Box<dyn Transport>)
+                        .map_err(|e| e.to_string()),
+                    None => {
+                        return Err(BusError::NotConfigured(
+                            "AT port",
+                            "pass --port with the DM tty; the AT tty is found next to it",
+                        ));
+                    }
                 },
                 Port::Fastboot => match self.fastboot {
                     Some(addr) => TcpStream::connect_timeout(&addr, FASTBOOT_CONNECT_TIMEOUT)
                         .map_err(|e| e.to_string())
                         .and_then(|s| TcpTransport::from_stream(s).map_err(|e| e.to_string()))
-                        .and_then(|t| FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT).map_err(|e| e.to_string()))
+                        .and_then(|t| {
+                            FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT)
+                                .map_err(|e| e.to_string())
+                        })
                         .map(|t| Box::new(t) as Box<dyn Transport>),
-                    None => return Err(BusError::NotConfigured("fastboot endpoint", "pass --fastboot tcp:HOST:PORT (USB fastboot needs USB discovery, not built yet)")),
+                    None => {
+                        return Err(BusError::NotConfigured(
+                            "fastboot endpoint",
+                            "pass --fastboot tcp:HOST:PORT (USB fastboot needs USB discovery, not built yet)",
+                        ));
+                    }
                 },
             };
             match r {
@@ -157,7 +178,11 @@ impl ModuleBus for PortsBus {
             }
             std::thread::sleep(OPEN_RETRY_DELAY);
         }
-        Err(BusError::Open { port: port.name(), endpoint: self.endpoint(port), why: format!("{last} (after {OPEN_ATTEMPTS} attempts)") })
+        Err(BusError::Open {
+            port: port.name(),
+            endpoint: self.endpoint(port),
+            why: format!("{last} (after {OPEN_ATTEMPTS} attempts)"),
+        })
     }
 
     fn endpoint(&self, port: Port) -> String {

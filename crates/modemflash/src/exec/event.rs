@@ -8,15 +8,39 @@ use serde::Serialize;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Waiting for the module to show a mode (re-enumeration is normal).
-    Waiting { step: String, mode: String },
-    StepStarted { step: String, title: String, index: usize, total: usize, bytes: u64 },
-    Progress { step: String, done: u64, total: u64 },
-    StepDone { step: String, elapsed_ms: u64 },
+    Waiting {
+        step: String,
+        mode: String,
+    },
+    StepStarted {
+        step: String,
+        title: String,
+        index: usize,
+        total: usize,
+        bytes: u64,
+    },
+    Progress {
+        step: String,
+        done: u64,
+        total: u64,
+    },
+    StepDone {
+        step: String,
+        elapsed_ms: u64,
+    },
     /// A step journaled as done by an earlier run.
-    StepSkipped { step: String },
+    StepSkipped {
+        step: String,
+    },
     /// Text the module sent (streaming LOG, fastboot INFO, Firehose log).
-    DeviceLog { step: String, text: String },
-    Warning { step: String, text: String },
+    DeviceLog {
+        step: String,
+        text: String,
+    },
+    Warning {
+        step: String,
+        text: String,
+    },
 }
 
 /// Receives events.

@@ -66,8 +66,15 @@ impl Journal {
     }
 
     /// Begin (or continue) a run.
-    pub fn begin(&mut self, fingerprint: &str, package_path: &str, flow: Flow, revision_before: Option<String>) -> io::Result<()> {
-        let keep = self.record.as_ref().is_some_and(|r| r.package == fingerprint && !r.completed && r.flow == flow);
+    pub fn begin(
+        &mut self,
+        fingerprint: &str,
+        package_path: &str,
+        flow: Flow,
+        revision_before: Option<String>,
+    ) -> io::Result<()> {
+        let keep =
+            self.record.as_ref().is_some_and(|r| r.package == fingerprint && !r.completed && r.flow == flow);
         if !keep {
             self.record = Some(JournalRecord {
                 package: fingerprint.to_owned(),

@@ -32,7 +32,11 @@ pub struct ExecOptions {
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { mode_timeout: MODE_TIMEOUT, fastboot: FastbootOptions::default(), streaming_block: None }
+        ExecOptions {
+            mode_timeout: MODE_TIMEOUT,
+            fastboot: FastbootOptions::default(),
+            streaming_block: None,
+        }
     }
 }
 
@@ -109,13 +113,23 @@ pub fn run(
     let mut bytes_written = 0;
     let total = plan.steps.len();
     for (index, step) in plan.steps.iter().enumerate() {
-        observer.event(&Event::StepStarted { step: step.id.clone(), title: step.title.clone(), index, total, bytes: step.bytes });
+        observer.event(&Event::StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            index,
+            total,
+            bytes: step.bytes,
+        });
         let t0 = Instant::now();
         if session.mode != Some(step.needs) {
             session.close();
             observer.event(&Event::Waiting { step: step.id.clone(), mode: step.needs.name().into() });
             bus.wait_for(&[step.needs], opts.mode_timeout).map_err(|e| {
-                let kind = if matches!(e, BusError::Timeout { .. }) { FailureKind::ModeTimeout } else { FailureKind::Open };
+                let kind = if matches!(e, BusError::Timeout { .. }) {
+                    FailureKind::ModeTimeout
+                } else {
+                    FailureKind::Open
+                };
                 fail(step, bus.endpoint(port_for(step.needs)), kind, e.to_string())
             })?;
             session.mode = Some(step.needs);
@@ -138,12 +152,17 @@ pub fn run(
             session.close();
             session.mode = None;
         }
-        journal.mark(&step.id).map_err(|e| fail(step, journal_name(journal), FailureKind::Journal, e.to_string()))?;
-        observer.event(&Event::StepDone { step: step.id.clone(), elapsed_ms: t0.elapsed().as_millis() as u64 });
+        journal
+            .mark(&step.id)
+            .map_err(|e| fail(step, journal_name(journal), FailureKind::Journal, e.to_string()))?;
+        observer
+            .event(&Event::StepDone { step: step.id.clone(), elapsed_ms: t0.elapsed().as_millis() as u64 });
     }
     session.close();
     if let Some(last) = plan.steps.last() {
-        journal.complete().map_err(|e| fail(last, journal_name(journal), FailureKind::Journal, e.to_string()))?;
+        journal
+            .complete()
+            .map_err(|e| fail(last, journal_name(journal), FailureKind::Journal, e.to_string()))?;
     }
     Ok(Outcome {
         revision_before: plan.revision_before.clone(),

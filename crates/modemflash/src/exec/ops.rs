@@ -7,8 +7,8 @@ use super::{Event, ExecOptions, FailureKind, Observer, port_for};
 use crate::discovery::{ModuleBus, Port};
 use crate::package::{Package, ihex};
 use crate::plan::{Op, Step};
-use crate::protocol::at::client::{AtClient, FastbootOutcome};
 use crate::protocol::at::AtError;
+use crate::protocol::at::client::{AtClient, FastbootOutcome};
 use crate::protocol::diag::client::DiagClient;
 use crate::protocol::dmss::client::DmssClient;
 use crate::protocol::fastboot::client::FastbootClient;
@@ -91,12 +91,17 @@ fn file_path(package: &Package, file: &str) -> std::path::PathBuf {
 
 fn open_file(cx: &Cx<'_>, port: Port, file: &str) -> Result<(std::fs::File, u64), OpError> {
     let path = file_path(cx.package, file);
-    let f = std::fs::File::open(&path).map_err(|e| err(port, FailureKind::Package, format!("{}: {e}", path.display())))?;
-    let len = f.metadata().map_err(|e| err(port, FailureKind::Package, format!("{}: {e}", path.display())))?.len();
+    let f = std::fs::File::open(&path)
+        .map_err(|e| err(port, FailureKind::Package, format!("{}: {e}", path.display())))?;
+    let len =
+        f.metadata().map_err(|e| err(port, FailureKind::Package, format!("{}: {e}", path.display())))?.len();
     Ok((f, len))
 }
 
-fn streaming<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut StreamingClient<Link>, OpError> {
+fn streaming<'s>(
+    session: &'s mut Session,
+    cx: &mut Cx<'_>,
+) -> Result<&'s mut StreamingClient<Link>, OpError> {
     if session.streaming.is_none() {
         session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?));
     }
@@ -109,7 +114,10 @@ fn fastboot<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut Fas
         // Make sure this is a fastboot that answers before the first flash
         // (`quectel-flows.md` §7).
         let product = client.getvar("product").map_err(|e| err(Port::Fastboot, FailureKind::Protocol, e))?;
-        cx.observer.event(&Event::DeviceLog { step: cx.step.id.clone(), text: format!("fastboot product: {product}") });
+        cx.observer.event(&Event::DeviceLog {
+            step: cx.step.id.clone(),
+            text: format!("fastboot product: {product}"),
+        });
         session.fastboot = Some(client);
     }
     session.fastboot.as_mut().ok_or_else(|| err(Port::Fastboot, FailureKind::Open, "fastboot session lost"))
@@ -118,7 +126,8 @@ fn fastboot<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut Fas
 fn drain_streaming_logs(session: &mut Session, cx: &mut Cx<'_>) {
     if let Some(c) = session.streaming.as_mut() {
         for text in c.take_logs() {
-            cx.observer.event(&Event::DeviceLog { step: cx.step.id.clone(), text: text.trim_end().to_owned() });
+            cx.observer
+                .event(&Event::DeviceLog { step: cx.step.id.clone(), text: text.trim_end().to_owned() });
         }
     }
 }
@@ -135,7 +144,9 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         Op::AtToFastboot => {
             let mut at = AtClient::new(open(cx, Port::At)?);
             match at.enter_fastboot() {
-                Ok(FastbootOutcome::Acknowledged | FastbootOutcome::NoReply | FastbootOutcome::PortGone) => Ok(StepResult::default()),
+                Ok(FastbootOutcome::Acknowledged | FastbootOutcome::NoReply | FastbootOutcome::PortGone) => {
+                    Ok(StepResult::default())
+                }
                 Err(e @ AtError::NotSupported { .. }) => Err(err(Port::At, FailureKind::NotSupported, e)),
                 Err(e) => Err(proto(&e, Port::At)),
             }
@@ -161,16 +172,34 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
                 }
             }
             if accepted.is_none() {
-                let first = tables.first().ok_or_else(|| err(Port::Dm, FailureKind::Package, "no partition table"))?;
-                let bytes = read_small(cx.package, first).map_err(|e| err(Port::Dm, FailureKind::Package, e))?;
+                let first = tables
+                    .first()
+                    .ok_or_else(|| err(Port::Dm, FailureKind::Package, "no partition table"))?;
+                let bytes =
+                    read_small(cx.package, first).map_err(|e| err(Port::Dm, FailureKind::Package, e))?;
                 let status = c.partition_table(&bytes, true).map_err(|e| proto(&e, Port::Dm))?;
                 if status != PartitionStatus::Accepted {
-                    return Err(err(Port::Dm, FailureKind::Protocol, format!("the programmer refused every partition table ({}; override: {status:?})", statuses.join(", "))));
+                    return Err(err(
+                        Port::Dm,
+                        FailureKind::Protocol,
+                        format!(
+                            "the programmer refused every partition table ({}; override: {status:?})",
+                            statuses.join(", ")
+                        ),
+                    ));
                 }
                 accepted = Some(format!("{first} (override)"));
             }
-            if *download_flag && matches!(c.set_download_flag(true).map_err(|e| proto(&e, Port::Dm))?, DownloadFlag::Unsupported { .. }) {
-                cx.observer.event(&Event::Warning { step: step.id.clone(), text: "the programmer does not know the Quectel download flag (0x60); continuing".into() });
+            if *download_flag
+                && matches!(
+                    c.set_download_flag(true).map_err(|e| proto(&e, Port::Dm))?,
+                    DownloadFlag::Unsupported { .. }
+                )
+            {
+                cx.observer.event(&Event::Warning {
+                    step: step.id.clone(),
+                    text: "the programmer does not know the Quectel download flag (0x60); continuing".into(),
+                });
             }
             let text = format!(
                 "programmer v{} ({}), max block {}, partition table {}",
@@ -190,7 +219,12 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             let c = streaming(session, cx)?;
             c.open_multi(partition).map_err(|e| proto(&e, Port::Dm))?;
             let written = c
-                .write_image(std::io::BufReader::with_capacity(256 * 1024, f), len, block, &mut progress(cx.observer, &id))
+                .write_image(
+                    std::io::BufReader::with_capacity(256 * 1024, f),
+                    len,
+                    block,
+                    &mut progress(cx.observer, &id),
+                )
                 .map_err(|e| proto(&e, Port::Dm))?;
             let c = streaming(session, cx)?;
             c.close().map_err(|e| proto(&e, Port::Dm))?;
@@ -201,14 +235,21 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             let c = streaming(session, cx)?;
             c.open_multi(partition).map_err(|e| proto(&e, Port::Dm))?;
             // One NAND page of zeros: no `ANDROID!` magic, so aboot stops in fastboot.
-            c.write_image(std::io::repeat(0).take(4096), 4096, None, &mut |_, _| {}).map_err(|e| proto(&e, Port::Dm))?;
+            c.write_image(std::io::repeat(0).take(4096), 4096, None, &mut |_, _| {})
+                .map_err(|e| proto(&e, Port::Dm))?;
             c.close().map_err(|e| proto(&e, Port::Dm))?;
             Ok(StepResult::default())
         }
         Op::StreamingClearFlag => {
             let c = streaming(session, cx)?;
-            if matches!(c.set_download_flag(false).map_err(|e| proto(&e, Port::Dm))?, DownloadFlag::Unsupported { .. }) {
-                cx.observer.event(&Event::Warning { step: step.id.clone(), text: "the programmer does not know the Quectel download flag (0x60)".into() });
+            if matches!(
+                c.set_download_flag(false).map_err(|e| proto(&e, Port::Dm))?,
+                DownloadFlag::Unsupported { .. }
+            ) {
+                cx.observer.event(&Event::Warning {
+                    step: step.id.clone(),
+                    text: "the programmer does not know the Quectel download flag (0x60)".into(),
+                });
             }
             Ok(StepResult::default())
         }
@@ -221,7 +262,8 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             let (mut f, len) = open_file(cx, Port::Fastboot, file)?;
             let id = step.id.clone();
             let c = fastboot(session, cx)?;
-            c.flash_image(partition, &mut f, len, &mut progress(cx.observer, &id)).map_err(|e| proto(&e, Port::Fastboot))?;
+            c.flash_image(partition, &mut f, len, &mut progress(cx.observer, &id))
+                .map_err(|e| proto(&e, Port::Fastboot))?;
             let msgs: Vec<String> = c.take_messages().iter().map(|m| format!("{m:?}")).collect();
             for text in msgs {
                 cx.observer.event(&Event::DeviceLog { step: id.clone(), text });
@@ -234,11 +276,17 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             Ok(StepResult::default())
         }
         Op::Verify { expected } => {
-            let rev = read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
-            cx.observer.event(&Event::DeviceLog { step: step.id.clone(), text: format!("module reports {rev}") });
+            let rev =
+                read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
+            cx.observer
+                .event(&Event::DeviceLog { step: step.id.clone(), text: format!("module reports {rev}") });
             if let Some(want) = expected {
                 if !rev.eq_ignore_ascii_case(want) && !rev.starts_with(want.as_str()) {
-                    return Err(err(Port::Dm, FailureKind::Verify, format!("the module reports {rev}, the package installs {want}")));
+                    return Err(err(
+                        Port::Dm,
+                        FailureKind::Verify,
+                        format!("the module reports {rev}, the package installs {want}"),
+                    ));
                 }
             }
             Ok(StepResult { revision: Some(rev), bytes: 0 })
@@ -259,7 +307,13 @@ fn read_small(package: &Package, file: &str) -> Result<Vec<u8>, String> {
 fn dmss_upload(cx: &mut Cx<'_>, programmers: &[String]) -> Result<StepResult, OpError> {
     let mut failures = Vec::new();
     for prog in programmers {
-        let image = match cx.package.source.open_file(prog).map_err(|e| e.to_string()).and_then(|f| ihex::parse(f).map_err(|e| e.to_string())) {
+        let image = match cx
+            .package
+            .source
+            .open_file(prog)
+            .map_err(|e| e.to_string())
+            .and_then(|f| ihex::parse(f).map_err(|e| e.to_string()))
+        {
             Ok(i) => i,
             Err(e) => {
                 failures.push(format!("{prog}: {e}"));
@@ -271,7 +325,8 @@ fn dmss_upload(cx: &mut Cx<'_>, programmers: &[String]) -> Result<StepResult, Op
             continue;
         };
         let mut dmss = DmssClient::new(open(cx, Port::Dm)?);
-        let segments: Vec<(u32, &[u8])> = image.segments.iter().map(|s| (s.address, s.data.as_slice())).collect();
+        let segments: Vec<(u32, &[u8])> =
+            image.segments.iter().map(|s| (s.address, s.data.as_slice())).collect();
         let id = cx.step.id.clone();
         let result = dmss
             .nop()
@@ -279,16 +334,26 @@ fn dmss_upload(cx: &mut Cx<'_>, programmers: &[String]) -> Result<StepResult, Op
             .and_then(|()| dmss.go(entry, None).map(|_| ()));
         match result {
             Ok(()) => {
-                cx.observer.event(&Event::DeviceLog { step: id, text: format!("{prog} uploaded ({} bytes), GO {entry:#010x}", image.data_len()) });
+                cx.observer.event(&Event::DeviceLog {
+                    step: id,
+                    text: format!("{prog} uploaded ({} bytes), GO {entry:#010x}", image.data_len()),
+                });
                 return Ok(StepResult { revision: None, bytes: image.data_len() as u64 });
             }
             Err(e) => {
-                cx.observer.event(&Event::Warning { step: id, text: format!("{prog} failed: {e}; trying the next programmer") });
+                cx.observer.event(&Event::Warning {
+                    step: id,
+                    text: format!("{prog} failed: {e}; trying the next programmer"),
+                });
                 failures.push(format!("{prog}: {e}"));
             }
         }
     }
-    Err(err(Port::Dm, FailureKind::Protocol, format!("no programmer could be started ({})", failures.join("; "))))
+    Err(err(
+        Port::Dm,
+        FailureKind::Protocol,
+        format!("no programmer could be started ({})", failures.join("; ")),
+    ))
 }
 
 /// Read the running firmware's revision: DIAG 0x7C on the DM port, else `ATI` on the AT
@@ -302,7 +367,9 @@ pub(super) fn read_revision(bus: &mut dyn ModuleBus) -> Result<String, String> {
         Ok(id) if !id.revision.is_empty() => Ok(id.revision),
         Ok(_) | Err(_) => {
             let at = bus.open(Port::At).map_err(|e| e.to_string())?;
-            AtClient::new(at).revision().map_err(|e| format!("cannot read the revision through DIAG or AT: {e}"))
+            AtClient::new(at)
+                .revision()
+                .map_err(|e| format!("cannot read the revision through DIAG or AT: {e}"))
         }
     }
 }

@@ -41,9 +41,11 @@ const TEMP_SBL2: &str = "sbl2_tmp.mbn";
 const TEMP_APPSBL: &str = "appsboot_tmp.mbn";
 
 /// Fastboot partitions of flow A in the reference's order (`quectel-flows.md` §2.7) [C].
-const FASTBOOT_ALL: &[&str] = &["sbl2", "aboot", "dsp1", "dsp2", "dsp3", "system", "userdata", "recoveryfs", "boot", "recovery"];
+const FASTBOOT_ALL: &[&str] =
+    &["sbl2", "aboot", "dsp1", "dsp2", "dsp3", "system", "userdata", "recoveryfs", "boot", "recovery"];
 /// Flow B writes only the non-boot-chain images through fastboot (§2.9 variant) [C].
-const FASTBOOT_IMAGES: &[&str] = &["system", "userdata", "boot", "recovery", "recoveryfs", "dsp1", "dsp2", "dsp3"];
+const FASTBOOT_IMAGES: &[&str] =
+    &["system", "userdata", "boot", "recovery", "recoveryfs", "dsp1", "dsp2", "dsp3"];
 /// The streaming boot chain (§2.6) [C].
 const CHAIN: &[&str] = &["0:SBL1", "0:SBL2", "0:RPM", "0:APPSBL"];
 
@@ -57,13 +59,23 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn size(&self, file: &str) -> u64 {
-        self.pkg.report.files.iter().find(|f| f.path == file).map_or_else(
-            || std::fs::metadata(file).map(|m| m.len()).unwrap_or(0),
-            |f| f.size,
-        )
+        self.pkg
+            .report
+            .files
+            .iter()
+            .find(|f| f.path == file)
+            .map_or_else(|| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0), |f| f.size)
     }
 
-    fn push(&mut self, id: String, title: String, needs: DeviceMode, leads_to: Option<DeviceMode>, durable: bool, op: Op) {
+    fn push(
+        &mut self,
+        id: String,
+        title: String,
+        needs: DeviceMode,
+        leads_to: Option<DeviceMode>,
+        durable: bool,
+        op: Op,
+    ) {
         let bytes = match &op {
             Op::StreamingWrite { file, .. } | Op::FastbootFlash { file, .. } => self.size(file),
             _ => 0,
@@ -80,7 +92,14 @@ impl Ctx<'_> {
     }
 
     fn to_dload(&mut self, prefix: &str) {
-        self.push(format!("{prefix}diag:dload"), "switch to DLOAD (DIAG 0x3A)".into(), DeviceMode::Normal, Some(DeviceMode::Dload), false, Op::DiagToDload);
+        self.push(
+            format!("{prefix}diag:dload"),
+            "switch to DLOAD (DIAG 0x3A)".into(),
+            DeviceMode::Normal,
+            Some(DeviceMode::Dload),
+            false,
+            Op::DiagToDload,
+        );
     }
 
     fn dmss(&mut self, prefix: &str, emergency_first: bool) {
@@ -88,7 +107,11 @@ impl Ctx<'_> {
         if emergency_first {
             progs.reverse();
         }
-        let names = progs.iter().map(|p| p.rsplit('/').next().unwrap_or(p).to_owned()).collect::<Vec<_>>().join(", then ");
+        let names = progs
+            .iter()
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned())
+            .collect::<Vec<_>>()
+            .join(", then ");
         self.push(
             format!("{prefix}dmss:upload"),
             format!("upload the programmer ({names}) and start it"),
@@ -123,26 +146,50 @@ impl Ctx<'_> {
     }
 
     fn reset(&mut self, prefix: &str, to: DeviceMode) {
-        self.push(format!("{prefix}streaming:reset"), format!("reset the programmer; the module boots into {}", to.name()), DeviceMode::Streaming, Some(to), false, Op::StreamingReset);
+        self.push(
+            format!("{prefix}streaming:reset"),
+            format!("reset the programmer; the module boots into {}", to.name()),
+            DeviceMode::Streaming,
+            Some(to),
+            false,
+            Op::StreamingReset,
+        );
     }
 
     fn fastboot(&mut self, parts: &[&str]) {
         for part in parts {
             if let Some(file) = self.file_for_fastboot(part) {
                 let short = file.rsplit('/').next().unwrap_or(&file).to_owned();
-                self.push(format!("fastboot:flash:{part}"), format!("fastboot flash {part} ← {short}"), DeviceMode::Fastboot, None, true, Op::FastbootFlash { partition: (*part).into(), file });
+                self.push(
+                    format!("fastboot:flash:{part}"),
+                    format!("fastboot flash {part} ← {short}"),
+                    DeviceMode::Fastboot,
+                    None,
+                    true,
+                    Op::FastbootFlash { partition: (*part).into(), file },
+                );
             }
         }
     }
 
     fn reboot(&mut self, to: DeviceMode) {
-        self.push("fastboot:reboot".into(), format!("fastboot reboot into {}", to.name()), DeviceMode::Fastboot, Some(to), false, Op::FastbootReboot);
+        self.push(
+            "fastboot:reboot".into(),
+            format!("fastboot reboot into {}", to.name()),
+            DeviceMode::Fastboot,
+            Some(to),
+            false,
+            Op::FastbootReboot,
+        );
     }
 
     /// The real boot chain over streaming (`prefix` keeps ids unique per pass).
     fn real_chain(&mut self, prefix: &str) {
         for part in CHAIN {
-            if let Some(f) = self.file_for_streaming(part).or_else(|| (*part == "0:APPSBL").then(|| self.file_for_fastboot("aboot")).flatten()) {
+            if let Some(f) = self
+                .file_for_streaming(part)
+                .or_else(|| (*part == "0:APPSBL").then(|| self.file_for_fastboot("aboot")).flatten())
+            {
                 self.stream_write(prefix, part, f);
             }
         }
@@ -182,7 +229,14 @@ fn flow_a(cx: &mut Ctx<'_>, expected: Option<String>) {
             if let Some(f) = cx.file_for_fastboot("aboot") {
                 cx.stream_write("", "0:APPSBL", f);
             }
-            cx.push("streaming:invalidate:0:BOOT".into(), "invalidate 0:BOOT so aboot stops in fastboot".into(), DeviceMode::Streaming, None, true, Op::StreamingInvalidate { partition: "0:BOOT".into() });
+            cx.push(
+                "streaming:invalidate:0:BOOT".into(),
+                "invalidate 0:BOOT so aboot stops in fastboot".into(),
+                DeviceMode::Streaming,
+                None,
+                true,
+                Op::StreamingInvalidate { partition: "0:BOOT".into() },
+            );
         }
     }
     cx.reset("", DeviceMode::Fastboot);
@@ -204,7 +258,14 @@ fn flow_a(cx: &mut Ctx<'_>, expected: Option<String>) {
 }
 
 fn flow_b(cx: &mut Ctx<'_>, expected: Option<String>) {
-    cx.push("at:qfastboot".into(), "switch to fastboot (AT+QFASTBOOT)".into(), DeviceMode::Normal, Some(DeviceMode::Fastboot), false, Op::AtToFastboot);
+    cx.push(
+        "at:qfastboot".into(),
+        "switch to fastboot (AT+QFASTBOOT)".into(),
+        DeviceMode::Normal,
+        Some(DeviceMode::Fastboot),
+        false,
+        Op::AtToFastboot,
+    );
     cx.fastboot(FASTBOOT_IMAGES);
     cx.reboot(DeviceMode::Normal);
     chain_pass(cx, expected);
@@ -216,7 +277,14 @@ fn chain_pass(cx: &mut Ctx<'_>, expected: Option<String>) {
     cx.dmss("chain:", false);
     cx.session("chain:", true);
     cx.real_chain("chain:");
-    cx.push("chain:streaming:flag-clear".into(), "clear the Quectel download flag".into(), DeviceMode::Streaming, None, false, Op::StreamingClearFlag);
+    cx.push(
+        "chain:streaming:flag-clear".into(),
+        "clear the Quectel download flag".into(),
+        DeviceMode::Streaming,
+        None,
+        false,
+        Op::StreamingClearFlag,
+    );
     cx.reset("chain:", DeviceMode::Normal);
     cx.verify(expected);
 }
@@ -234,7 +302,8 @@ fn temp_loaders(opts: &PlanOptions) -> Result<Option<(String, String)>, PlanErro
     for name in [TEMP_SBL2, TEMP_APPSBL] {
         let path = dir.join(name);
         let head = std::fs::read(&path).map_err(|e| bad(format!("{name}: {e}")))?;
-        let h = crate::package::headers::parse_mbn(&head).ok_or_else(|| bad(format!("{name} has no MBN header")))?;
+        let h = crate::package::headers::parse_mbn(&head)
+            .ok_or_else(|| bad(format!("{name} has no MBN header")))?;
         h.check_size(head.len() as u64).map_err(|e| bad(format!("{name}: {e}")))?;
         found.push(path.display().to_string());
     }
@@ -253,7 +322,8 @@ pub(super) fn plan(
 ) -> Result<Plan, PlanError> {
     let layout = package.legacy.as_ref().ok_or(PlanError::Unsupported("legacy (layout missing)"))?;
     let mut notes = Vec::new();
-    let qfastboot = opts.qfastboot.unwrap_or_else(|| module.revision.as_deref().is_some_and(supports_qfastboot));
+    let qfastboot =
+        opts.qfastboot.unwrap_or_else(|| module.revision.as_deref().is_some_and(supports_qfastboot));
     let flow = match (resume.map(|(f, _)| *f), opts.flow, module.mode) {
         (Some(f), None, _) => f,
         (_, Some(f), _) => f,
@@ -265,7 +335,12 @@ pub(super) fn plan(
     if temp.is_some() && flow != Flow::LegacyA {
         notes.push("temporary loaders are only used by flow A; ignored".into());
     }
-    let mut cx = Ctx { pkg: package, layout, temp: if flow == Flow::LegacyA { temp } else { None }, steps: Vec::new() };
+    let mut cx = Ctx {
+        pkg: package,
+        layout,
+        temp: if flow == Flow::LegacyA { temp } else { None },
+        steps: Vec::new(),
+    };
     match flow {
         Flow::LegacyA => flow_a(&mut cx, expected.clone()),
         Flow::LegacyB => flow_b(&mut cx, expected.clone()),
@@ -297,7 +372,11 @@ pub(super) fn plan(
         })
         .collect();
     if entry > 0 {
-        notes.push(format!("the module was found in {} mode: {} of the flow's steps are already behind it", module.mode.name(), entry));
+        notes.push(format!(
+            "the module was found in {} mode: {} of the flow's steps are already behind it",
+            module.mode.name(),
+            entry
+        ));
     }
     if expected.is_none() {
         notes.push("the package does not name its revision; the result is read back but not compared".into());

@@ -136,7 +136,9 @@ pub enum PlanError {
     Unsupported(&'static str),
     #[error("the module is in {0} mode, which the {1} flow cannot start from")]
     CannotStartFrom(&'static str, &'static str),
-    #[error("package revision {package} does not fit the module's {module}: {why}. Pass --force to flash anyway (the module may end up stuck in its download mode)")]
+    #[error(
+        "package revision {package} does not fit the module's {module}: {why}. Pass --force to flash anyway (the module may end up stuck in its download mode)"
+    )]
     DoesNotFit { package: String, module: String, why: &'static str },
     #[error("loader directory {dir}: {why}")]
     BadLoaderDir { dir: String, why: String },
@@ -176,7 +178,9 @@ fn check_fit(package: &Revision, module: &Revision, force: bool) -> Result<(), P
     use crate::catalog::RevisionFit;
     let why = match package.fit(module) {
         RevisionFit::SameLine | RevisionFit::Unsure => return Ok(()),
-        RevisionFit::CrossesLine => "it belongs to another release line; Quectel firmware only moves within a line",
+        RevisionFit::CrossesLine => {
+            "it belongs to another release line; Quectel firmware only moves within a line"
+        }
         RevisionFit::DifferentModel => "it is for another model or chipset",
     };
     if force {
