@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use modemflash::transport::{LinkInfo, Transport, TransportError, memory};
+use modemflash::transport::{LinkInfo, Transport, TransportError};
 
 use crate::boot::{self, BootOutcome, Model};
-use crate::bus::{Endpoint, Role, SimMode, VirtualBus};
+use crate::bus::{Connector, Endpoint, Role, SimMode, VirtualBus};
 use crate::clock::SharedClock;
 use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
@@ -190,7 +190,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     let generation = core.generation;
     let (usb_id, roles) = layout(model, mode);
     let mut endpoints = Vec::new();
-    let mut host_sides = Vec::new();
+    let mut connectors = Vec::new();
     for &role in roles {
         let info = match role {
             Role::Edl | Role::Fastboot => LinkInfo {
@@ -202,14 +202,14 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         };
         match shared.serving.serve(role, &info) {
             Ok(Served::InProcess) => {
-                let (host, dev) = memory::pair(&info);
-                host_sides.push((role, Some(host)));
+                let (tx, rx) = mpsc::channel();
+                connectors.push(Connector { role, info: info.clone(), tx });
                 endpoints.push(Endpoint { role, tty: None, tcp: None });
-                spawn_endpoint(shared, generation, model, mode, role, Box::new(dev));
+                spawn_endpoint(shared, generation, model, mode, role, Conn::Queue(rx));
             }
             Ok(Served::Tty { path, transport }) => {
                 endpoints.push(Endpoint { role, tty: Some(path), tcp: None });
-                spawn_endpoint(shared, generation, model, mode, role, transport);
+                spawn_endpoint(shared, generation, model, mode, role, Conn::Fixed(transport));
             }
             Ok(Served::Tcp { addr, listener }) => {
                 endpoints.push(Endpoint { role, tty: None, tcp: Some(addr) });
@@ -233,7 +233,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     drop(core);
     shared.serving.publish(mode, &endpoints);
-    shared.bus.attach(mode, usb_id, endpoints, host_sides);
+    shared.bus.attach(mode, usb_id, endpoints, connectors);
     emit(shared, events);
 }
 
@@ -274,10 +274,10 @@ fn spawn_endpoint(
     model: Model,
     mode: SimMode,
     role: Role,
-    transport: Box<dyn Transport>,
+    conn: Conn,
 ) {
     let shared = Arc::clone(shared);
-    thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, transport));
+    thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, conn));
 }
 
 fn spawn_listener(
@@ -296,7 +296,7 @@ fn spawn_listener(
                 Ok((stream, _)) => {
                     let _ = stream.set_nonblocking(false);
                     match crate::serve::fastboot_tcp_server(stream) {
-                        Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, t),
+                        Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, Conn::Fixed(t)),
                         Err(e) => emit(
                             &shared,
                             vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }],
@@ -309,18 +309,36 @@ fn spawn_listener(
     });
 }
 
-fn run_endpoint(
-    shared: &Arc<Shared>,
-    generation: u64,
-    model: Model,
-    mode: SimMode,
-    role: Role,
-    mut transport: Box<dyn Transport>,
-) {
+/// Where an endpoint's connections come from.
+pub(crate) enum Conn {
+    /// One transport for the endpoint's life (pty, one TCP connection).
+    Fixed(Box<dyn Transport>),
+    /// In-process: a new transport per `VirtualBus::open`.
+    Queue(Receiver<Box<dyn Transport>>),
+}
+
+fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, conn: Conn) {
     let mut handler = handlers::make(model, mode, role);
     let mut buf = vec![0u8; 64 * 1024];
+    let (mut transport, queue) = match conn {
+        Conn::Fixed(t) => (Some(t), None),
+        Conn::Queue(rx) => (None, Some(rx)),
+    };
     loop {
-        let received = transport.recv(&mut buf, POLL);
+        let Some(t) = transport.as_mut() else {
+            // Not connected: wait for the host to open the endpoint.
+            let next = queue.as_ref().map(|q| q.recv_timeout(POLL));
+            if lock(&shared.core).generation != generation {
+                break;
+            }
+            match next {
+                Some(Ok(t)) => transport = Some(t),
+                Some(Err(_)) => {}
+                None => break,
+            }
+            continue;
+        };
+        let received = t.recv(&mut buf, POLL);
         let mut out = Vec::new();
         let mut actions = Vec::new();
         let mut events = Vec::new();
@@ -359,13 +377,13 @@ fn run_endpoint(
                     handler.on_idle(&mut cx);
                 }
                 Err(_) => {
-                    // The host closed its side; a tty or TCP peer may come back, a memory
-                    // peer cannot.
+                    // The host closed its side. In-process endpoints wait for the next
+                    // open; a TCP connection is over.
                     drop(core);
-                    if role == Role::Fastboot || transport.info().endpoint.starts_with("sim:") {
+                    if queue.is_none() {
                         break;
                     }
-                    thread::sleep(POLL);
+                    transport = None;
                     continue;
                 }
             }
@@ -382,9 +400,11 @@ fn run_endpoint(
                 }
             }
         }
-        for msg in out {
-            if transport.send(&msg).is_err() {
-                break;
+        if let Some(t) = transport.as_mut() {
+            for msg in out {
+                if t.send(&msg).is_err() {
+                    break;
+                }
             }
         }
         emit(shared, events);
