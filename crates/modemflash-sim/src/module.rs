@@ -99,6 +99,11 @@ impl Module {
         f(&lock(&self.shared.core))
     }
 
+    /// The modelled module.
+    pub fn model(&self) -> Model {
+        self.with_core(|c| c.config.model)
+    }
+
     /// Revision the firmware reports in normal mode.
     pub fn revision(&self) -> String {
         self.with_core(|c| c.running_revision.clone())
