@@ -10,6 +10,8 @@
 //! `modemflash-sim`. USB discovery (nusb) comes later.
 
 pub mod ports;
+pub mod selector;
+pub mod sysfs;
 
 use std::time::Duration;
 

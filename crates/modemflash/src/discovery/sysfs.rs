@@ -1,0 +1,543 @@
+//! USB discovery from Linux sysfs, without libusb or udev: read
+//! `/sys/bus/usb/devices/*` (root injectable, so tests build trees in a tempdir), match
+//! each device against the catalogue, and map its interfaces to roles and ttys.
+//!
+//! Facts (`protocols.md` §8, `quectel-flows.md` §3.3): a device directory is named
+//! `BUS-PORT[.PORT…]` and holds `idVendor`, `idProduct`, `serial`, `product`, `speed`,
+//! `busnum`, `devnum`; its interfaces are child directories `BUS-PORT:CONFIG.IFACE` with
+//! `bInterfaceNumber`, `bInterfaceClass`/`SubClass`/`Protocol` (hex) and a `driver` symlink.
+//! A usb-serial driver (qcserial, option) puts a `ttyUSBn` directory in the interface;
+//! cdc-acm puts `tty/ttyACMn`. The usbfs node is `/dev/bus/usb/BBB/DDD`.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::selector::is_usb_path;
+use crate::catalog::{self, Chipset, InterfaceRole, Mode};
+use crate::plan::DeviceMode;
+
+/// Where Linux lists USB devices.
+pub const DEFAULT_SYSFS_ROOT: &str = "/sys/bus/usb/devices";
+/// Where device nodes live.
+pub const DEFAULT_DEV_ROOT: &str = "/dev";
+
+/// The two roots discovery reads: sysfs USB devices, and `/dev` for node paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roots {
+    pub sysfs: PathBuf,
+    pub dev: PathBuf,
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Roots { sysfs: PathBuf::from(DEFAULT_SYSFS_ROOT), dev: PathBuf::from(DEFAULT_DEV_ROOT) }
+    }
+}
+
+/// One interface of a USB device, as sysfs shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsbInterface {
+    pub number: u8,
+    pub class: u8,
+    pub subclass: u8,
+    pub protocol: u8,
+    /// Bound kernel driver (`qcserial`, `option`, `qmi_wwan`, `cdc_acm`, `usbfs`…).
+    pub driver: Option<String>,
+    /// tty bound to the interface (`ttyUSB0`, `ttyACM0`), name only.
+    pub tty: Option<String>,
+}
+
+/// One USB device, as sysfs shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsbDevice {
+    /// Bus/port path, e.g. `1-1.2`.
+    pub path: String,
+    pub sysfs: PathBuf,
+    pub vid: u16,
+    pub pid: u16,
+    pub busnum: Option<u16>,
+    pub devnum: Option<u16>,
+    pub serial: Option<String>,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+    /// Link speed in Mbit/s as sysfs writes it (`480`, `5000`, `12`, `1.5`).
+    pub speed: Option<String>,
+    /// `power/control`: `auto` (autosuspend allowed) or `on`.
+    pub power_control: Option<String>,
+    pub interfaces: Vec<UsbInterface>,
+}
+
+impl UsbDevice {
+    /// The usbfs node (`/dev/bus/usb/001/004`) under `dev_root`.
+    pub fn usbfs_node(&self, dev_root: &Path) -> Option<PathBuf> {
+        let (b, d) = (self.busnum?, self.devnum?);
+        Some(dev_root.join("bus/usb").join(format!("{b:03}")).join(format!("{d:03}")))
+    }
+}
+
+fn read_trimmed(p: &Path) -> Option<String> {
+    let s = fs::read_to_string(p).ok()?;
+    let t = s.trim();
+    if t.is_empty() { None } else { Some(t.to_owned()) }
+}
+
+fn read_hex16(p: &Path) -> Option<u16> {
+    u16::from_str_radix(&read_trimmed(p)?, 16).ok()
+}
+
+fn read_hex8(p: &Path) -> Option<u8> {
+    u8::from_str_radix(&read_trimmed(p)?, 16).ok()
+}
+
+fn driver_name(dir: &Path) -> Option<String> {
+    let target = fs::read_link(dir.join("driver")).ok()?;
+    Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+fn is_tty_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix("ttyUSB").is_some_and(digits) || name.strip_prefix("ttyACM").is_some_and(digits)
+}
+
+/// The tty bound to an interface: a `ttyUSBn` child (usb-serial) or `tty/ttyACMn` (cdc-acm).
+fn interface_tty(dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = Vec::new();
+    if let Ok(rd) = fs::read_dir(dir) {
+        names.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)));
+    }
+    if let Ok(rd) = fs::read_dir(dir.join("tty")) {
+        names.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)));
+    }
+    names.sort();
+    names.into_iter().next()
+}
+
+fn read_interface(dir: &Path) -> Option<UsbInterface> {
+    Some(UsbInterface {
+        number: read_hex8(&dir.join("bInterfaceNumber"))?,
+        class: read_hex8(&dir.join("bInterfaceClass")).unwrap_or(0),
+        subclass: read_hex8(&dir.join("bInterfaceSubClass")).unwrap_or(0),
+        protocol: read_hex8(&dir.join("bInterfaceProtocol")).unwrap_or(0),
+        driver: driver_name(dir),
+        tty: interface_tty(dir),
+    })
+}
+
+/// Read one device directory. `None` when it is not a device (a root hub `usb1`, an
+/// interface directory) or has vanished mid-read.
+pub fn read_device(dir: &Path) -> Option<UsbDevice> {
+    let path = dir.file_name()?.to_str()?.to_owned();
+    if !is_usb_path(&path) {
+        return None;
+    }
+    let vid = read_hex16(&dir.join("idVendor"))?;
+    let pid = read_hex16(&dir.join("idProduct"))?;
+    let prefix = format!("{path}:");
+    let mut interfaces: Vec<UsbInterface> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter_map(|e| read_interface(&e.path()))
+        .collect();
+    interfaces.sort_by_key(|i| i.number);
+    interfaces.dedup_by_key(|i| i.number);
+    Some(UsbDevice {
+        path,
+        sysfs: dir.to_path_buf(),
+        vid,
+        pid,
+        busnum: read_trimmed(&dir.join("busnum")).and_then(|s| s.parse().ok()),
+        devnum: read_trimmed(&dir.join("devnum")).and_then(|s| s.parse().ok()),
+        serial: read_trimmed(&dir.join("serial")),
+        manufacturer: read_trimmed(&dir.join("manufacturer")),
+        product: read_trimmed(&dir.join("product")),
+        speed: read_trimmed(&dir.join("speed")),
+        power_control: read_trimmed(&dir.join("power/control")),
+        interfaces,
+    })
+}
+
+/// Every USB device under `sysfs_root`, sorted by path. A missing root (no USB bus, not
+/// Linux) is an empty list, not an error; an unreadable one is an error.
+pub fn enumerate(sysfs_root: &Path) -> io::Result<Vec<UsbDevice>> {
+    let rd = match fs::read_dir(sysfs_root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out: Vec<UsbDevice> = rd.flatten().filter_map(|e| read_device(&e.path())).collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// An interface of a catalogue module, with its role and tty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundPort {
+    pub interface: u8,
+    /// Role from the catalogue layout; `None` when the catalogue does not describe it.
+    pub role: Option<InterfaceRole>,
+    pub class: (u8, u8, u8),
+    pub driver: Option<String>,
+    /// `/dev/ttyUSB0` when a tty is bound.
+    pub tty: Option<PathBuf>,
+}
+
+/// A USB device that the catalogue knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    pub usb_path: String,
+    pub vid: u16,
+    pub pid: u16,
+    pub serial: Option<String>,
+    pub product: Option<String>,
+    pub speed: Option<String>,
+    pub family: &'static str,
+    pub chipset: Chipset,
+    pub mode: Mode,
+    /// The catalogue row rests on inferred facts.
+    pub inferred: bool,
+    pub busnum: Option<u16>,
+    pub devnum: Option<u16>,
+    /// `/dev/bus/usb/BBB/DDD`.
+    pub usbfs_node: Option<PathBuf>,
+    pub ports: Vec<FoundPort>,
+}
+
+impl Found {
+    /// Match a device against the catalogue.
+    pub fn from_device(dev: &UsbDevice, dev_root: &Path) -> Option<Found> {
+        let row = catalog::lookup(dev.vid, dev.pid, Some(dev.interfaces.len()))?;
+        let ports = dev
+            .interfaces
+            .iter()
+            .map(|i| FoundPort {
+                interface: i.number,
+                role: row.interfaces.iter().find(|l| l.number == i.number).map(|l| l.role),
+                class: (i.class, i.subclass, i.protocol),
+                driver: i.driver.clone(),
+                tty: i.tty.as_ref().map(|t| dev_root.join(t)),
+            })
+            .collect();
+        Some(Found {
+            usb_path: dev.path.clone(),
+            vid: dev.vid,
+            pid: dev.pid,
+            serial: dev.serial.clone(),
+            product: dev.product.clone(),
+            speed: dev.speed.clone(),
+            family: row.family,
+            chipset: row.chipset,
+            mode: row.mode,
+            inferred: row.inferred,
+            busnum: dev.busnum,
+            devnum: dev.devnum,
+            usbfs_node: dev.usbfs_node(dev_root),
+            ports,
+        })
+    }
+
+    /// The port with `role`, if the device has it.
+    pub fn port(&self, role: InterfaceRole) -> Option<&FoundPort> {
+        self.ports.iter().find(|p| p.role == Some(role))
+    }
+
+    /// The tty of the port with `role`.
+    pub fn tty(&self, role: InterfaceRole) -> Option<&Path> {
+        self.port(role)?.tty.as_deref()
+    }
+
+    /// The mode the USB id alone tells. `None` for the QDLoader id, where DLOAD, the
+    /// streaming programmer and Sahara EDL share 05c6:9008 and only a probe can tell
+    /// (`quectel-flows.md` §2.4, §4), and for dump mode, which no flow uses.
+    pub fn device_mode_hint(&self) -> Option<DeviceMode> {
+        match self.mode {
+            Mode::Normal => Some(DeviceMode::Normal),
+            Mode::Fastboot => Some(DeviceMode::Fastboot),
+            Mode::QdLoader | Mode::Dump => None,
+        }
+    }
+
+    /// Link speed in words.
+    pub fn speed_name(&self) -> Option<&'static str> {
+        Some(speed_name(self.speed.as_deref()?))
+    }
+}
+
+/// USB speed name for a sysfs `speed` value (Mbit/s).
+pub fn speed_name(mbps: &str) -> &'static str {
+    match mbps {
+        "1.5" => "low speed (USB 1.x)",
+        "12" => "full speed (USB 1.x)",
+        "480" => "high speed (USB 2.0)",
+        "5000" => "SuperSpeed (USB 3)",
+        "10000" | "20000" => "SuperSpeed+ (USB 3)",
+        _ => "unknown speed",
+    }
+}
+
+/// Every catalogue module on the bus.
+pub fn scan(roots: &Roots) -> io::Result<Vec<Found>> {
+    Ok(enumerate(&roots.sysfs)?.iter().filter_map(|d| Found::from_device(d, &roots.dev)).collect())
+}
+
+#[cfg(test)]
+pub(crate) mod fake {
+    //! Fake sysfs trees for tests (also used by the bus and doctor tests).
+    use super::*;
+
+    /// One interface to create: number, class triple, driver, tty name.
+    #[derive(Debug, Clone)]
+    pub struct If {
+        pub number: u8,
+        pub class: (u8, u8, u8),
+        pub driver: Option<&'static str>,
+        pub tty: Option<String>,
+    }
+
+    pub fn iface(number: u8, class: (u8, u8, u8), driver: Option<&'static str>, tty: Option<&str>) -> If {
+        If { number, class, driver, tty: tty.map(str::to_owned) }
+    }
+
+    fn w(p: &Path, s: &str) {
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, format!("{s}\n")).unwrap();
+    }
+
+    /// Create device `path` under `root` (the sysfs root), with drivers linked to
+    /// `root/../drivers/NAME` as real sysfs does.
+    #[allow(clippy::too_many_arguments)]
+    pub fn device(
+        root: &Path,
+        path: &str,
+        vid: u16,
+        pid: u16,
+        serial: Option<&str>,
+        speed: &str,
+        devnum: u16,
+        ifaces: &[If],
+    ) -> PathBuf {
+        let dir = root.join(path);
+        fs::create_dir_all(&dir).unwrap();
+        w(&dir.join("idVendor"), &format!("{vid:04x}"));
+        w(&dir.join("idProduct"), &format!("{pid:04x}"));
+        if let Some(s) = serial {
+            w(&dir.join("serial"), s);
+        }
+        w(&dir.join("product"), "Fake product");
+        w(&dir.join("speed"), speed);
+        let bus: u16 = path.split('-').next().unwrap().parse().unwrap();
+        w(&dir.join("busnum"), &bus.to_string());
+        w(&dir.join("devnum"), &devnum.to_string());
+        w(&dir.join("bNumInterfaces"), &format!("{:2}", ifaces.len()));
+        w(&dir.join("power/control"), "auto");
+        for i in ifaces {
+            let idir = dir.join(format!("{path}:1.{}", i.number));
+            fs::create_dir_all(&idir).unwrap();
+            w(&idir.join("bInterfaceNumber"), &format!("{:02x}", i.number));
+            w(&idir.join("bInterfaceClass"), &format!("{:02x}", i.class.0));
+            w(&idir.join("bInterfaceSubClass"), &format!("{:02x}", i.class.1));
+            w(&idir.join("bInterfaceProtocol"), &format!("{:02x}", i.class.2));
+            if let Some(d) = i.driver {
+                let ddir = root.parent().unwrap().join("drivers").join(d);
+                fs::create_dir_all(&ddir).unwrap();
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(&ddir, idir.join("driver")).unwrap();
+            }
+            if let Some(t) = &i.tty {
+                if t.starts_with("ttyACM") {
+                    fs::create_dir_all(idir.join("tty").join(t)).unwrap();
+                } else {
+                    fs::create_dir_all(idir.join(t).join("tty").join(t)).unwrap();
+                }
+            }
+        }
+        dir
+    }
+
+    pub const VENDOR: (u8, u8, u8) = (0xff, 0xff, 0xff);
+    pub const SERIAL_IF: (u8, u8, u8) = (0xff, 0x00, 0x00);
+
+    /// EC20 R1 in normal mode on `path`: ttyUSB{base}..{base+3} on interfaces 0..3, QMI on 4.
+    pub fn ec20(root: &Path, path: &str, base: u8) -> PathBuf {
+        let names: Vec<String> = (base..base + 4).map(|n| format!("ttyUSB{n}")).collect();
+        device(
+            root,
+            path,
+            0x05c6,
+            0x9215,
+            None,
+            "480",
+            3,
+            &[
+                iface(0, VENDOR, Some("qcserial"), Some(&names[0])),
+                iface(1, VENDOR, Some("qcserial"), Some(&names[1])),
+                iface(2, VENDOR, Some("qcserial"), Some(&names[2])),
+                iface(3, VENDOR, Some("qcserial"), Some(&names[3])),
+                iface(4, VENDOR, Some("qmi_wwan"), None),
+            ],
+        )
+    }
+
+    /// EC25 in normal mode (option + qmi_wwan), USB3 by default.
+    pub fn ec25(root: &Path, path: &str, speed: &str) -> PathBuf {
+        device(
+            root,
+            path,
+            0x2c7c,
+            0x0125,
+            Some("a1b2c3d4"),
+            speed,
+            5,
+            &[
+                iface(0, VENDOR, Some("option"), Some("ttyUSB4")),
+                iface(1, SERIAL_IF, Some("option"), Some("ttyUSB5")),
+                iface(2, SERIAL_IF, Some("option"), Some("ttyUSB6")),
+                iface(3, SERIAL_IF, Some("option"), Some("ttyUSB7")),
+                iface(4, VENDOR, Some("qmi_wwan"), None),
+            ],
+        )
+    }
+
+    /// 05c6:9008 bound to qcserial (ttyUSB{n}) or unbound.
+    pub fn qdl(root: &Path, path: &str, tty: Option<&str>) -> PathBuf {
+        let driver = tty.map(|_| "qcserial");
+        device(root, path, 0x05c6, 0x9008, None, "480", 7, &[iface(0, VENDOR, driver, tty)])
+    }
+
+    /// 18d1:d00d, no kernel driver.
+    pub fn fastboot(root: &Path, path: &str) -> PathBuf {
+        device(root, path, 0x18d1, 0xd00d, Some("fb01"), "480", 9, &[iface(0, (0xff, 0x42, 0x03), None, None)])
+    }
+
+    /// A root hub and an unrelated device, which discovery must skip.
+    pub fn noise(root: &Path) {
+        let hub = root.join("usb1");
+        fs::create_dir_all(&hub).unwrap();
+        w(&hub.join("idVendor"), "1d6b");
+        w(&hub.join("idProduct"), "0002");
+        fs::create_dir_all(root.join("1-0:1.0")).unwrap();
+        device(root, "1-4", 0x046d, 0xc52b, None, "12", 2, &[iface(0, (3, 1, 1), Some("usbhid"), None)]);
+    }
+
+    /// A fresh tree: `tmp/sys/bus/usb/devices` and `tmp/dev`.
+    pub fn roots(tmp: &Path) -> Roots {
+        let sysfs = tmp.join("sys/bus/usb/devices");
+        fs::create_dir_all(&sysfs).unwrap();
+        fs::create_dir_all(tmp.join("dev")).unwrap();
+        Roots { sysfs, dev: tmp.join("dev") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::*;
+    use super::*;
+
+    #[test]
+    fn missing_root_is_an_empty_bus() {
+        assert!(enumerate(Path::new("/nonexistent/modemflash/sysfs")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ec20_r1_ports_map_to_roles_and_ttys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        noise(&r.sysfs);
+        ec20(&r.sysfs, "1-1.2", 0);
+        let all = enumerate(&r.sysfs).unwrap();
+        assert_eq!(all.iter().map(|d| d.path.as_str()).collect::<Vec<_>>(), ["1-1.2", "1-4"]);
+        let found = scan(&r).unwrap();
+        assert_eq!(found.len(), 1);
+        let m = &found[0];
+        assert_eq!((m.usb_path.as_str(), m.vid, m.pid), ("1-1.2", 0x05c6, 0x9215));
+        assert_eq!((m.family, m.chipset, m.mode), ("EC20 R1", Chipset::Mdm9615, Mode::Normal));
+        assert_eq!(m.device_mode_hint(), Some(DeviceMode::Normal));
+        assert_eq!(m.speed_name(), Some("high speed (USB 2.0)"));
+        assert_eq!(m.usbfs_node, Some(r.dev.join("bus/usb/001/003")));
+        let roles: Vec<_> = m.ports.iter().map(|p| (p.interface, p.role, p.tty.clone())).collect();
+        assert_eq!(
+            roles,
+            vec![
+                (0, Some(InterfaceRole::Diag), Some(r.dev.join("ttyUSB0"))),
+                (1, Some(InterfaceRole::Nmea), Some(r.dev.join("ttyUSB1"))),
+                (2, Some(InterfaceRole::At), Some(r.dev.join("ttyUSB2"))),
+                (3, Some(InterfaceRole::Modem), Some(r.dev.join("ttyUSB3"))),
+                (4, Some(InterfaceRole::Network), None),
+            ]
+        );
+        assert_eq!(m.ports[0].driver.as_deref(), Some("qcserial"));
+        assert_eq!(m.ports[4].driver.as_deref(), Some("qmi_wwan"));
+        assert_eq!(m.tty(InterfaceRole::At), Some(r.dev.join("ttyUSB2").as_path()));
+    }
+
+    #[test]
+    fn ec25_qdl_and_fastboot_are_told_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        ec25(&r.sysfs, "2-1", "5000");
+        qdl(&r.sysfs, "1-1.3", Some("ttyUSB9"));
+        fastboot(&r.sysfs, "1-1.4");
+        let found = scan(&r).unwrap();
+        let by_path = |p: &str| found.iter().find(|f| f.usb_path == p).unwrap();
+
+        let ec25 = by_path("2-1");
+        assert_eq!(ec25.chipset, Chipset::Mdm9x07);
+        assert_eq!(ec25.serial.as_deref(), Some("a1b2c3d4"));
+        assert_eq!(ec25.speed_name(), Some("SuperSpeed (USB 3)"));
+        assert_eq!(ec25.tty(InterfaceRole::Diag), Some(r.dev.join("ttyUSB4").as_path()));
+        assert_eq!(ec25.port(InterfaceRole::At).unwrap().class, (0xff, 0, 0));
+
+        let q = by_path("1-1.3");
+        assert_eq!(q.mode, Mode::QdLoader);
+        assert_eq!(q.device_mode_hint(), None);
+        let p = q.port(InterfaceRole::QdLoader).unwrap();
+        assert_eq!(p.driver.as_deref(), Some("qcserial"));
+        assert_eq!(p.tty, Some(r.dev.join("ttyUSB9")));
+
+        let fb = by_path("1-1.4");
+        assert_eq!(fb.device_mode_hint(), Some(DeviceMode::Fastboot));
+        let p = fb.port(InterfaceRole::Fastboot).unwrap();
+        assert_eq!((p.class, p.driver.clone(), p.tty.clone()), ((0xff, 0x42, 0x03), None, None));
+    }
+
+    #[test]
+    fn cdc_acm_ttys_are_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        device(
+            &r.sysfs,
+            "3-2",
+            0x2c7c,
+            0x0800,
+            None,
+            "480",
+            4,
+            &[iface(0, (2, 2, 1), Some("cdc_acm"), Some("ttyACM0")), iface(1, (0x0a, 0, 0), Some("cdc_acm"), None)],
+        );
+        let found = scan(&r).unwrap();
+        assert_eq!(found[0].ports[0].tty, Some(r.dev.join("ttyACM0")));
+        assert_eq!(found[0].ports[0].role, None, "RM500Q has no catalogue layout");
+    }
+
+    #[test]
+    fn single_interface_rm500q_is_dump_mode() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        device(&r.sysfs, "1-2", 0x2c7c, 0x0800, None, "480", 4, &[iface(0, VENDOR, None, None)]);
+        assert_eq!(scan(&r).unwrap()[0].mode, Mode::Dump);
+    }
+
+    #[test]
+    fn half_written_devices_are_skipped() {
+        // A device caught mid-enumeration has a directory but no idProduct yet.
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        fs::create_dir_all(r.sysfs.join("1-5")).unwrap();
+        fs::write(r.sysfs.join("1-5/idVendor"), "2c7c\n").unwrap();
+        fs::write(r.sysfs.join("1-6"), "not a dir").unwrap();
+        assert!(scan(&r).unwrap().is_empty());
+    }
+}
