@@ -12,6 +12,8 @@
 pub mod ports;
 pub mod selector;
 pub mod sysfs;
+#[cfg(feature = "usb")]
+pub mod usb;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 //! bulk max packet size, and whether a zero-length packet (ZLP) follows a write whose
 //! length is a multiple of it. A ZLP reaches the peer as `Ok(0)` from `recv`.
 
+pub mod bulk;
 pub mod memory;
 pub mod serial;
 pub mod tcp;
