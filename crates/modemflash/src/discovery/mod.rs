@@ -7,13 +7,16 @@
 //!
 //! Implementations: [`ports::PortsBus`] for explicit endpoints (`--port TTY`,
 //! `--fastboot tcp:HOST:PORT`); the virtual module's in-process bus lives in
-//! `modemflash-sim`. USB discovery (nusb) comes later.
+//! `modemflash-sim`; [`usbbus::UsbBus`] for modules found on USB (sysfs on Linux, nusb
+//! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod ports;
 pub mod selector;
 pub mod sysfs;
+pub mod tty;
 #[cfg(feature = "usb")]
 pub mod usb;
+pub mod usbbus;
 
 use std::time::Duration;
 
@@ -53,6 +56,10 @@ pub enum BusError {
     Open { port: &'static str, endpoint: String, why: String },
     #[error("no {0} is configured: {1}")]
     NotConfigured(&'static str, &'static str),
+    #[error("{0}: choose one with --device usb:BUS-PORT (see `modemflash list`)")]
+    Ambiguous(String),
+    #[error("cannot read the USB device list: {0}")]
+    Scan(String),
 }
 
 /// The module as the executor reaches it.

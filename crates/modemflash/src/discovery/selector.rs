@@ -80,8 +80,9 @@ impl Selector {
             }
             "tcp" => {
                 // rsplit so that a bracketed IPv6 host keeps its colons.
-                let (host, port) =
-                    rest.rsplit_once(':').ok_or_else(|| SelectorError::MissingPort { given: given_s.clone() })?;
+                let (host, port) = rest
+                    .rsplit_once(':')
+                    .ok_or_else(|| SelectorError::MissingPort { given: given_s.clone() })?;
                 if host.is_empty() {
                     return Err(SelectorError::Empty { given: given_s, what: "the host" });
                 }
@@ -221,7 +222,10 @@ mod tests {
             Selector::parse("tcp:127.0.0.1:5554").unwrap(),
             Selector::Tcp { host: "127.0.0.1".into(), port: 5554 }
         );
-        assert_eq!(Selector::parse("tcp:[::1]:5554").unwrap(), Selector::Tcp { host: "[::1]".into(), port: 5554 });
+        assert_eq!(
+            Selector::parse("tcp:[::1]:5554").unwrap(),
+            Selector::Tcp { host: "[::1]".into(), port: 5554 }
+        );
         assert!(matches!(Selector::parse("tcp:localhost"), Err(SelectorError::MissingPort { .. })));
         assert!(matches!(Selector::parse("tcp:host:0"), Err(SelectorError::BadPort { .. })));
         assert!(matches!(Selector::parse("tcp:host:99999"), Err(SelectorError::BadPort { .. })));

@@ -106,10 +106,14 @@ fn is_tty_name(name: &str) -> bool {
 fn interface_tty(dir: &Path) -> Option<String> {
     let mut names: Vec<String> = Vec::new();
     if let Ok(rd) = fs::read_dir(dir) {
-        names.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)));
+        names.extend(
+            rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)),
+        );
     }
     if let Ok(rd) = fs::read_dir(dir.join("tty")) {
-        names.extend(rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)));
+        names.extend(
+            rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| is_tty_name(n)),
+        );
     }
     names.sort();
     names.into_iter().next()
@@ -409,7 +413,16 @@ pub(crate) mod fake {
 
     /// 18d1:d00d, no kernel driver.
     pub fn fastboot(root: &Path, path: &str) -> PathBuf {
-        device(root, path, 0x18d1, 0xd00d, Some("fb01"), "480", 9, &[iface(0, (0xff, 0x42, 0x03), None, None)])
+        device(
+            root,
+            path,
+            0x18d1,
+            0xd00d,
+            Some("fb01"),
+            "480",
+            9,
+            &[iface(0, (0xff, 0x42, 0x03), None, None)],
+        )
     }
 
     /// A root hub and an unrelated device, which discovery must skip.
@@ -515,7 +528,10 @@ mod tests {
             None,
             "480",
             4,
-            &[iface(0, (2, 2, 1), Some("cdc_acm"), Some("ttyACM0")), iface(1, (0x0a, 0, 0), Some("cdc_acm"), None)],
+            &[
+                iface(0, (2, 2, 1), Some("cdc_acm"), Some("ttyACM0")),
+                iface(1, (0x0a, 0, 0), Some("cdc_acm"), None),
+            ],
         );
         let found = scan(&r).unwrap();
         assert_eq!(found[0].ports[0].tty, Some(r.dev.join("ttyACM0")));

@@ -195,7 +195,8 @@ fn to_device(info: &DeviceInfo) -> UsbDevice {
 
 /// Every USB device nusb sees.
 pub fn list() -> Result<Vec<UsbDevice>, UsbError> {
-    let mut out: Vec<UsbDevice> = nusb::list_devices().wait().map_err(UsbError::List)?.map(|i| to_device(&i)).collect();
+    let mut out: Vec<UsbDevice> =
+        nusb::list_devices().wait().map_err(UsbError::List)?.map(|i| to_device(&i)).collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
@@ -317,7 +318,8 @@ mod tests {
                 return;
             }
         };
-        let Some(m) = devices.iter().find(|d| catalog::lookup(d.vid, d.pid, Some(d.interfaces.len())).is_some())
+        let Some(m) =
+            devices.iter().find(|d| catalog::lookup(d.vid, d.pid, Some(d.interfaces.len())).is_some())
         else {
             eprintln!(
                 "SKIPPED real_bus_listing_and_open_or_skip: {} USB devices, none in the catalogue",

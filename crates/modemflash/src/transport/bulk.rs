@@ -89,7 +89,7 @@ pub struct BulkTransport<O, I> {
 
 /// Round `n` down to a multiple of `mps` (at least one packet).
 fn round_to_packets(n: usize, mps: usize) -> usize {
-    if mps == 0 { n.max(1) } else { (n / mps).max(1) * mps }
+    n.checked_div(mps).map_or(n.max(1), |packets| packets.max(1) * mps)
 }
 
 impl<O: OutPipe, I: InPipe> BulkTransport<O, I> {
@@ -314,7 +314,11 @@ mod tests {
         script: Vec<(Vec<u8>, Result<(), PipeError>)>,
     ) -> (BulkTransport<FakeOut, FakeIn>, Arc<Mutex<Log>>) {
         let log = Arc::new(Mutex::new(Log::default()));
-        let t = BulkTransport::new(FakeOut::new(mps, log.clone()), FakeIn::new(mps, log.clone(), script), "usb:1-1 if0");
+        let t = BulkTransport::new(
+            FakeOut::new(mps, log.clone()),
+            FakeIn::new(mps, log.clone(), script),
+            "usb:1-1 if0",
+        );
         (t, log)
     }
 

@@ -1,0 +1,387 @@
+//! [`UsbBus`]: the module as found on USB, for the executor.
+//!
+//! - The device list comes from sysfs on Linux (ttys and drivers included) and from nusb
+//!   plus serialport's enumeration elsewhere.
+//! - The module is followed across re-enumerations: same bus/port path, else same serial
+//!   number, else the one catalogue device that was not on the bus before. That last rule
+//!   catches a USB3 module coming back as USB2 on another path (`quectel-flows.md` §3.4,
+//!   §6) [C]; QFirehose rescans for a newer 05c6:9008 the same way.
+//! - The mode comes from the USB id. 05c6:9008 is shared by DMSS DLOAD, the streaming
+//!   programmer and Sahara EDL, so there the DM port is probed (`quectel-flows.md` §2.3).
+//! - Ports open the tty bound to the interface when there is one, else raw USB (feature
+//!   `usb`). The EDL interface prefers raw USB, as QFirehose does for 05c6:9008
+//!   (`protocols.md` §8) [C], and falls back to the tty.
+//! - `wait_for` polls every [`POLL_INTERVAL`] and wakes early on nusb hotplug events.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use super::selector::Selector;
+use super::sysfs::{self, Found, FoundPort, Roots};
+use super::{BusError, ModuleBus, Port};
+use crate::catalog::InterfaceRole;
+use crate::plan::DeviceMode;
+use crate::protocol::dmss::{DmssClient, ProbedMode};
+use crate::transport::Transport;
+use crate::transport::serial::SerialTransport;
+
+/// Poll interval while waiting for a mode.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long one mode probe on 05c6:9008 may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Retries of an open right after re-enumeration (ttys and usbfs nodes appear late), and
+/// the pause between them.
+pub const OPEN_ATTEMPTS: u32 = 20;
+pub const OPEN_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// Which module among those found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    One(Box<Found>),
+    Nothing,
+    /// Several modules and nothing to choose by; the text lists them.
+    Ambiguous(String),
+}
+
+/// Follows one module across re-enumerations (pure; [`UsbBus`] feeds it scans).
+#[derive(Debug, Clone, Default)]
+pub struct Tracker {
+    pub selector: Option<Selector>,
+    /// The module as last seen.
+    pub tracked: Option<Found>,
+    /// Other catalogue modules that were on the bus when the module was first found.
+    bystanders: HashSet<String>,
+}
+
+impl Tracker {
+    pub fn new(selector: Option<Selector>) -> Self {
+        Tracker { selector, tracked: None, bystanders: HashSet::new() }
+    }
+
+    /// Choose the module in a scan and remember it.
+    pub fn pick(&mut self, found: &[Found]) -> Pick {
+        let chosen = self.choose(found);
+        if let Pick::One(f) = &chosen {
+            if self.tracked.is_none() {
+                self.bystanders =
+                    found.iter().filter(|o| o.usb_path != f.usb_path).map(|o| o.usb_path.clone()).collect();
+            }
+            self.tracked = Some((**f).clone());
+        }
+        chosen
+    }
+
+    fn choose(&self, found: &[Found]) -> Pick {
+        let one = |f: &Found| Pick::One(Box::new(f.clone()));
+        if let Some(sel) = &self.selector {
+            let hits: Vec<&Found> = found
+                .iter()
+                .filter(|f| sel.matches_usb(&f.usb_path, f.vid, f.pid, f.serial.as_deref()))
+                .collect();
+            match hits.as_slice() {
+                [f] => return one(f),
+                [] => {}
+                many => return Pick::Ambiguous(describe_many(many)),
+            }
+            if self.tracked.is_none() {
+                return Pick::Nothing;
+            }
+        }
+        if let Some(t) = &self.tracked {
+            if let Some(f) = found.iter().find(|f| f.usb_path == t.usb_path) {
+                return one(f);
+            }
+            if let Some(serial) = t.serial.as_deref()
+                && let Some(f) = found.iter().find(|f| f.serial.as_deref() == Some(serial))
+            {
+                return one(f);
+            }
+            let newcomers: Vec<&Found> =
+                found.iter().filter(|f| !self.bystanders.contains(&f.usb_path)).collect();
+            return match newcomers.as_slice() {
+                [f] => one(f),
+                [] => Pick::Nothing,
+                many => Pick::Ambiguous(describe_many(many)),
+            };
+        }
+        match found {
+            [f] => one(f),
+            [] => Pick::Nothing,
+            many => Pick::Ambiguous(describe_many(&many.iter().collect::<Vec<_>>())),
+        }
+    }
+}
+
+fn describe(f: &Found) -> String {
+    format!("{} ({:04x}:{:04x}) at usb:{}", f.family, f.vid, f.pid, f.usb_path)
+}
+
+fn describe_many(many: &[&Found]) -> String {
+    format!(
+        "{} modules on the bus: {}",
+        many.len(),
+        many.iter().map(|f| describe(f)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+fn probed_mode(p: &ProbedMode) -> Option<DeviceMode> {
+    match p {
+        ProbedMode::Dload => Some(DeviceMode::Dload),
+        ProbedMode::NormalDiag => Some(DeviceMode::Normal),
+        ProbedMode::StreamingProgrammer => Some(DeviceMode::Streaming),
+        ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx => Some(DeviceMode::Edl),
+        ProbedMode::Unknown(_) => None,
+    }
+}
+
+/// The interface roles that serve a port, in order of preference.
+fn roles_for(port: Port) -> &'static [InterfaceRole] {
+    match port {
+        Port::Dm => &[InterfaceRole::Diag, InterfaceRole::QdLoader],
+        Port::At => &[InterfaceRole::At],
+        Port::Edl => &[InterfaceRole::QdLoader],
+        Port::Fastboot => &[InterfaceRole::Fastboot],
+    }
+}
+
+/// The interface of `f` that serves `port`; a single-interface device serves every port.
+pub fn port_interface(f: &Found, port: Port) -> Option<&FoundPort> {
+    roles_for(port).iter().find_map(|r| f.port(*r)).or(match f.ports.as_slice() {
+        [only] => Some(only),
+        _ => None,
+    })
+}
+
+/// What identifies one enumeration of a device: path, vid, pid, device number.
+type ProbeKey = (String, u16, u16, Option<u16>);
+
+/// A module on USB.
+#[derive(Debug)]
+pub struct UsbBus {
+    roots: Roots,
+    tracker: Tracker,
+    /// Probe verdict for the device as last probed.
+    probed: Option<(ProbeKey, Option<DeviceMode>)>,
+    last_seen: String,
+    #[cfg(feature = "usb")]
+    hotplug: Option<super::usb::HotplugWaiter>,
+}
+
+impl UsbBus {
+    /// The module chosen by `selector` (a `usb:` selector, or `None` for "the only one").
+    pub fn new(selector: Option<Selector>) -> Result<Self, BusError> {
+        Self::with_roots(Roots::default(), selector)
+    }
+
+    /// Same, reading sysfs and `/dev` under other roots (tests).
+    pub fn with_roots(roots: Roots, selector: Option<Selector>) -> Result<Self, BusError> {
+        if let Some(s) = &selector
+            && !s.is_usb()
+        {
+            return Err(BusError::NotConfigured(
+                "USB selector",
+                "serial: and tcp: devices are reached through explicit ports, not USB discovery",
+            ));
+        }
+        Ok(UsbBus {
+            roots,
+            tracker: Tracker::new(selector),
+            probed: None,
+            last_seen: "nothing".into(),
+            #[cfg(feature = "usb")]
+            hotplug: None,
+        })
+    }
+
+    /// The module as last seen.
+    pub fn current(&self) -> Option<&Found> {
+        self.tracker.tracked.as_ref()
+    }
+
+    /// Every catalogue module on the bus now.
+    pub fn scan(&self) -> Result<Vec<Found>, BusError> {
+        scan_modules(&self.roots).map_err(|e| BusError::Scan(e.to_string()))
+    }
+
+    fn refresh(&mut self) -> Result<Option<Found>, BusError> {
+        let found = self.scan()?;
+        match self.tracker.pick(&found) {
+            Pick::One(f) => Ok(Some(*f)),
+            Pick::Nothing => Ok(None),
+            Pick::Ambiguous(text) => Err(BusError::Ambiguous(text)),
+        }
+    }
+
+    fn mode_of(&mut self, f: &Found) -> Option<DeviceMode> {
+        if let Some(m) = f.device_mode_hint() {
+            return Some(m);
+        }
+        let key = (f.usb_path.clone(), f.vid, f.pid, f.devnum);
+        if let Some((k, m)) = &self.probed
+            && *k == key
+        {
+            return *m;
+        }
+        let m = probe(f);
+        self.probed = Some((key, m));
+        m
+    }
+
+    fn note_seen(&mut self, f: Option<&Found>, mode: Option<DeviceMode>) {
+        self.last_seen = match (f, mode) {
+            (None, _) => "no catalogue module on USB".into(),
+            (Some(f), Some(m)) => format!("{} in {} mode", describe(f), m.name()),
+            (Some(f), None) => format!("{} ({} mode, did not answer the probe)", describe(f), f.mode.name()),
+        };
+    }
+
+    fn pause(&mut self) {
+        #[cfg(feature = "usb")]
+        {
+            if self.hotplug.is_none() {
+                self.hotplug = super::usb::HotplugWaiter::new();
+            }
+            if let Some(h) = self.hotplug.as_mut() {
+                h.wait(POLL_INTERVAL);
+                return;
+            }
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Every catalogue module: sysfs where it exists (Linux), else nusb with serial ports
+/// attached by id.
+pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
+    if roots.sysfs.exists() || cfg!(not(feature = "usb")) {
+        return sysfs::scan(roots);
+    }
+    #[cfg(feature = "usb")]
+    {
+        let devices = super::usb::list().map_err(std::io::Error::other)?;
+        let mut found: Vec<Found> =
+            devices.iter().filter_map(|d| Found::from_device(d, &roots.dev)).collect();
+        super::tty::attach(&mut found, &super::tty::usb_serial_ports());
+        Ok(found)
+    }
+    #[cfg(not(feature = "usb"))]
+    Ok(Vec::new())
+}
+
+/// Probe the DM port of a QDLoader device for the mode behind it.
+fn probe(f: &Found) -> Option<DeviceMode> {
+    let t = open_port(f, Port::Dm).ok()?;
+    let mut client = DmssClient::new(t);
+    probed_mode(&client.probe(PROBE_TIMEOUT).ok()?)
+}
+
+fn open_tty(p: &FoundPort) -> Result<Box<dyn Transport>, String> {
+    let tty = p.tty.as_ref().ok_or("no tty is bound to the interface")?;
+    SerialTransport::open(&tty.to_string_lossy())
+        .map(|t| Box::new(t) as Box<dyn Transport>)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "usb")]
+fn open_raw(f: &Found, p: &FoundPort) -> Result<Box<dyn Transport>, String> {
+    super::usb::open_bulk(&f.usb_path, p.interface)
+        .map(|t| Box::new(t) as Box<dyn Transport>)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "usb"))]
+fn open_raw(_f: &Found, _p: &FoundPort) -> Result<Box<dyn Transport>, String> {
+    Err("no tty is bound and this build has no raw USB support (cargo feature `usb`)".into())
+}
+
+/// Open the interface of `f` that serves `port`: the tty when bound, else raw USB; for
+/// EDL raw USB first.
+pub fn open_port(f: &Found, port: Port) -> Result<Box<dyn Transport>, String> {
+    let p = port_interface(f, port)
+        .ok_or_else(|| format!("{} has no interface for the {}", describe(f), port.name()))?;
+    if port == Port::Edl || port == Port::Fastboot || p.tty.is_none() {
+        match open_raw(f, p) {
+            Ok(t) => return Ok(t),
+            Err(e) if p.tty.is_none() => return Err(e),
+            Err(_) => {}
+        }
+    }
+    open_tty(p)
+}
+
+/// Where `port` of `f` is, for messages.
+pub fn port_endpoint(f: &Found, port: Port) -> String {
+    match port_interface(f, port) {
+        Some(p) => match (&p.tty, port) {
+            (Some(t), Port::Dm | Port::At) => t.display().to_string(),
+            _ => format!("usb:{} if{}", f.usb_path, p.interface),
+        },
+        None => format!("usb:{} (no {})", f.usb_path, port.name()),
+    }
+}
+
+impl ModuleBus for UsbBus {
+    fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
+        let f = self.refresh()?;
+        let m = f.as_ref().and_then(|f| self.mode_of(f));
+        self.note_seen(f.as_ref(), m);
+        Ok(m)
+    }
+
+    fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.detect() {
+                Ok(Some(m)) if modes.contains(&m) => return Ok(m),
+                Ok(_) => {}
+                Err(BusError::Ambiguous(text)) => self.last_seen = text,
+                Err(e) => return Err(e),
+            }
+            if Instant::now() >= deadline {
+                return Err(BusError::Timeout {
+                    wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
+                    waited: timeout,
+                    seen: self.last_seen.clone(),
+                });
+            }
+            self.pause();
+        }
+    }
+
+    fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
+        // Whatever is done through the port may change the mode without re-enumerating.
+        self.probed = None;
+        let mut last = String::new();
+        for _ in 0..OPEN_ATTEMPTS {
+            match self.refresh() {
+                Ok(Some(f)) => match open_port(&f, port) {
+                    Ok(t) => return Ok(t),
+                    Err(e) => last = e,
+                },
+                Ok(None) => last = "the module is not on the bus".into(),
+                Err(BusError::Ambiguous(t)) => return Err(BusError::Ambiguous(t)),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(OPEN_RETRY_DELAY);
+        }
+        Err(BusError::Open {
+            port: port.name(),
+            endpoint: self.endpoint(port),
+            why: format!("{last} (after {OPEN_ATTEMPTS} attempts)"),
+        })
+    }
+
+    fn endpoint(&self, port: Port) -> String {
+        match self.current() {
+            Some(f) => port_endpoint(f, port),
+            None => match &self.tracker.selector {
+                Some(s) => format!("{s} (not found yet)"),
+                None => "usb (no module found yet)".into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "usbbus_tests.rs"]
+mod tests;

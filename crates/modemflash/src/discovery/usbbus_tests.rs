@@ -1,0 +1,199 @@
+use std::fs;
+use std::path::Path;
+use std::thread;
+
+use super::*;
+use crate::discovery::sysfs::fake;
+use crate::discovery::sysfs::scan;
+
+fn found(tmp: &Path) -> (Roots, Vec<Found>) {
+    let r = fake::roots(tmp);
+    let f = scan(&r).unwrap();
+    (r, f)
+}
+
+#[test]
+fn tracker_follows_path_then_serial_then_newcomer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = fake::roots(tmp.path());
+    fake::ec25(&r.sysfs, "2-1", "5000");
+    fake::ec20(&r.sysfs, "1-4", 0);
+    let mut t = Tracker::new(Some(Selector::parse("usb:2c7c:0125").unwrap()));
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!(f.usb_path, "2-1");
+
+    // Same path, new mode (EDL on the same port).
+    fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
+    fake::qdl(&r.sysfs, "2-1", None);
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!((f.usb_path.as_str(), f.pid), ("2-1", 0x9008));
+
+    // USB3 → USB2: gone from 2-1, a 05c6:9008 appears on 1-1 (the EC20 on 1-4 stays put).
+    fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
+    fake::qdl(&r.sysfs, "1-1", None);
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!(f.usb_path, "1-1");
+
+    // Two newcomers: ambiguous, and the message lists them.
+    fs::remove_dir_all(r.sysfs.join("1-1")).unwrap();
+    fake::qdl(&r.sysfs, "1-2", None);
+    fake::qdl(&r.sysfs, "1-3", None);
+    let Pick::Ambiguous(text) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert!(text.contains("2 modules") && text.contains("usb:1-2") && text.contains("usb:1-3"), "{text}");
+}
+
+#[test]
+fn tracker_uses_the_serial_when_the_path_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = fake::roots(tmp.path());
+    fake::ec25(&r.sysfs, "2-1", "5000");
+    let mut t = Tracker::new(None);
+    assert!(matches!(t.pick(&scan(&r).unwrap()), Pick::One(_)));
+    fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
+    fake::ec25(&r.sysfs, "1-7", "480");
+    fake::qdl(&r.sysfs, "1-8", None);
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!(f.usb_path, "1-7", "the serial number wins over the newcomer rule");
+}
+
+#[test]
+fn without_selector_two_modules_are_ambiguous_and_a_selector_resolves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = fake::roots(tmp.path());
+    fake::ec20(&r.sysfs, "1-1.2", 0);
+    fake::ec25(&r.sysfs, "2-1", "5000");
+    let mut bus = UsbBus::with_roots(r.clone(), None).unwrap();
+    let e = bus.detect().unwrap_err();
+    assert!(matches!(e, BusError::Ambiguous(_)), "{e}");
+    assert!(e.to_string().contains("--device usb:BUS-PORT"), "{e}");
+
+    let mut bus = UsbBus::with_roots(r.clone(), Some(Selector::parse("usb:1-1.2").unwrap())).unwrap();
+    assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Normal));
+    assert_eq!(bus.current().unwrap().family, "EC20 R1");
+    assert_eq!(bus.endpoint(Port::Dm), r.dev.join("ttyUSB0").display().to_string());
+    assert_eq!(bus.endpoint(Port::At), r.dev.join("ttyUSB2").display().to_string());
+    assert_eq!(bus.endpoint(Port::Fastboot), "usb:1-1.2 (no fastboot)");
+
+    let mut bus = UsbBus::with_roots(r, Some(Selector::parse("usb:2c7c:0125:nope").unwrap())).unwrap();
+    assert_eq!(bus.detect().unwrap(), None);
+}
+
+#[test]
+fn non_usb_selectors_are_refused() {
+    let e = UsbBus::with_roots(Roots::default(), Some(Selector::parse("serial:/dev/ttyUSB0").unwrap()))
+        .unwrap_err();
+    assert!(matches!(e, BusError::NotConfigured(..)));
+}
+
+#[test]
+fn wait_for_sees_a_module_arrive_and_times_out_with_what_it_saw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, none) = found(tmp.path());
+    assert!(none.is_empty());
+    let mut bus = UsbBus::with_roots(r.clone(), None).unwrap();
+    let e = bus.wait_for(&[DeviceMode::Normal], Duration::from_millis(300)).unwrap_err();
+    assert!(e.to_string().contains("no catalogue module on USB"), "{e}");
+
+    let sysfs = r.sysfs.clone();
+    let h = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(400));
+        fake::fastboot(&sysfs, "1-3");
+    });
+    let m = bus.wait_for(&[DeviceMode::Fastboot], Duration::from_secs(10)).unwrap();
+    h.join().unwrap();
+    assert_eq!(m, DeviceMode::Fastboot);
+    assert_eq!(bus.endpoint(Port::Fastboot), "usb:1-3 if0");
+
+    let e = bus.wait_for(&[DeviceMode::Normal], Duration::from_millis(100)).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("normal mode") && text.contains("18d1:d00d") && text.contains("fastboot mode"),
+        "{text}"
+    );
+}
+
+#[cfg(unix)]
+mod pty {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    /// A pty: the master as a file, the slave kept open, and the slave's path.
+    pub fn pty() -> (fs::File, OwnedFd, std::path::PathBuf) {
+        let p = nix::pty::openpty(None, None).unwrap();
+        let path = fs::read_link(format!("/proc/self/fd/{}", p.slave.as_raw_fd())).unwrap();
+        (fs::File::from(p.master), p.slave, path)
+    }
+
+    fn sahara_hello() -> Vec<u8> {
+        let mut h = vec![0u8; 48];
+        h[..4].copy_from_slice(&1u32.to_le_bytes());
+        h[4..8].copy_from_slice(&48u32.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn usb3_module_returning_as_usb2_qdloader_is_followed_and_probed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = fake::roots(tmp.path());
+        fake::ec25(&r.sysfs, "2-1", "5000");
+        fake::ec20(&r.sysfs, "1-4", 0);
+        let mut bus = UsbBus::with_roots(r.clone(), Some(Selector::parse("usb:2-1").unwrap())).unwrap();
+        assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Normal));
+
+        let (mut master, _slave, slave_path) = pty();
+        std::os::unix::fs::symlink(&slave_path, r.dev.join("ttyUSB9")).unwrap();
+        // The module leaves 2-1 and comes back as 05c6:9008 on 1-1, qcserial on ttyUSB9.
+        fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
+        fake::qdl(&r.sysfs, "1-1", Some("ttyUSB9"));
+        let dev = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut b = [0u8; 16];
+            while got.len() < 5 {
+                let n = master.read(&mut b).unwrap();
+                got.extend_from_slice(&b[..n]);
+            }
+            assert_eq!(got, [0x7E, 0x06, 0x4E, 0x95, 0x7E], "the DMSS NOP probe");
+            master.write_all(&sahara_hello()).unwrap();
+            master
+        });
+        let m = bus.wait_for(&[DeviceMode::Edl, DeviceMode::Dload], Duration::from_secs(10)).unwrap();
+        let _master = dev.join().unwrap();
+        assert_eq!(m, DeviceMode::Edl);
+        assert_eq!(bus.current().unwrap().usb_path, "1-1");
+        // The verdict is cached for this device: no second probe.
+        assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Edl));
+    }
+
+    #[test]
+    fn open_at_port_uses_the_bound_tty() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = fake::roots(tmp.path());
+        fake::ec20(&r.sysfs, "1-1.2", 0);
+        let (mut master, _slave, slave_path) = pty();
+        std::os::unix::fs::symlink(&slave_path, r.dev.join("ttyUSB2")).unwrap();
+        let mut bus = UsbBus::with_roots(r.clone(), None).unwrap();
+        bus.detect().unwrap();
+        let mut at = bus.open(Port::At).unwrap();
+        at.send(b"ATI\r").unwrap();
+        let mut b = [0u8; 4];
+        master.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"ATI\r");
+        master.write_all(b"OK\r\n").unwrap();
+        let mut got = [0u8; 8];
+        let n = at.recv(&mut got, Duration::from_secs(2)).unwrap();
+        assert!(n > 0);
+    }
+
+    #[test]
+    fn open_without_a_tty_or_usb_bus_reports_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = fake::roots(tmp.path());
+        fake::qdl(&r.sysfs, "1-1", None);
+        let f = scan(&r).unwrap().remove(0);
+        let e = open_port(&f, Port::Edl).err().unwrap();
+        assert!(!e.is_empty());
+        assert_eq!(port_endpoint(&f, Port::Edl), "usb:1-1 if0");
+        assert_eq!(port_endpoint(&f, Port::Dm), "usb:1-1 if0", "single interface serves the DM port");
+    }
+}
