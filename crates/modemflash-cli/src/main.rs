@@ -5,6 +5,8 @@
 
 mod cmd;
 mod exit;
+mod hints;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -25,7 +27,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Update a virtual EC20 R1 with a sample package: the whole flow, no hardware needed.
+    Demo(cmd::demo::DemoCmd),
     Inspect(cmd::inspect::InspectArgs),
+    Plan(cmd::plan::PlanCmd),
+    Update(cmd::update::UpdateCmd),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +44,10 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Demo(args) => cmd::demo::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Plan(args) => cmd::plan::run(&args),
+        Command::Update(args) => cmd::update::run(&args),
     };
     ExitCode::from(code)
 }
