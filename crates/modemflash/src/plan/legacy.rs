@@ -348,17 +348,7 @@ pub(super) fn plan(
     }
     let all = cx.steps;
     let done: &[String] = resume.map_or(&[], |(_, d)| d);
-    // Enter after the last journaled step, at the first step that runs in the mode the
-    // module is in now; failing that, anywhere in the flow.
-    let last_done = all.iter().rposition(|s| done.contains(&s.id)).map_or(0, |i| i + 1);
-    let entry = all
-        .iter()
-        .enumerate()
-        .skip(last_done)
-        .find(|(_, s)| s.needs == module.mode)
-        .or_else(|| all.iter().enumerate().find(|(_, s)| s.needs == module.mode))
-        .map(|(i, _)| i)
-        .ok_or(PlanError::CannotStartFrom(module.mode.name(), flow.name()))?;
+    let entry = entry_point(&all, module.mode, done).ok_or(PlanError::CannotStartFrom(module.mode.name(), flow.name()))?;
     let mut skipped = Vec::new();
     let steps: Vec<Step> = all
         .into_iter()
@@ -393,6 +383,26 @@ pub(super) fn plan(
         skipped,
         notes,
     })
+}
+
+/// Where to enter a flow for a module found in `mode`, given the steps journaled as done.
+///
+/// Entry points are the first steps of each stretch of the flow spent in one mode (the
+/// flow's own way into that mode). The latest of them that runs in `mode` and has every
+/// durable write before it done is chosen: earlier work is never skipped, finished work is
+/// never redone, and a module that is already further along is not sent back.
+fn entry_point(steps: &[Step], mode: DeviceMode, done: &[String]) -> Option<usize> {
+    let mut best = None;
+    let mut prev_leads: Option<DeviceMode> = None;
+    for (i, s) in steps.iter().enumerate() {
+        let starts_segment = i == 0 || prev_leads.is_some();
+        let before_done = steps.iter().take(i).filter(|p| p.durable).all(|p| done.contains(&p.id));
+        if starts_segment && s.needs == mode && before_done {
+            best = Some(i);
+        }
+        prev_leads = s.leads_to;
+    }
+    best
 }
 
 /// Whether a firmware revision has `AT+QFASTBOOT` ([I]: added 2016-04-28; EC20 R1 builds
