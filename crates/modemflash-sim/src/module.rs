@@ -89,6 +89,18 @@ impl Module {
         rx
     }
 
+    /// Receive every event since power-on (the history first), with none lost or doubled
+    /// in between.
+    pub fn subscribe_from_start(&self) -> Receiver<SimEvent> {
+        let (tx, rx) = mpsc::channel();
+        let mut subs = lock(&self.shared.subscribers);
+        for e in lock(&self.shared.history).iter() {
+            let _ = tx.send(e.clone());
+        }
+        subs.push(tx);
+        rx
+    }
+
     /// Every event so far.
     pub fn history(&self) -> Vec<SimEvent> {
         lock(&self.shared.history).clone()
@@ -115,7 +127,9 @@ impl Module {
         core.generation += 1;
         core.mode = None;
         drop(core);
+        self.shared.serving.unpublish();
         self.shared.bus.detach();
+        emit(&self.shared, vec![SimEvent::Detached { reason: "power off".into() }]);
     }
 }
 
@@ -293,15 +307,21 @@ fn spawn_listener(
         let _ = listener.set_nonblocking(true);
         while lock(&shared.core).generation == generation {
             match listener.accept() {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nonblocking(false);
-                    match crate::serve::fastboot_tcp_server(stream) {
-                        Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, t),
+                    // The handshake runs on its own thread so a silent client cannot block
+                    // the next one.
+                    let shared = Arc::clone(&shared);
+                    thread::spawn(move || match crate::serve::fastboot_tcp_server(stream) {
+                        Ok(t) => {
+                            emit(&shared, vec![SimEvent::Log { text: format!("fastboot tcp client {peer}") }]);
+                            run_endpoint(&shared, generation, model, mode, role, t);
+                        }
                         Err(e) => emit(
                             &shared,
-                            vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }],
+                            vec![SimEvent::Log { text: format!("fastboot tcp handshake with {peer} failed: {e}") }],
                         ),
-                    }
+                    });
                 }
                 Err(_) => thread::sleep(POLL),
             }
