@@ -16,7 +16,8 @@ use clap::{Parser, Subcommand};
 #[command(name = "modemflash", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 64 usage error.\n\
-Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete."
+Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete.\n\
+`modemflash sim --model ec20-r1 --start-mode fastboot` runs a virtual module to practise on."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +27,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Inspect(cmd::inspect::InspectArgs),
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Sim(args) => cmd::sim::run(&args),
     };
     ExitCode::from(code)
 }

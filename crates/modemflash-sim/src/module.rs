@@ -199,7 +199,6 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         if let Some(rev) = boot::boot_revision(&core.nand) {
             core.running_revision = rev;
         }
-        events.push(SimEvent::Booted { revision: core.running_revision.clone() });
     }
     let generation = core.generation;
     let (usb_id, roles) = layout(model, mode);
@@ -232,11 +231,18 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
             Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.name()) }),
         }
     }
-    events.push(SimEvent::Endpoints {
-        mode,
-        usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
-        endpoints: endpoints.clone(),
-    });
+    // Endpoints first: the first line of `modemflash sim --json` is always an endpoints event.
+    events.insert(
+        0,
+        SimEvent::Endpoints {
+            mode,
+            usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
+            endpoints: endpoints.clone(),
+        },
+    );
+    if mode == SimMode::Normal {
+        events.push(SimEvent::Booted { revision: core.running_revision.clone() });
+    }
     if core.dirty {
         if let Some(path) = core.config.state_file.clone() {
             if let Err(e) = state::save(&path, &core.nand) {
@@ -314,12 +320,17 @@ fn spawn_listener(
                     let shared = Arc::clone(&shared);
                     thread::spawn(move || match crate::serve::fastboot_tcp_server(stream) {
                         Ok(t) => {
-                            emit(&shared, vec![SimEvent::Log { text: format!("fastboot tcp client {peer}") }]);
+                            emit(
+                                &shared,
+                                vec![SimEvent::Log { text: format!("fastboot tcp client {peer}") }],
+                            );
                             run_endpoint(&shared, generation, model, mode, role, t);
                         }
                         Err(e) => emit(
                             &shared,
-                            vec![SimEvent::Log { text: format!("fastboot tcp handshake with {peer} failed: {e}") }],
+                            vec![SimEvent::Log {
+                                text: format!("fastboot tcp handshake with {peer} failed: {e}"),
+                            }],
                         ),
                     });
                 }

@@ -49,7 +49,11 @@ fn reconnect(m: &Module, fb: FastbootClient<MemoryTransport>) -> FastbootClient<
     }
 }
 
-fn flash_bytes(fb: &mut FastbootClient<MemoryTransport>, part: &str, data: &[u8]) -> Result<(), FastbootError> {
+fn flash_bytes(
+    fb: &mut FastbootClient<MemoryTransport>,
+    part: &str,
+    data: &[u8],
+) -> Result<(), FastbootError> {
     fb.download(&mut Cursor::new(data), data.len() as u64, &mut |_, _| {})?;
     fb.flash(part).map(drop)
 }
@@ -86,7 +90,8 @@ fn getvar_answers_for_both_models() {
 #[test]
 fn qflash_fastboot_stage_boots_the_new_firmware() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = LegacySpec { kernel_size: 64 * 1024, rootfs_size: 2112 * 64, extras: false, ..Default::default() };
+    let spec =
+        LegacySpec { kernel_size: 64 * 1024, rootfs_size: 2112 * 64, extras: false, ..Default::default() };
     builder::write_legacy(tmp.path(), &spec).unwrap();
     let m = start(config(Model::Ec20R1));
     let events = m.subscribe();
@@ -130,7 +135,8 @@ fn split_raw_image_accumulates_into_one_partition() {
     let m = start(c);
     let mut fb = client(&m, FastbootOptions::default());
     let image = pattern(300 * 1024, 7);
-    let pieces = fb.flash_image("system", &mut Cursor::new(&image), image.len() as u64, &mut |_, _| {}).unwrap();
+    let pieces =
+        fb.flash_image("system", &mut Cursor::new(&image), image.len() as u64, &mut |_, _| {}).unwrap();
     assert!(pieces >= 5, "{pieces} pieces");
     let content = m.with_core(|c| c.nand.get("system").unwrap().content.clone());
     assert_eq!(content.len, image.len() as u64);
@@ -144,9 +150,13 @@ fn sparse_image_is_expanded() {
     let mut fb = client(&m, FastbootOptions::default());
     let raw = pattern(8192, 3);
     let mut img = SparseHeader::new(4096, 4, 2).encode().to_vec();
-    img.extend_from_slice(&ChunkHeader { chunk_type: CHUNK_RAW, reserved: 0, chunk_sz: 2, total_sz: 12 + 8192 }.encode());
+    img.extend_from_slice(
+        &ChunkHeader { chunk_type: CHUNK_RAW, reserved: 0, chunk_sz: 2, total_sz: 12 + 8192 }.encode(),
+    );
     img.extend_from_slice(&raw);
-    img.extend_from_slice(&ChunkHeader { chunk_type: CHUNK_DONT_CARE, reserved: 0, chunk_sz: 2, total_sz: 12 }.encode());
+    img.extend_from_slice(
+        &ChunkHeader { chunk_type: CHUNK_DONT_CARE, reserved: 0, chunk_sz: 2, total_sz: 12 }.encode(),
+    );
     flash_bytes(&mut fb, "system", &img).unwrap();
     let mut expanded = raw.clone();
     expanded.resize(16384, 0);
@@ -202,7 +212,11 @@ fn picky_bootloader_wants_small_spaced_blocks() {
     assert_eq!(fail_message(flash_bytes(&mut fb, "boot", &data)), "data arrived too fast");
     let mut fb = FastbootClient::new(
         fb.into_inner(),
-        FastbootOptions { block_size: 16 * 1024, pacing: Duration::from_millis(60), ..FastbootOptions::default() },
+        FastbootOptions {
+            block_size: 16 * 1024,
+            pacing: Duration::from_millis(60),
+            ..FastbootOptions::default()
+        },
     );
     flash_bytes(&mut fb, "boot", &data).unwrap();
     assert_eq!(m.with_core(|c| c.nand.sha256("boot")).unwrap(), hex(&data));

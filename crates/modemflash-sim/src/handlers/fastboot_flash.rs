@@ -230,7 +230,9 @@ mod tests {
                 C::Skip(n) => (CHUNK_DONT_CARE, *n, Vec::new()),
             };
             let total_sz = 12 + body.len() as u32;
-            out.extend_from_slice(&ChunkHeader { chunk_type: t, reserved: 0, chunk_sz: blocks, total_sz }.encode());
+            out.extend_from_slice(
+                &ChunkHeader { chunk_type: t, reserved: 0, chunk_sz: blocks, total_sz }.encode(),
+            );
             out.extend_from_slice(&body);
         }
         out
