@@ -8,7 +8,10 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use modemflash::transport::memory::MemoryTransport;
+use std::sync::mpsc::Sender;
+
+use modemflash::transport::memory::{self, MemoryTransport};
+use modemflash::transport::{LinkInfo, Transport};
 use serde::Serialize;
 
 use crate::clock::SharedClock;
@@ -108,15 +111,14 @@ pub enum BusError {
     Timeout { wanted: String, waited: Duration, seen: String },
     #[error("the module has no {0} endpoint in its current mode")]
     NoEndpoint(&'static str),
-    #[error("the {0} endpoint is already open; it can be opened once per enumeration")]
-    Busy(&'static str),
 }
 
 #[derive(Debug)]
 struct State {
     enumeration: Enumeration,
-    /// Host sides of in-process endpoints, taken by `open`.
-    host_sides: Vec<(Role, Option<MemoryTransport>)>,
+    /// In-process endpoints: each `open` hands a fresh device side to the endpoint's
+    /// thread, like opening a tty again.
+    connectors: Vec<Connector>,
 }
 
 /// The bus.
@@ -136,7 +138,7 @@ impl VirtualBus {
         VirtualBus {
             state: Mutex::new(State {
                 enumeration: Enumeration { generation: 0, mode: None, usb_id: None, endpoints: Vec::new() },
-                host_sides: Vec::new(),
+                connectors: Vec::new(),
             }),
             changed: Condvar::new(),
             clock,
@@ -164,7 +166,7 @@ impl VirtualBus {
         s.enumeration.mode = None;
         s.enumeration.usb_id = None;
         s.enumeration.endpoints.clear();
-        s.host_sides.clear();
+        s.connectors.clear();
         drop(s);
         self.changed.notify_all();
     }
@@ -175,14 +177,14 @@ impl VirtualBus {
         mode: SimMode,
         usb_id: (u16, u16),
         endpoints: Vec<Endpoint>,
-        host_sides: Vec<(Role, Option<MemoryTransport>)>,
+        connectors: Vec<Connector>,
     ) -> u64 {
         let mut s = self.lock();
         s.enumeration.generation += 1;
         s.enumeration.mode = Some(mode);
         s.enumeration.usb_id = Some(usb_id);
         s.enumeration.endpoints = endpoints;
-        s.host_sides = host_sides;
+        s.connectors = connectors;
         let g = s.enumeration.generation;
         drop(s);
         self.changed.notify_all();
@@ -195,10 +197,10 @@ impl VirtualBus {
         let deadline = self.clock.now() + timeout;
         let mut s = self.lock();
         loop {
-            if let Some(m) = s.enumeration.mode {
-                if want.contains(&m) {
-                    return Ok(s.enumeration.clone());
-                }
+            if let Some(m) = s.enumeration.mode
+                && want.contains(&m)
+            {
+                return Ok(s.enumeration.clone());
             }
             if self.clock.now() >= deadline {
                 let seen = s.enumeration.mode.map_or("nothing (off the bus)", SimMode::name).to_owned();
@@ -217,11 +219,21 @@ impl VirtualBus {
         }
     }
 
-    /// Take the host side of an in-process endpoint of the current enumeration.
+    /// Open an in-process endpoint of the current enumeration. Each call is a new
+    /// connection; the endpoint keeps its protocol state across connections, as a tty does.
     pub fn open(&self, role: Role) -> Result<MemoryTransport, BusError> {
-        let mut s = self.lock();
-        let slot =
-            s.host_sides.iter_mut().find(|(r, _)| *r == role).ok_or(BusError::NoEndpoint(role.name()))?;
-        slot.1.take().ok_or(BusError::Busy(role.name()))
+        let s = self.lock();
+        let c = s.connectors.iter().find(|c| c.role == role).ok_or(BusError::NoEndpoint(role.name()))?;
+        let (host, dev) = memory::pair(&c.info);
+        c.tx.send(Box::new(dev)).map_err(|_| BusError::NoEndpoint(role.name()))?;
+        Ok(host)
     }
+}
+
+/// Hands new connections to an in-process endpoint's thread.
+#[derive(Debug)]
+pub(crate) struct Connector {
+    pub role: Role,
+    pub info: LinkInfo,
+    pub tx: Sender<Box<dyn Transport>>,
 }

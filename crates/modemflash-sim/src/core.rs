@@ -38,6 +38,63 @@ impl Default for FastbootQuirks {
     }
 }
 
+/// How an EC25 behaves in EDL: its boot ROM (Sahara) and the Firehose programmer it
+/// loads (`real-traces.md` §3, §4, §7). Values not seen on a real 9x07 are marked [I]/[D].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdlQuirks {
+    /// HELLO `max_cmd_len`: in no public record (`real-traces.md` §3.1) [I]; 0x400 is
+    /// what the codec's examples use.
+    pub max_cmd_len: u32,
+    /// Largest READ_DATA inside a segment: 0x1000 on SDX ROMs, assumed for the MDM9607
+    /// ROM [D] (`real-traces.md` §3.2, §8).
+    pub read_chunk: u32,
+    /// DONE_RESP `image_tx_status`: 1 complete (RM500Q), 0 pending (RM520N-GL) [L].
+    pub done_status: u32,
+    /// SERIAL_NUM_READ answer (an EC25-E: 0x0cf94c64 [L]).
+    pub serial: u32,
+    /// MSM_HW_ID_READ answer (`0x000480E100000000` on MDM9x07 [L]).
+    pub msm_hw_id: u64,
+    /// OEM_PK_HASH_READ answer (the Qualcomm test root of an unfused EC25-E [L]).
+    pub pk_hash: Vec<u8>,
+    /// Time from DONE_RESP to the programmer's first `<log>` (~1.0 s on RM500Q [L]).
+    pub programmer_boot: Duration,
+    /// `Binary build date: %s @ %s` of the programmer (the 2021 EG25-G build [B]).
+    pub build_date: String,
+    /// NAND page ("sector") size: 4096 on EC25-E (`p4K_b256K`) [L].
+    pub page_size: u32,
+    /// Pages per erase block: 64 [L].
+    pub pages_per_block: u32,
+    /// Erase blocks: 2048 on the 512 MiB EC25-E part [L].
+    pub total_blocks: u32,
+    /// NAND product name for `getstorageinfo` (Toshiba KSLCMBL2VA2M2A on EC25-E [L]).
+    pub nand_name: String,
+}
+
+/// The EC25-E test-root PK hash (`real-traces.md` §3.1) [L].
+pub const TEST_ROOT_PK_HASH: [u8; 32] = [
+    0xcc, 0x31, 0x53, 0xa8, 0x02, 0x93, 0x93, 0x9b, 0x90, 0xd0, 0x2d, 0x3b, 0xf8, 0xb2, 0x3e, 0x02, 0x92,
+    0xe4, 0x52, 0xfe, 0xf6, 0x62, 0xc7, 0x49, 0x98, 0x42, 0x1a, 0xda, 0xd4, 0x2a, 0x38, 0x0f,
+];
+
+impl Default for EdlQuirks {
+    fn default() -> Self {
+        EdlQuirks {
+            max_cmd_len: 0x400,
+            read_chunk: 0x1000,
+            done_status: 1,
+            serial: 0x0cf9_4c64,
+            msm_hw_id: 0x0004_80E1_0000_0000,
+            pk_hash: TEST_ROOT_PK_HASH.to_vec(),
+            programmer_boot: Duration::from_secs(1),
+            build_date: "Apr 21 2021 @ 15:42:43".into(),
+            page_size: 4096,
+            pages_per_block: 64,
+            total_blocks: 2048,
+            nand_name: "KSLCMBL2VA2M2A".into(),
+        }
+    }
+}
+
 /// How a virtual module behaves.
 #[derive(Debug, Clone)]
 pub struct ModuleConfig {
@@ -48,11 +105,24 @@ pub struct ModuleConfig {
     /// Whether the firmware knows `AT+QFASTBOOT` (added 2016-04-28 per an SDK header;
     /// a Dec-2015 build lacks it [I]).
     pub qfastboot: bool,
+    /// `AT+QFASTBOOT` sends no reply before the module drops off the bus, as the EG25 does
+    /// (`real-traces.md` §1.2 [C]). Default false: answer `OK` first [I].
+    pub qfastboot_silent: bool,
+    /// The streaming programmer knows Quectel's download-flag command 0x60 (`protocols.md`
+    /// §3.1 [C:S6,S7]). When false it answers with an "Invalid command" LOG, like a
+    /// programmer without it.
+    pub streaming_download_flag: bool,
+    /// The streaming programmer appends two extra `7E` when an encoded reply is a multiple
+    /// of 64 bytes long (hostdl's USB short-packet hack, `protocols.md` §1 [C:S4]; that the
+    /// 9615 NPRG/ENPRG do it too is [I]).
+    pub streaming_short_packet_pad: bool,
     /// Time off the bus after a reset.
     pub reenum_delay: Duration,
     pub fastboot: FastbootQuirks,
     /// Largest Firehose payload the programmer accepts (9x07: 8192 [D]).
     pub firehose_max_payload: u64,
+    /// EC25 EDL behaviour (Sahara boot ROM, Firehose programmer, NAND geometry).
+    pub edl: EdlQuirks,
     pub faults: Vec<Fault>,
     /// Keep the NAND and mode in this file across process restarts.
     pub state_file: Option<PathBuf>,
@@ -71,9 +141,13 @@ impl ModuleConfig {
             revision: revision.into(),
             start_mode: SimMode::Normal,
             qfastboot: qfastboot_default(revision),
+            qfastboot_silent: false,
+            streaming_download_flag: true,
+            streaming_short_packet_pad: true,
             reenum_delay: Duration::from_secs(2),
             fastboot: FastbootQuirks::default(),
             firehose_max_payload: 8192,
+            edl: EdlQuirks::default(),
             faults: Vec::new(),
             state_file: None,
         }
@@ -134,11 +208,11 @@ impl Core {
             return false;
         }
         // Extend a region that ends exactly here, else start a new one.
-        if let Some((start, region)) = self.ram.range_mut(..=addr).next_back() {
-            if u64::from(*start) + region.len() as u64 == u64::from(addr) {
-                region.extend_from_slice(data);
-                return true;
-            }
+        if let Some((start, region)) = self.ram.range_mut(..=addr).next_back()
+            && u64::from(*start) + region.len() as u64 == u64::from(addr)
+        {
+            region.extend_from_slice(data);
+            return true;
         }
         self.ram.insert(addr, data.to_vec());
         true

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
-use modemflash::transport::{LinkInfo, Transport, TransportError, memory};
+use modemflash::transport::{LinkInfo, Transport, TransportError};
 
 use crate::boot::{self, BootOutcome, Model};
-use crate::bus::{Endpoint, Role, SimMode, VirtualBus};
+use crate::bus::{Connector, Endpoint, Role, SimMode, VirtualBus};
 use crate::clock::SharedClock;
 use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
@@ -24,7 +24,7 @@ use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
 
 /// Poll interval of endpoint threads.
-const POLL: Duration = Duration::from_millis(20);
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 /// USB bulk max packet size at high speed, for in-process EDL/fastboot links.
 const HS_MAX_PACKET: usize = 512;
 
@@ -111,6 +111,11 @@ impl Module {
         f(&lock(&self.shared.core))
     }
 
+    /// The modelled module.
+    pub fn model(&self) -> Model {
+        self.with_core(|c| c.config.model)
+    }
+
     /// Revision the firmware reports in normal mode.
     pub fn revision(&self) -> String {
         self.with_core(|c| c.running_revision.clone())
@@ -195,15 +200,15 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         core.ram.clear();
     }
     let mut events = Vec::new();
-    if mode == SimMode::Normal {
-        if let Some(rev) = boot::boot_revision(&core.nand) {
-            core.running_revision = rev;
-        }
+    if mode == SimMode::Normal
+        && let Some(rev) = boot::boot_revision(&core.nand)
+    {
+        core.running_revision = rev;
     }
     let generation = core.generation;
     let (usb_id, roles) = layout(model, mode);
     let mut endpoints = Vec::new();
-    let mut host_sides = Vec::new();
+    let mut connectors = Vec::new();
     for &role in roles {
         let info = match role {
             Role::Edl | Role::Fastboot => LinkInfo {
@@ -215,14 +220,14 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         };
         match shared.serving.serve(role, &info) {
             Ok(Served::InProcess) => {
-                let (host, dev) = memory::pair(&info);
-                host_sides.push((role, Some(host)));
+                let (tx, rx) = mpsc::channel();
+                connectors.push(Connector { role, info: info.clone(), tx });
                 endpoints.push(Endpoint { role, tty: None, tcp: None });
-                spawn_endpoint(shared, generation, model, mode, role, Box::new(dev));
+                spawn_endpoint(shared, generation, model, mode, role, Conn::Queue(rx));
             }
             Ok(Served::Tty { path, transport }) => {
                 endpoints.push(Endpoint { role, tty: Some(path), tcp: None });
-                spawn_endpoint(shared, generation, model, mode, role, transport);
+                spawn_endpoint(shared, generation, model, mode, role, Conn::Fixed(transport));
             }
             Ok(Served::Tcp { addr, listener }) => {
                 endpoints.push(Endpoint { role, tty: None, tcp: Some(addr) });
@@ -244,16 +249,16 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         events.push(SimEvent::Booted { revision: core.running_revision.clone() });
     }
     if core.dirty {
-        if let Some(path) = core.config.state_file.clone() {
-            if let Err(e) = state::save(&path, &core.nand) {
-                events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
-            }
+        if let Some(path) = core.config.state_file.clone()
+            && let Err(e) = state::save(&path, &core.nand)
+        {
+            events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
         }
         core.dirty = false;
     }
     drop(core);
     shared.serving.publish(mode, &endpoints);
-    shared.bus.attach(mode, usb_id, endpoints, host_sides);
+    shared.bus.attach(mode, usb_id, endpoints, connectors);
     emit(shared, events);
 }
 
@@ -262,11 +267,11 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     let mut core = lock(&shared.core);
     core.generation += 1;
     core.mode = None;
-    if let Some(path) = core.config.state_file.clone() {
-        if core.dirty {
-            let _ = state::save(&path, &core.nand);
-            core.dirty = false;
-        }
+    if let Some(path) = core.config.state_file.clone()
+        && core.dirty
+    {
+        let _ = state::save(&path, &core.nand);
+        core.dirty = false;
     }
     let next = match to {
         ResetTo::Mode(m) => m,
@@ -294,10 +299,10 @@ fn spawn_endpoint(
     model: Model,
     mode: SimMode,
     role: Role,
-    transport: Box<dyn Transport>,
+    conn: Conn,
 ) {
     let shared = Arc::clone(shared);
-    thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, transport));
+    thread::spawn(move || run_endpoint(&shared, generation, model, mode, role, conn));
 }
 
 fn spawn_listener(
@@ -324,7 +329,7 @@ fn spawn_listener(
                                 &shared,
                                 vec![SimEvent::Log { text: format!("fastboot tcp client {peer}") }],
                             );
-                            run_endpoint(&shared, generation, model, mode, role, t);
+                            run_endpoint(&shared, generation, model, mode, role, Conn::Fixed(t));
                         }
                         Err(e) => emit(
                             &shared,
@@ -340,18 +345,36 @@ fn spawn_listener(
     });
 }
 
-fn run_endpoint(
-    shared: &Arc<Shared>,
-    generation: u64,
-    model: Model,
-    mode: SimMode,
-    role: Role,
-    mut transport: Box<dyn Transport>,
-) {
+/// Where an endpoint's connections come from.
+pub(crate) enum Conn {
+    /// One transport for the endpoint's life (pty, one TCP connection).
+    Fixed(Box<dyn Transport>),
+    /// In-process: a new transport per `VirtualBus::open`.
+    Queue(Receiver<Box<dyn Transport>>),
+}
+
+fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, conn: Conn) {
     let mut handler = handlers::make(model, mode, role);
     let mut buf = vec![0u8; 64 * 1024];
+    let (mut transport, queue) = match conn {
+        Conn::Fixed(t) => (Some(t), None),
+        Conn::Queue(rx) => (None, Some(rx)),
+    };
     loop {
-        let received = transport.recv(&mut buf, POLL);
+        let Some(t) = transport.as_mut() else {
+            // Not connected: wait for the host to open the endpoint.
+            let next = queue.as_ref().map(|q| q.recv_timeout(POLL));
+            if lock(&shared.core).generation != generation {
+                break;
+            }
+            match next {
+                Some(Ok(t)) => transport = Some(t),
+                Some(Err(_)) => {}
+                None => break,
+            }
+            continue;
+        };
+        let received = t.recv(&mut buf, POLL);
         let mut out = Vec::new();
         let mut actions = Vec::new();
         let mut events = Vec::new();
@@ -390,13 +413,13 @@ fn run_endpoint(
                     handler.on_idle(&mut cx);
                 }
                 Err(_) => {
-                    // The host closed its side; a tty or TCP peer may come back, a memory
-                    // peer cannot.
+                    // The host closed its side. In-process endpoints wait for the next
+                    // open; a TCP connection is over.
                     drop(core);
-                    if role == Role::Fastboot || transport.info().endpoint.starts_with("sim:") {
+                    if queue.is_none() {
                         break;
                     }
-                    thread::sleep(POLL);
+                    transport = None;
                     continue;
                 }
             }
@@ -413,9 +436,11 @@ fn run_endpoint(
                 }
             }
         }
-        for msg in out {
-            if transport.send(&msg).is_err() {
-                break;
+        if let Some(t) = transport.as_mut() {
+            for msg in out {
+                if t.send(&msg).is_err() {
+                    break;
+                }
             }
         }
         emit(shared, events);

@@ -65,19 +65,24 @@ impl Nand {
         self.partitions.iter().find(|p| p.name == n)
     }
 
+    // Both indices come from `position` or a push just made: in bounds.
+    #[allow(clippy::indexing_slicing)]
     fn get_or_add(&mut self, name: &str) -> &mut Partition {
         let n = canonical(name);
-        if let Some(i) = self.partitions.iter().position(|p| p.name == n) {
-            return &mut self.partitions[i];
-        }
-        self.partitions.push(Partition {
-            name: n,
-            capacity: None,
-            start_sector: None,
-            content: Content::default(),
-        });
-        let last = self.partitions.len() - 1;
-        &mut self.partitions[last]
+        let i = if let Some(i) = self.partitions.iter().position(|p| p.name == n) {
+            i
+        } else {
+            self.partitions.push(Partition {
+                name: n,
+                capacity: None,
+                start_sector: None,
+                content: Content::default(),
+            });
+            self.partitions.len() - 1
+        };
+        // `i` is in bounds: found above, or the element just pushed.
+        #[allow(clippy::indexing_slicing)]
+        &mut self.partitions[i]
     }
 
     /// Define partitions (name, capacity in bytes), keeping contents of names that stay.

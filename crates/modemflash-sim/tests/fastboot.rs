@@ -34,19 +34,24 @@ fn client(m: &Module, opts: FastbootOptions) -> FastbootClient<MemoryTransport> 
     FastbootClient::new(m.bus().open(Role::Fastboot).unwrap(), opts)
 }
 
-/// Wait for the module to leave the bus and come back in fastboot, then connect: the old
-/// enumeration's endpoint stays taken (Busy), so the first successful open is the new one.
-fn reconnect(m: &Module, fb: FastbootClient<MemoryTransport>) -> FastbootClient<MemoryTransport> {
+/// Wait for the module to come back in fastboot after enumeration `old` (taken before the
+/// command that reboots it), then connect.
+fn reconnect(m: &Module, fb: FastbootClient<MemoryTransport>, old: u64) -> FastbootClient<MemoryTransport> {
     let opts = fb.options().clone();
     drop(fb);
     let t0 = std::time::Instant::now();
     loop {
-        if let Ok(t) = m.bus().open(Role::Fastboot) {
-            return FastbootClient::new(t, opts);
+        let e = m.bus().current();
+        if e.generation > old && e.mode == Some(SimMode::Fastboot) {
+            return FastbootClient::new(m.bus().open(Role::Fastboot).unwrap(), opts);
         }
         assert!(t0.elapsed() < WAIT, "module never came back in fastboot");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+fn generation(m: &Module) -> u64 {
+    m.bus().current().generation
 }
 
 fn flash_bytes(
@@ -234,13 +239,14 @@ fn faults_nak_and_power_loss_during_flash() {
     assert_eq!(fail_message(fb.getvar("product")), "command failed");
     assert_eq!(fb.getvar("product").unwrap(), "MDM9607");
     let data = pattern(20000, 9);
+    let g = generation(&m);
     assert!(flash_bytes(&mut fb, "boot", &data).is_err());
     let boot = m.with_core(|c| c.nand.get("boot").unwrap().content.clone());
     assert!(!boot.complete);
     assert_eq!(boot.len, 10000);
     assert!(m.history().iter().any(|e| matches!(e, SimEvent::Detached { .. })));
     // The temporary aboot still stops in fastboot.
-    let mut fb = reconnect(&m, fb);
+    let mut fb = reconnect(&m, fb, g);
     assert_eq!(fb.getvar("product").unwrap(), "MDM9607");
 }
 
@@ -249,11 +255,13 @@ fn reboot_bootloader_comes_back_and_forgets_the_download() {
     let m = start(config(Model::Ec20R1));
     let mut fb = client(&m, FastbootOptions::default());
     fb.download(&mut Cursor::new(b"data"), 4, &mut |_, _| {}).unwrap();
+    let g = generation(&m);
     fb.reboot_bootloader().unwrap();
-    let mut fb = reconnect(&m, fb);
+    let mut fb = reconnect(&m, fb, g);
     assert_eq!(fail_message(fb.flash("dsp2")), "no image downloaded");
+    let g = generation(&m);
     fb.continue_boot().unwrap();
     // Temporary aboot and no boot image: fastboot again.
-    let mut fb = reconnect(&m, fb);
+    let mut fb = reconnect(&m, fb, g);
     assert_eq!(fb.getvar("product").unwrap(), "MDM9615");
 }

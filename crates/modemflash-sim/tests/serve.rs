@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use modemflash::protocol::at::{AtClient, AtError};
+use modemflash::protocol::at::AtClient;
 use modemflash::protocol::fastboot::{FastbootClient, FastbootOptions, FastbootTcp};
 use modemflash::transport::Transport;
 use modemflash::transport::serial::SerialTransport;
@@ -118,19 +118,11 @@ fn ptys_and_symlinks_follow_the_enumeration() {
     t.send(&[0x00, 0x78, 0xf0, 0x7e]).unwrap();
     wait_until("DM bytes", || m.with_core(|c| c.faults.bytes) >= before + 4);
 
-    // ATI on the AT symlink, once the AT handler answers.
+    // ATI on the AT symlink.
     let mut atc = AtClient::new(SerialTransport::open(at.to_str().unwrap()).unwrap());
-    match atc.command("ATI", Duration::from_secs(3)) {
-        Ok(resp) => assert!(resp.lines.iter().any(|l| l.contains("Quectel")), "{:?}", resp.lines),
-        Err(AtError::NoResponse { .. })
-            if m.history()
-                .iter()
-                .any(|e| matches!(e, SimEvent::Log { text } if text.starts_with("no handler"))) =>
-        {
-            eprintln!("SKIPPED: ATI (the AT handler is not written yet)");
-        }
-        Err(e) => panic!("ATI: {e}"),
-    }
+    let resp = atc.command("ATI", Duration::from_secs(5)).unwrap();
+    assert!(resp.lines.iter().any(|l| l.contains("Quectel")), "{:?}", resp.lines);
+    assert_eq!(atc.revision().unwrap(), "EC20AQAR02A03E2G");
     drop(atc);
     drop(t);
 
@@ -146,4 +138,19 @@ fn ptys_and_symlinks_follow_the_enumeration() {
     wait_until("DM bytes after the power cycle", || m.with_core(|c| c.faults.bytes) > before);
     m.shutdown();
     assert!(std::fs::symlink_metadata(&dm).is_err(), "shutdown removes the symlinks");
+}
+
+#[test]
+fn at_qfastboot_on_the_pty_leads_to_fastboot_on_tcp() {
+    let tty = tempfile::tempdir().unwrap();
+    let m = serve(Model::Ec25, SimMode::Normal, tty.path());
+    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    let at = tty.path().join("at");
+    let mut atc = AtClient::new(SerialTransport::open(at.to_str().unwrap()).unwrap());
+    atc.enter_fastboot().unwrap();
+    let addr = tcp_endpoint(&m);
+    assert!(std::fs::symlink_metadata(&at).is_err(), "no AT port in fastboot");
+    let mut fb = fastboot_tcp(&addr);
+    assert_eq!(fb.getvar("product").unwrap(), "MDM9607");
+    m.shutdown();
 }

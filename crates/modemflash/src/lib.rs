@@ -8,6 +8,9 @@
 //! errors); the CLI decides how to show them.
 
 pub mod catalog;
+pub mod discovery;
+pub mod exec;
 pub mod package;
+pub mod plan;
 pub mod protocol;
 pub mod transport;

@@ -128,11 +128,11 @@ fn config(args: &SimArgs) -> ModuleConfig {
 }
 
 pub fn run(args: &SimArgs) -> u8 {
-    if let Some(dir) = &args.tty_dir {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("error: cannot create the tty directory {}: {e}", dir.display());
-            return exit::FAILED;
-        }
+    if let Some(dir) = &args.tty_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("error: cannot create the tty directory {}: {e}", dir.display());
+        return exit::FAILED;
     }
     // Fail early when the fastboot address is unusable, rather than at the first reboot
     // into fastboot.

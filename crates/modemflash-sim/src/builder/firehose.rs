@@ -135,7 +135,7 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
         prog.clone(),
         write_file(
             &dir.join(&prog),
-            &elf32_arm_header(0x0800_0000),
+            &elf32_arm_header(0x0800_0000, spec.programmer_size),
             spec.programmer_size,
             seed_of(&prog, spec.seed),
         )?,

@@ -156,9 +156,18 @@ pub(crate) fn yaffs2_header() -> Vec<u8> {
     h
 }
 
-/// A 52-byte ELF32 header for an ARM executable.
-pub(crate) fn elf32_arm_header(entry: u32) -> Vec<u8> {
-    let mut h = vec![0u8; 52];
+/// ELF32 header size.
+pub(crate) const ELF32_EHDR: usize = 52;
+/// ELF32 program header size.
+pub(crate) const ELF32_PHDR: usize = 32;
+
+/// An ELF32 header for an ARM executable of `file_size` bytes, followed by one `PT_LOAD`
+/// program header covering the rest of the file (from byte 84), loaded at `entry`: what a
+/// boot ROM needs to load the programmer segment by segment over Sahara.
+pub(crate) fn elf32_arm_header(entry: u32, file_size: u64) -> Vec<u8> {
+    let body = (ELF32_EHDR + ELF32_PHDR) as u32;
+    let filesz = u32::try_from(file_size).unwrap_or(u32::MAX).saturating_sub(body);
+    let mut h = vec![0u8; ELF32_EHDR + ELF32_PHDR];
     h[..4].copy_from_slice(b"\x7fELF");
     h[4] = 1; // 32-bit
     h[5] = 1; // little-endian
@@ -167,6 +176,29 @@ pub(crate) fn elf32_arm_header(entry: u32) -> Vec<u8> {
     h[18..20].copy_from_slice(&40u16.to_le_bytes()); // EM_ARM
     h[20..24].copy_from_slice(&1u32.to_le_bytes());
     h[24..28].copy_from_slice(&entry.to_le_bytes());
-    h[40..42].copy_from_slice(&52u16.to_le_bytes());
+    h[28..32].copy_from_slice(&(ELF32_EHDR as u32).to_le_bytes()); // e_phoff
+    h[40..42].copy_from_slice(&(ELF32_EHDR as u16).to_le_bytes()); // e_ehsize
+    h[42..44].copy_from_slice(&(ELF32_PHDR as u16).to_le_bytes()); // e_phentsize
+    h[44..46].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+    let ph = ELF32_EHDR;
+    // p_type PT_LOAD, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags R+X, p_align
+    for (i, v) in [1, body, entry, entry, filesz, filesz, 5, 4].into_iter().enumerate() {
+        h[ph + 4 * i..ph + 4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_header_has_one_load_segment_over_the_rest() {
+        let h = elf32_arm_header(0x0800_0000, 300 * 1024);
+        assert_eq!(h.len(), 84);
+        let le32 = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
+        let le16 = |o: usize| u16::from_le_bytes(h[o..o + 2].try_into().unwrap());
+        assert_eq!((le32(28), le16(42), le16(44)), (52, 32, 1));
+        assert_eq!((le32(52), le32(56), le32(68)), (1, 84, 300 * 1024 - 84));
+    }
 }

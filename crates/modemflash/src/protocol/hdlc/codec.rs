@@ -1,9 +1,16 @@
 //! Pure HDLC encoder and streaming decoder. No I/O, no clock.
 
-use crc::{CRC_16_IBM_SDLC, Crc};
+use crc::{CRC_16_IBM_SDLC, Crc, Table};
 
 /// CRC-16/X-25 (alias CRC-16/IBM-SDLC): poly 0x1021 reflected, init and xorout 0xFFFF.
-const X25: Crc<u16> = Crc::<u16>::new(&CRC_16_IBM_SDLC);
+/// Slice-by-16 tables: the CRC runs over every byte of every DLOAD frame.
+const X25: Crc<u16, Table<16>> = Crc::<u16, Table<16>>::new(&CRC_16_IBM_SDLC);
+
+/// Position of the first byte that needs escaping (or ends a frame).
+#[inline]
+fn find_special(data: &[u8]) -> Option<usize> {
+    data.iter().position(|&b| b == FLAG || b == ESCAPE)
+}
 
 /// Frame flag.
 pub const FLAG: u8 = 0x7E;
@@ -56,9 +63,20 @@ pub fn encode_into(payload: &[u8], leading_flag: bool, out: &mut Vec<u8>) {
     if leading_flag {
         out.push(FLAG);
     }
-    for &b in payload {
-        push_escaped(out, b);
+    // Copy runs of ordinary bytes at once; only 2 byte values in 256 need escaping.
+    let mut rest = payload;
+    while let Some(i) = find_special(rest) {
+        let (run, tail) = rest.split_at(i);
+        out.extend_from_slice(run);
+        if let Some((&b, tail)) = tail.split_first() {
+            out.push(ESCAPE);
+            out.push(b ^ ESCAPE_XOR);
+            rest = tail;
+        } else {
+            rest = tail;
+        }
     }
+    out.extend_from_slice(rest);
     let [lo, hi] = crc16(payload).to_le_bytes();
     push_escaped(out, lo);
     push_escaped(out, hi);
@@ -112,7 +130,17 @@ impl Decoder {
     /// error, in order. Returns how many frames or errors were reported.
     pub fn feed(&mut self, input: &[u8], mut on_frame: impl FnMut(Result<&[u8], HdlcError>)) -> usize {
         let mut count = 0;
-        for &b in input {
+        let mut rest = input;
+        while !rest.is_empty() {
+            // Fast path: copy the run of ordinary bytes up to the next flag or escape.
+            if !self.escaped {
+                let run_len = find_special(rest).unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(run_len);
+                self.push_run(run);
+                rest = tail;
+            }
+            let Some((&b, tail)) = rest.split_first() else { break };
+            rest = tail;
             if b == FLAG {
                 if let Some(result) = self.finish() {
                     count += 1;
@@ -122,27 +150,29 @@ impl Decoder {
                     }
                 }
                 self.reset();
-                continue;
-            }
-            if self.overflow {
-                continue;
-            }
-            let byte = if self.escaped {
+            } else if self.escaped {
                 self.escaped = false;
-                b ^ ESCAPE_XOR
-            } else if b == ESCAPE {
-                self.escaped = true;
-                continue;
+                self.push_run(&[b ^ ESCAPE_XOR]);
             } else {
-                b
-            };
-            if self.buf.len() >= self.max {
-                self.overflow = true;
-                continue;
+                // b == ESCAPE
+                self.escaped = true;
             }
-            self.buf.push(byte);
         }
         count
+    }
+
+    /// Append unescaped bytes, stopping at the frame-size bound.
+    fn push_run(&mut self, run: &[u8]) {
+        if self.overflow || run.is_empty() {
+            return;
+        }
+        let room = self.max - self.buf.len();
+        if run.len() > room {
+            self.buf.extend_from_slice(run.get(..room).unwrap_or_default());
+            self.overflow = true;
+        } else {
+            self.buf.extend_from_slice(run);
+        }
     }
 
     /// Convenience: feed `input` and collect owned results.

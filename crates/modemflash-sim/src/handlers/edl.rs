@@ -1,0 +1,486 @@
+//! EC25 (MDM9x07) in EDL, device side: the boot ROM's Sahara target, then the Firehose
+//! programmer it loads, on the same bulk endpoint (`protocols.md` §4, `quectel-flows.md`
+//! §3.5, `real-traces.md` §3 and §7 items 2–3).
+//!
+//! - On enumeration the target speaks first: HELLO (version 2, compatible 1, mode 0,
+//!   `max_cmd_len` from [`EdlQuirks`](crate::core::EdlQuirks)), sent on the first idle tick and
+//!   again when the host writes a short nudge (or garbage) before HELLO_RESP.
+//! - HELLO_RESP mode 0: image 13 (EHOSTDL) is loaded the way the SDX ROMs load an ELF
+//!   (`real-traces.md` §3.2): the 52-byte ELF header, the program headers, then every
+//!   loadable segment in program-header order in reads of at most `read_chunk` bytes that
+//!   never cross a segment end. END_IMAGE_TX 0, DONE → DONE_RESP, and after
+//!   `programmer_boot` the Firehose programmer ([`super::firehose`]) owns the endpoint.
+//! - HELLO_RESP mode 3: command mode (CMD_READY, EXECUTE serial / MSM HW id / PK hash,
+//!   SWITCH_MODE(0) → a fresh HELLO).
+//!
+//! Everything the image header declares is bounded ([`MAX_PHNUM`], [`MAX_IMAGE_BYTES`]);
+//! a bad image ends with END_IMAGE_TX and a named status (§4.3).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use modemflash::protocol::sahara::codec::{HEADER_LEN, HELLO_LEN};
+use modemflash::protocol::sahara::codes::{exec, exec_name, image_id};
+use modemflash::protocol::sahara::{Framer, Hello, HelloResp, Packet, status_name};
+
+use super::firehose::Programmer;
+use crate::fault::FaultKind;
+use crate::handler::{Cx, Handler, ResetTo};
+
+/// Sahara status codes used here (`protocols.md` §4.3).
+pub mod status {
+    pub const SUCCESS: u32 = 0x00;
+    pub const INVALID_CMD: u32 = 0x01;
+    pub const PROTOCOL_MISMATCH: u32 = 0x02;
+    pub const INVALID_HOST_PROTOCOL_VERSION: u32 = 0x04;
+    pub const INVALID_IMAGE_DATA_SIZE: u32 = 0x08;
+    pub const UNSUPPORTED_NUM_PHDRS: u32 = 0x0E;
+    pub const INVALID_PHDR_SIZE: u32 = 0x0F;
+    pub const UNINITIALISED_PHDR_LOCATION: u32 = 0x11;
+    pub const INVALID_IMAGE_HEADER_DATA_SIZE: u32 = 0x13;
+    pub const INVALID_ELF_HEADER: u32 = 0x14;
+    pub const HOST_ERROR_IN_HELLO_RESP: u32 = 0x15;
+    pub const INVALID_HOST_MODE: u32 = 0x18;
+    pub const MEMORY_DEBUG_NOT_SUPPORTED: u32 = 0x1B;
+    pub const INVALID_MODE_SWITCH: u32 = 0x1C;
+    pub const UNSUPPORTED_EXEC_CMD: u32 = 0x1F;
+    pub const INVALID_CLIENT_CMD: u32 = 0x20;
+    pub const IMAGE_AUTH_FAILURE: u32 = 0x25;
+}
+
+/// ELF32 header length: the first read.
+pub const ELF32_EHDR_LEN: u32 = 52;
+/// ELF32 program header length; anything else is refused with 0x0F.
+pub const ELF32_PHDR_LEN: u32 = 32;
+/// Most program headers accepted (the real 9x07 programmers have 3 [B]).
+pub const MAX_PHNUM: u32 = 64;
+/// Most bytes loaded from one image (the real programmers are ~130 KiB [B]).
+pub const MAX_IMAGE_BYTES: u64 = 8 << 20;
+/// Bytes kept while the programmer boots (a host should wait for its logs).
+const MAX_EARLY_BYTES: usize = 1 << 20;
+/// Qualcomm segment type "hash" in `p_flags` bits 24..26, on a `PT_NULL` header: loaded
+/// too (`real-traces.md` §3.3 reads it) [D].
+const QC_SEGMENT_HASH: u32 = 2;
+
+/// What the target does with the next bytes.
+#[derive(Debug)]
+enum State {
+    /// HELLO sent (or due on the next idle tick); waiting for HELLO_RESP.
+    WaitHelloResp,
+    /// Image transfer: waiting for the bytes of the last READ_DATA.
+    Loading(Load),
+    /// END_IMAGE_TX 0 sent; waiting for DONE.
+    WaitDone,
+    /// Command mode; the EXECUTE answer waiting for EXECUTE_DATA.
+    Command { pending: Option<(u32, Vec<u8>)> },
+    /// END_IMAGE_TX with an error sent; a nudge restarts with HELLO, RESET resets.
+    Failed,
+    /// DONE_RESP sent; the programmer starts after `ticks_left` idle ticks.
+    Booting { ticks_left: u32, early: Vec<u8> },
+    /// The Firehose programmer runs.
+    Firehose(Box<Programmer>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    ElfHeader,
+    ProgramHeaders,
+    Segments,
+}
+
+/// Progress of the image load.
+#[derive(Debug)]
+struct Load {
+    step: Step,
+    /// The outstanding READ_DATA.
+    offset: u32,
+    length: u32,
+    /// Reads still to make (offset, length).
+    queue: VecDeque<(u32, u32)>,
+    reads: u64,
+    bytes: u64,
+}
+
+/// The EC25 EDL endpoint.
+#[derive(Debug)]
+pub struct EdlHandler {
+    state: State,
+    framer: Framer,
+    hello_sent: bool,
+}
+
+impl Default for EdlHandler {
+    fn default() -> Self {
+        EdlHandler { state: State::WaitHelloResp, framer: Framer::default(), hello_sent: false }
+    }
+}
+
+/// How a fault switch fired for a command is to be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fired {
+    /// No fault: answer normally.
+    Go,
+    /// Answer with the protocol's error.
+    Nak,
+    /// A power loss to apply to the write in progress (only when asked for).
+    PowerLoss,
+    /// Already applied (stall, disconnect, power loss outside a write): send nothing.
+    Stop,
+}
+
+/// Count a command and apply what fires (`Stall`, `Disconnect`, `PowerLoss` outside a
+/// write); the caller answers `Nak` and applies `PowerLoss` to its write.
+pub(super) fn fire(cx: &mut Cx<'_>, step: &str, during_write: bool) -> Fired {
+    match cx.command(step) {
+        Some(FaultKind::Nak) => Fired::Nak,
+        Some(FaultKind::Stall) => {
+            cx.core.faults.stalled = true;
+            Fired::Stop
+        }
+        Some(FaultKind::PowerLoss) if during_write => Fired::PowerLoss,
+        Some(FaultKind::Disconnect | FaultKind::PowerLoss) => {
+            cx.reset(ResetTo::Boot, Duration::ZERO);
+            Fired::Stop
+        }
+        _ => Fired::Go,
+    }
+}
+
+impl EdlHandler {
+    pub fn new() -> Self {
+        EdlHandler::default()
+    }
+
+    fn send_hello(&mut self, cx: &mut Cx<'_>) {
+        let hello = Hello {
+            version: 2,
+            version_supported: 1,
+            max_cmd_len: cx.core.config.edl.max_cmd_len,
+            mode: 0,
+            reserved: [0; 6],
+            len: HELLO_LEN,
+        };
+        cx.send(Packet::Hello(hello).encode());
+        self.hello_sent = true;
+        self.state = State::WaitHelloResp;
+    }
+
+    fn end_image(cx: &mut Cx<'_>, image: u32, code: u32) {
+        cx.send(Packet::EndImageTx { image_id: image, status: code }.encode());
+        if code != status::SUCCESS {
+            cx.log(format!("sahara: END_IMAGE_TX status {code:#04x} ({})", status_name(code)));
+        }
+    }
+
+    /// Refuse the image with `code` and wait for a RESET or a nudge.
+    fn fail(&mut self, cx: &mut Cx<'_>, code: u32) {
+        Self::end_image(cx, image_id::ENPRG, code);
+        self.framer = Framer::default();
+        self.state = State::Failed;
+    }
+
+    fn reset(&mut self, cx: &mut Cx<'_>) {
+        cx.send(Packet::ResetResp.encode());
+        cx.log("sahara: RESET");
+        cx.reset(ResetTo::Boot, Duration::ZERO);
+        self.state = State::Failed;
+    }
+
+    fn request(&mut self, cx: &mut Cx<'_>, mut load: Load, offset: u32, length: u32) {
+        load.offset = offset;
+        load.length = length;
+        cx.send(Packet::ReadData { image_id: image_id::ENPRG, offset, length }.encode());
+        self.state = State::Loading(load);
+    }
+
+    fn on_hello_resp(&mut self, cx: &mut Cx<'_>, rsp: &HelloResp) {
+        match fire(cx, "sahara:hello", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return self.fail(cx, status::PROTOCOL_MISMATCH),
+            Fired::Stop => return,
+        }
+        if rsp.version < 1 {
+            return self.fail(cx, status::INVALID_HOST_PROTOCOL_VERSION);
+        }
+        if rsp.status != status::SUCCESS {
+            return self.fail(cx, status::HOST_ERROR_IN_HELLO_RESP);
+        }
+        match rsp.mode {
+            0 => {
+                cx.log("sahara: loading image 13 (EHOSTDL)");
+                let load = Load {
+                    step: Step::ElfHeader,
+                    offset: 0,
+                    length: 0,
+                    queue: VecDeque::new(),
+                    reads: 0,
+                    bytes: 0,
+                };
+                self.request(cx, load, 0, ELF32_EHDR_LEN);
+            }
+            3 => {
+                cx.send(Packet::CmdReady.encode());
+                self.state = State::Command { pending: None };
+            }
+            2 => self.fail(cx, status::MEMORY_DEBUG_NOT_SUPPORTED),
+            _ => self.fail(cx, status::INVALID_HOST_MODE),
+        }
+    }
+
+    /// Raw image bytes for the outstanding READ_DATA.
+    fn on_image_data(&mut self, data: &[u8], cx: &mut Cx<'_>) {
+        let State::Loading(load) = &self.state else { return };
+        // A RESET where data was expected (a host that gave up): the transfer is short
+        // and is exactly a RESET packet.
+        if self.framer.buffered() == 0 && load.length != 8 && data == Packet::Reset.encode().as_slice() {
+            return self.reset(cx);
+        }
+        self.framer.push(data);
+        let Some(bytes) = self.framer.take_raw(load.length as usize) else { return };
+        let State::Loading(mut load) = std::mem::replace(&mut self.state, State::Failed) else { return };
+        match fire(cx, "sahara:read", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            // [I] a refused read is reported as an authentication failure, the error
+            // users meet with a wrong or unsigned programmer.
+            Fired::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
+            Fired::Stop => return,
+        }
+        load.reads += 1;
+        load.bytes += bytes.len() as u64;
+        match load.step {
+            Step::ElfHeader => match parse_elf_header(&bytes) {
+                Ok((phoff, phnum)) => {
+                    load.step = Step::ProgramHeaders;
+                    return self.request(cx, load, phoff, phnum * ELF32_PHDR_LEN);
+                }
+                Err(code) => return self.fail(cx, code),
+            },
+            Step::ProgramHeaders => match load_plan(&bytes, cx.core.config.edl.read_chunk) {
+                Ok(queue) => {
+                    load.step = Step::Segments;
+                    load.queue = queue;
+                }
+                Err(code) => return self.fail(cx, code),
+            },
+            Step::Segments => {}
+        }
+        if let Some((offset, length)) = load.queue.pop_front() {
+            self.request(cx, load, offset, length);
+        } else {
+            cx.log(format!("sahara: image 13 loaded, {} bytes in {} reads", load.bytes, load.reads));
+            Self::end_image(cx, image_id::ENPRG, status::SUCCESS);
+            self.state = State::WaitDone;
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet, cx: &mut Cx<'_>) {
+        if packet == Packet::Reset {
+            return self.reset(cx);
+        }
+        match (&mut self.state, packet) {
+            (State::WaitHelloResp | State::Failed, Packet::HelloResp(rsp)) => self.on_hello_resp(cx, &rsp),
+            (State::WaitDone, Packet::Done) => match fire(cx, "sahara:done", false) {
+                Fired::Nak => self.fail(cx, status::IMAGE_AUTH_FAILURE),
+                Fired::Stop => {}
+                Fired::Go | Fired::PowerLoss => {
+                    let edl = &cx.core.config.edl;
+                    let done = edl.done_status;
+                    let tick = crate::module::POLL.as_nanos().max(1);
+                    let ticks =
+                        u32::try_from(edl.programmer_boot.as_nanos().div_ceil(tick)).unwrap_or(u32::MAX);
+                    cx.send(Packet::DoneResp { status: done }.encode());
+                    cx.log("sahara: DONE; the programmer boots");
+                    self.state = State::Booting { ticks_left: ticks, early: self.framer.take_all() };
+                }
+            },
+            (State::Command { pending }, Packet::Execute { client_cmd }) => {
+                *pending = None;
+                match fire(cx, &format!("sahara:execute:{client_cmd}"), false) {
+                    Fired::Go | Fired::PowerLoss => {}
+                    Fired::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                    Fired::Stop => return,
+                }
+                match execute_answer(cx, client_cmd) {
+                    Some(data) => {
+                        cx.send(Packet::ExecuteResp { client_cmd, len: data.len() as u32 }.encode());
+                        if let State::Command { pending } = &mut self.state {
+                            *pending = Some((client_cmd, data));
+                        }
+                    }
+                    None => Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                }
+            }
+            (State::Command { pending }, Packet::ExecuteData { client_cmd }) => match pending.take() {
+                Some((cmd, data)) if cmd == client_cmd => cx.send(data),
+                _ => Self::end_image(cx, 0, status::INVALID_CLIENT_CMD),
+            },
+            (State::Command { .. }, Packet::SwitchMode { mode }) => match mode {
+                0 => self.send_hello(cx),
+                3 => cx.send(Packet::CmdReady.encode()),
+                _ => Self::end_image(cx, 0, status::INVALID_MODE_SWITCH),
+            },
+            // The host echoing a HELLO, or packets after a failure: nothing to say.
+            (_, Packet::Hello(_)) | (State::Failed, _) => {}
+            (_, other) => {
+                cx.log(format!("sahara: unexpected {} in this state", other.name()));
+                Self::end_image(cx, image_id::ENPRG, status::INVALID_CMD);
+            }
+        }
+    }
+
+    fn on_packets(&mut self, data: &[u8], cx: &mut Cx<'_>) {
+        let before_hello = matches!(self.state, State::WaitHelloResp | State::Failed);
+        if before_hello && self.framer.buffered() == 0 && data.len() < HEADER_LEN {
+            // fwupd/QFirehose write one byte when no HELLO came (§4.5 step 1).
+            cx.log("sahara: host nudged; HELLO again");
+            return self.send_hello(cx);
+        }
+        self.framer.push(data);
+        while let Some(next) = self.framer.next_packet() {
+            match next {
+                Ok(packet) => self.on_packet(packet, cx),
+                Err(e) => {
+                    cx.log(format!("sahara: {e}"));
+                    if before_hello {
+                        // Garbage before HELLO_RESP (the EC20 tool writes 1024 zeros):
+                        // say HELLO again.
+                        self.send_hello(cx);
+                    } else {
+                        Self::end_image(cx, image_id::ENPRG, status::PROTOCOL_MISMATCH);
+                    }
+                }
+            }
+            match &mut self.state {
+                // What follows is image data, left in the framer for `on_image_data`.
+                State::Loading(_) => {
+                    let rest = self.framer.take_all();
+                    if !rest.is_empty() {
+                        self.on_image_data(&rest, cx);
+                    }
+                    return;
+                }
+                State::Booting { early, .. } => {
+                    early.extend(self.framer.take_all());
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Handler for EdlHandler {
+    fn on_data(&mut self, data: &[u8], cx: &mut Cx<'_>) {
+        if data.is_empty() {
+            return; // a ZLP ends a transfer; nothing in it
+        }
+        match &mut self.state {
+            State::Firehose(p) => p.on_data(data, cx),
+            State::Booting { early, .. } => {
+                let room = MAX_EARLY_BYTES.saturating_sub(early.len());
+                early.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+            }
+            State::Loading(_) => self.on_image_data(data, cx),
+            _ => self.on_packets(data, cx),
+        }
+    }
+
+    fn on_idle(&mut self, cx: &mut Cx<'_>) {
+        match &mut self.state {
+            State::WaitHelloResp if !self.hello_sent => self.send_hello(cx),
+            State::Booting { ticks_left, .. } if *ticks_left > 0 => *ticks_left -= 1,
+            State::Booting { early, .. } => {
+                let early = std::mem::take(early);
+                let mut programmer = Box::new(Programmer::start(cx));
+                if !early.is_empty() {
+                    programmer.on_data(&early, cx);
+                }
+                self.state = State::Firehose(programmer);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What EXECUTE `client_cmd` answers (`real-traces.md` §3.1), `None` when unsupported.
+fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
+    let edl = &cx.core.config.edl;
+    let answer = match client_cmd {
+        exec::SERIAL_NUM_READ => edl.serial.to_le_bytes().to_vec(),
+        exec::MSM_HW_ID_READ => {
+            let id = if cx.has_fault(&FaultKind::WrongChipId) { WRONG_CHIP_HW_ID } else { edl.msm_hw_id };
+            id.to_le_bytes().to_vec()
+        }
+        exec::OEM_PK_HASH_READ => edl.pk_hash.clone(),
+        _ => {
+            cx.log(format!("sahara: EXECUTE {} ({client_cmd:#x}) not supported", exec_name(client_cmd)));
+            return None;
+        }
+    };
+    Some(answer)
+}
+
+/// MSM HW id reported under the `wrong-chip-id` fault: an MSM8916's (MSM_ID 0x007050E1),
+/// not a 9x07 [I].
+pub const WRONG_CHIP_HW_ID: u64 = 0x0070_50E1_0000_0000;
+
+fn le16(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 2).and_then(|s| s.try_into().ok()).map_or(0, |a| u32::from(u16::from_le_bytes(a)))
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
+}
+
+/// Check the ELF32 header; `(e_phoff, e_phnum)` or a Sahara status.
+pub fn parse_elf_header(h: &[u8]) -> Result<(u32, u32), u32> {
+    // Magic, 32-bit, little-endian, version 1.
+    if h.len() < ELF32_EHDR_LEN as usize || h.get(..7) != Some(b"\x7fELF\x01\x01\x01".as_slice()) {
+        return Err(status::INVALID_ELF_HEADER);
+    }
+    let (phoff, phentsize, phnum) = (le32(h, 28), le16(h, 42), le16(h, 44));
+    if phentsize != ELF32_PHDR_LEN {
+        return Err(status::INVALID_PHDR_SIZE);
+    }
+    if phnum == 0 || phnum > MAX_PHNUM {
+        return Err(status::UNSUPPORTED_NUM_PHDRS);
+    }
+    if phoff < ELF32_EHDR_LEN || u64::from(phoff) + u64::from(phnum * ELF32_PHDR_LEN) > MAX_IMAGE_BYTES {
+        return Err(status::UNINITIALISED_PHDR_LOCATION);
+    }
+    Ok((phoff, phnum))
+}
+
+/// The reads that load the segments described by `phdrs`: every `PT_LOAD` (and Qualcomm
+/// hash) segment with data, in program-header order, in pieces of at most `chunk` bytes.
+pub fn load_plan(phdrs: &[u8], chunk: u32) -> Result<VecDeque<(u32, u32)>, u32> {
+    let chunk = chunk.max(1);
+    let mut plan = VecDeque::new();
+    let mut total = 0u64;
+    for ph in phdrs.chunks_exact(ELF32_PHDR_LEN as usize) {
+        let (p_type, offset, filesz, flags) = (le32(ph, 0), le32(ph, 4), le32(ph, 16), le32(ph, 24));
+        let hash = p_type == 0 && (flags >> 24) & 7 == QC_SEGMENT_HASH;
+        if !(p_type == 1 || hash) || filesz == 0 {
+            continue;
+        }
+        let end = offset.checked_add(filesz).ok_or(status::INVALID_IMAGE_HEADER_DATA_SIZE)?;
+        total += u64::from(filesz);
+        if total > MAX_IMAGE_BYTES {
+            return Err(status::INVALID_IMAGE_DATA_SIZE);
+        }
+        let mut at = offset;
+        while at < end {
+            let n = chunk.min(end - at);
+            plan.push_back((at, n));
+            at += n;
+        }
+    }
+    if plan.is_empty() {
+        return Err(status::UNSUPPORTED_NUM_PHDRS);
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+#[path = "edl_tests.rs"]
+mod tests;

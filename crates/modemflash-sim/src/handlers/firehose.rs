@@ -1,0 +1,486 @@
+//! The Firehose programmer of an EC25 (`prog_nand_firehose_9x07.mbn`) once the boot ROM
+//! has loaded it (`protocols.md` §5, `quectel-flows.md` §3.6, `real-traces.md` §4 and
+//! §7 items 3–6). 9x07 style throughout: logs without an `INFO: ` prefix, responses with
+//! the exact attribute sets of `real-traces.md` §4.1/§4.3.
+//!
+//! Commands come through the library's [`Scanner`]; after `<program>`'s
+//! `ACK rawmode="true"` the next `num_partition_sectors × page` bytes are raw data, in any
+//! split and possibly in the same read as the XML. The NAND keeps one
+//! [`PartitionWriter`] per program: its hash covers the bytes received, i.e. the image
+//! **padded to whole sectors** (the device never learns the unpadded length).
+
+use std::time::Duration;
+
+use modemflash::protocol::firehose::{
+    Command, CommandKind, FirehoseError, Scanner, encode_log, encode_response,
+};
+
+use super::edl::{Fired, fire};
+use crate::bus::SimMode;
+use crate::core::EdlQuirks;
+use crate::handler::{Cx, ResetTo};
+use crate::nand::PartitionWriter;
+
+/// Bytes buffered without a `</data>` before the command is refused.
+pub const SCANNER_CAPACITY: usize = 256 * 1024;
+/// `MaxPayloadSizeFromTargetInBytes` (the sibling 9x55 programmer's value [L], assumed for
+/// 9x07 [D], `real-traces.md` §4.3).
+pub const MAX_PAYLOAD_FROM_TARGET: u64 = 2048;
+/// `TargetName` and `MemoryName` of the configure reply [B].
+pub const TARGET_NAME: &str = "9x07";
+pub const MEMORY_NAME: &str = "NAND";
+/// The function list exactly as a real 9x07 loader printed it, trailing space included
+/// (`real-traces.md` §4.2) [L].
+pub const SUPPORTED_FUNCTIONS: &str =
+    "Supported Functions: program configure power benchmark read getstorageinfo erase nop ";
+/// Time between the power-reset ACK and the device leaving the bus (~1 s [L]).
+pub const POWER_RESET_DELAY: Duration = Duration::from_secs(1);
+/// Largest `<read>` served: the NAND contents are not kept, so reads return zeros; this
+/// bounds the memory queued for them [I].
+pub const MAX_READ_BYTES: u64 = 16 << 20;
+/// Size of each zero-filled transfer of a `<read>`.
+const READ_TRANSFER: usize = 16 * 1024;
+
+/// A `<program>` data phase in progress.
+#[derive(Debug)]
+struct DataPhase {
+    writer: PartitionWriter,
+    start_sector: u64,
+    remaining: u64,
+    /// Power loss after this many bytes (fault `power-loss@step=firehose:program:…`).
+    cut_at: Option<u64>,
+}
+
+/// NAND geometry the programmer checks against.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    page: u64,
+    pages_per_block: u64,
+    total_blocks: u64,
+}
+
+impl Geometry {
+    fn of(edl: &EdlQuirks) -> Self {
+        Geometry {
+            page: u64::from(edl.page_size.max(1)),
+            pages_per_block: u64::from(edl.pages_per_block.max(1)),
+            total_blocks: u64::from(edl.total_blocks),
+        }
+    }
+
+    fn total_sectors(self) -> u64 {
+        self.total_blocks * self.pages_per_block
+    }
+}
+
+/// The running programmer.
+#[derive(Debug)]
+pub struct Programmer {
+    scanner: Scanner,
+    data: Option<DataPhase>,
+    tmp: Vec<u8>,
+    /// Set once a reset is requested: nothing more is answered.
+    gone: bool,
+}
+
+/// Why a command is refused: the log lines to send before the NAK.
+type Refusal = Vec<String>;
+
+fn log(cx: &mut Cx<'_>, text: &str) {
+    cx.send(encode_log(text));
+}
+
+fn respond(cx: &mut Cx<'_>, ack: bool, rawmode: Option<bool>, extra: &[(&str, String)]) {
+    if let Ok(doc) = encode_response(ack, rawmode, extra) {
+        cx.send(doc);
+    }
+}
+
+fn nak(cx: &mut Cx<'_>, lines: &[String]) {
+    for l in lines {
+        log(cx, l);
+    }
+    respond(cx, false, None, &[]);
+}
+
+/// A numeric attribute; a missing or unparsable one is a refusal ([I] wording).
+fn num(cmd: &Command, name: &str) -> Result<u64, Refusal> {
+    match cmd.attr_u64(name) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(vec![format!("ERROR: Attribute '{name}' is missing in <{}>", cmd.name)]),
+        Err(_) => Err(vec![format!(
+            "ERROR: Attribute '{name}'='{}' is not a number",
+            cmd.attr(name).unwrap_or_default()
+        )]),
+    }
+}
+
+impl Programmer {
+    /// The programmer starts: its start-up logs (`real-traces.md` §4.2).
+    pub fn start(cx: &mut Cx<'_>) -> Self {
+        let edl = &cx.core.config.edl;
+        let date = format!("Binary build date: {}\n", edl.build_date);
+        let serial = format!("Chip serial num: {} ({:#x})", edl.serial, edl.serial);
+        log(cx, &date);
+        log(cx, &serial);
+        log(cx, SUPPORTED_FUNCTIONS);
+        cx.log("firehose: programmer running");
+        Programmer {
+            scanner: Scanner::new(SCANNER_CAPACITY),
+            data: None,
+            tmp: vec![0; 64 * 1024],
+            gone: false,
+        }
+    }
+
+    /// Bytes from the host: commands and raw program data.
+    pub fn on_data(&mut self, mut data: &[u8], cx: &mut Cx<'_>) {
+        while !data.is_empty() && !self.gone {
+            let room = self.scanner.room();
+            if room == 0 {
+                self.too_big(cx);
+                continue;
+            }
+            let (now, rest) = data.split_at(room.min(data.len()));
+            if self.scanner.feed(now).is_err() {
+                self.too_big(cx);
+            }
+            data = rest;
+            self.process(cx);
+        }
+    }
+
+    fn too_big(&mut self, cx: &mut Cx<'_>) {
+        let held = self.scanner.buffered();
+        self.scanner.clear();
+        nak(cx, &[format!("XML ({held} bytes) is too big for buffer (max {SCANNER_CAPACITY} bytes)")]);
+    }
+
+    /// Handle everything buffered.
+    fn process(&mut self, cx: &mut Cx<'_>) {
+        while !self.gone {
+            if self.data.is_some() {
+                if !self.take_data(cx) {
+                    return;
+                }
+                continue;
+            }
+            match self.scanner.next_command() {
+                Ok(None) => return,
+                Ok(Some(cmd)) => self.handle(&cmd, cx),
+                Err(FirehoseError::DocumentTooLong { .. }) => self.too_big(cx),
+                // The real text goes on after "correctly" [B]; what follows is ours [I].
+                Err(e) => nak(cx, &[format!("ERROR: XML not formed correctly: {e}")]),
+            }
+        }
+    }
+
+    /// Move raw data into the current write; false when more bytes are needed.
+    fn take_data(&mut self, cx: &mut Cx<'_>) -> bool {
+        let Some(phase) = self.data.as_mut() else { return true };
+        if phase.remaining > 0 {
+            let mut want = usize::try_from(phase.remaining).unwrap_or(usize::MAX).min(self.tmp.len());
+            let written = phase.writer.len();
+            if let Some(cut) = phase.cut_at {
+                want = want.min(usize::try_from(cut.saturating_sub(written)).unwrap_or(usize::MAX));
+            }
+            let buf = self.tmp.get_mut(..want).unwrap_or_default();
+            let n = self.scanner.take_raw(buf);
+            phase.writer.write(written, buf.get(..n).unwrap_or_default());
+            phase.remaining -= n as u64;
+            if phase.cut_at.is_some_and(|cut| phase.writer.len() >= cut) {
+                let Some(phase) = self.data.take() else { return false };
+                cx.log(format!("firehose: power lost while programming {}", phase.writer.name));
+                cx.commit(phase.writer, false);
+                cx.reset(ResetTo::Boot, Duration::ZERO);
+                self.gone = true;
+                return false;
+            }
+            if phase.remaining > 0 {
+                return false;
+            }
+        }
+        let Some(phase) = self.data.take() else { return true };
+        cx.commit(phase.writer, true);
+        log(cx, &format!("Finished sector address {}", phase.start_sector));
+        respond(cx, true, Some(false), &[]);
+        true
+    }
+
+    fn handle(&mut self, cmd: &Command, cx: &mut Cx<'_>) {
+        let geo = Geometry::of(&cx.core.config.edl);
+        let result = match &cmd.kind {
+            CommandKind::Configure => self.configure(cmd, cx),
+            CommandKind::Erase => self.erase(cmd, geo, cx),
+            CommandKind::Program => self.program(cmd, geo, cx),
+            CommandKind::Read => self.read(cmd, geo, cx),
+            CommandKind::Power => self.power(cmd, cx),
+            CommandKind::Patch => simple(cx, "firehose:patch", || {
+                let file = cmd.attr("filename").unwrap_or_default();
+                // Only DISK patches touch the device; others are for host files (§5.5).
+                // [I] the real programmer's handling of a non-DISK patch is unknown.
+                (!file.eq_ignore_ascii_case("DISK")).then(|| format!("patch for {file:?} ignored: not DISK"))
+            }),
+            CommandKind::Nop => simple(cx, "firehose:nop", || None),
+            CommandKind::GetStorageInfo => {
+                let name = cx.core.config.edl.nand_name.clone();
+                simple(cx, "firehose:getstorageinfo", || {
+                    // [I] block_size in pages, as the other two fields are sizes in pages/bytes.
+                    Some(format!(
+                        "{{\"storage_info\": {{\"total_blocks\":{}, \"block_size\":{}, \"page_size\":{}, \"mem_type\":\"NAND\", \"prod_name\":\"{name}\"}}}}",
+                        geo.total_blocks, geo.pages_per_block, geo.page
+                    ))
+                })
+            }
+            CommandKind::Other(name) => {
+                if fire(cx, &format!("firehose:{name}"), false) == Fired::Stop {
+                    self.stop();
+                }
+                // [I] wording: the 9x07 text for an unknown tag is not known.
+                Err(vec![format!("ERROR: Unknown or unsupported tag <{name}>")])
+            }
+        };
+        if let Err(lines) = result
+            && !self.gone
+        {
+            nak(cx, &lines);
+        }
+    }
+
+    /// `<configure>`: NAND only; the payload limit is `firehose_max_payload`.
+    fn configure(&mut self, cmd: &Command, cx: &mut Cx<'_>) -> Result<(), Refusal> {
+        match fire(cx, "firehose:configure", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return Err(vec!["configure refused (fault)".into()]),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
+        }
+        let memory = cmd.attr("MemoryName").unwrap_or_default();
+        if !memory.eq_ignore_ascii_case("nand") {
+            // Text per `protocols.md` §5.3 step 2 [C].
+            return Err(vec![format!("Not support configure MemoryName {memory}")]);
+        }
+        let max = cx.core.config.firehose_max_payload;
+        let requested = cmd.attr_u64("MaxPayloadSizeToTargetInBytes").ok().flatten().unwrap_or(max);
+        let ok = (1..=max).contains(&requested);
+        // The 9x07 field set, in the binary's string order (`real-traces.md` §4.3) [B/D].
+        let fields = [
+            ("MemoryName", MEMORY_NAME.to_owned()),
+            ("MaxPayloadSizeFromTargetInBytes", MAX_PAYLOAD_FROM_TARGET.to_string()),
+            ("MaxPayloadSizeToTargetInBytes", if ok { requested } else { max }.to_string()),
+            ("MaxPayloadSizeToTargetInBytesSupported", max.to_string()),
+            ("TargetName", TARGET_NAME.to_owned()),
+        ];
+        cx.log(format!(
+            "firehose: configure {memory} payload {requested} → {}",
+            if ok { "ACK" } else { "NAK" }
+        ));
+        respond(cx, ok, None, &fields);
+        Ok(())
+    }
+
+    /// A fault already applied (stall, disconnect): answer nothing more.
+    fn stop(&mut self) {
+        self.gone = true;
+    }
+
+    /// `SECTOR_SIZE_IN_BYTES` (required) and `PAGES_PER_BLOCK` (when given) must match
+    /// the NAND (texts from the 9x07 binary [B]).
+    fn check_sector_size(cmd: &Command, geo: Geometry) -> Result<(), Refusal> {
+        let sector = num(cmd, "SECTOR_SIZE_IN_BYTES")?;
+        if sector != geo.page {
+            return Err(vec![format!(
+                "Attribute 'SECTOR_SIZE_IN_BYTES'={sector} must be equal to disk sector size {}",
+                geo.page
+            )]);
+        }
+        Ok(())
+    }
+
+    fn check_pages_per_block(cmd: &Command, geo: Geometry) -> Result<(), Refusal> {
+        match cmd.attr_u64("PAGES_PER_BLOCK") {
+            Ok(Some(ppb)) if ppb != geo.pages_per_block => Err(vec![format!(
+                "Attribute 'PAGES_PER_BLOCK'={ppb} must be equal to disk pages per block {}",
+                geo.pages_per_block
+            )]),
+            _ => Ok(()),
+        }
+    }
+
+    /// `<erase>`: block-aligned ranges inside the NAND. Checks in the order the real
+    /// EG25-G run implies (alignment reported although PAGES_PER_BLOCK was wrong there,
+    /// `real-traces.md` §4.4) [I].
+    fn erase(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
+        match fire(cx, "firehose:erase", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return Err(vec!["erase failed (fault)".into()]),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
+        }
+        if cmd.attr("vendor").is_some() {
+            // Quectel vendor lines (SDX55 packages only) carry no geometry [I].
+            respond(cx, true, Some(false), &[]);
+            return Ok(());
+        }
+        Self::check_sector_size(cmd, geo)?;
+        let start = num(cmd, "start_sector")?;
+        let count = num(cmd, "num_partition_sectors")?;
+        let where_ = format!("start_sector = {start} and num_partition_sectors ={count:#x})");
+        if start % geo.pages_per_block != 0 {
+            return Err(vec![where_, "start_sector unaligned".into()]);
+        }
+        if count % geo.pages_per_block != 0 {
+            return Err(vec![where_, "num_partition_sectors unaligned".into()]);
+        }
+        if count == 0 {
+            return Err(vec!["num_blocks to erase are ZERO".into()]);
+        }
+        if start.saturating_add(count) > geo.total_sectors() {
+            return Err(vec!["Block erase request exceeding total number of blocks".into()]);
+        }
+        Self::check_pages_per_block(cmd, geo)?;
+        let end = start + count;
+        let names: Vec<String> = cx
+            .core
+            .nand
+            .partitions
+            .iter()
+            .filter(|p| p.start_sector.is_some_and(|s| (start..end).contains(&s)))
+            .map(|p| p.name.clone())
+            .collect();
+        if names.is_empty() {
+            cx.log(format!("firehose: erased sectors {start}..{end} (no known partition there)"));
+        }
+        for n in names {
+            cx.erase(&n);
+        }
+        // [I] 9x07 erase ACK form unknown; the SDX one carries rawmode="false" (§5).
+        respond(cx, true, Some(false), &[]);
+        Ok(())
+    }
+
+    /// `<program>`: ACK rawmode="true", then the data phase (see [`Self::take_data`]).
+    fn program(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
+        let label = cmd.attr("label").unwrap_or_default().to_owned();
+        let fired = fire(cx, &format!("firehose:program:{label}"), true);
+        match fired {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return Err(vec![format!("program of {label} failed (fault)")]),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
+        }
+        Self::check_sector_size(cmd, geo)?;
+        Self::check_pages_per_block(cmd, geo)?;
+        let start = num(cmd, "start_sector")?;
+        let count = num(cmd, "num_partition_sectors")?;
+        if start % geo.pages_per_block != 0 {
+            return Err(vec!["start_sector unaligned".into()]);
+        }
+        if start.saturating_add(count) > geo.total_sectors() {
+            // [I] wording modelled on the binary's read-side text.
+            return Err(vec!["Trying to write beyond total sectors".into()]);
+        }
+        let name = match (label.is_empty(), cx.core.nand.at_sector(start)) {
+            (false, _) => label.clone(),
+            (true, Some(p)) => p.name.clone(),
+            (true, None) => format!("sector{start}"),
+        };
+        cx.core.nand.set_start_sector(&name, start);
+        let total = count * geo.page;
+        let cut_at = (fired == Fired::PowerLoss).then(|| total / 2 / geo.page * geo.page);
+        cx.log(format!("firehose: program {name} at sector {start}, {count} sectors"));
+        respond(cx, true, Some(true), &[]);
+        self.data = Some(DataPhase {
+            writer: PartitionWriter::new(&name),
+            start_sector: start,
+            remaining: total,
+            cut_at,
+        });
+        Ok(())
+    }
+
+    /// `<read>`: zero-filled sectors (the NAND keeps hashes, not contents).
+    fn read(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
+        match fire(cx, "firehose:read", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return Err(vec!["read failed (fault)".into()]),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
+        }
+        Self::check_sector_size(cmd, geo)?;
+        let start = num(cmd, "start_sector")?;
+        let count = num(cmd, "num_partition_sectors")?;
+        if start.saturating_add(count) > geo.total_sectors() {
+            return Err(vec!["Trying to read beyond total sectors".into()]);
+        }
+        let mut left = count * geo.page;
+        if left > MAX_READ_BYTES {
+            return Err(vec![format!("read of {left} bytes: the simulator serves at most {MAX_READ_BYTES}")]);
+        }
+        respond(cx, true, Some(true), &[]);
+        while left > 0 {
+            let n = left.min(READ_TRANSFER as u64);
+            cx.send(vec![0; n as usize]);
+            left -= n;
+        }
+        respond(cx, true, Some(false), &[]);
+        Ok(())
+    }
+
+    /// `<power>`: reset (the ROM then boots from NAND), off, or back to EDL.
+    fn power(&mut self, cmd: &Command, cx: &mut Cx<'_>) -> Result<(), Refusal> {
+        match fire(cx, "firehose:power", false) {
+            Fired::Go | Fired::PowerLoss => {}
+            Fired::Nak => return Err(vec!["power failed (fault)".into()]),
+            Fired::Stop => {
+                self.stop();
+                return Ok(());
+            }
+        }
+        let value = cmd.attr("value").unwrap_or_default();
+        let to = match value.to_ascii_lowercase().as_str() {
+            "reset" => {
+                log(cx, "Inside handlePower() - Requested POWER_RESET");
+                ResetTo::Boot
+            }
+            // [I] the virtual module has no "off" switch a handler can reach: powering
+            // off is modelled as leaving the bus and booting again.
+            "off" => {
+                log(cx, "Inside handlePower() - Requested POWER_OFF");
+                ResetTo::Boot
+            }
+            // The binary holds "Now resetting to EDL..." [B]; the attribute value is [I].
+            "edl" => {
+                log(cx, "Now resetting to EDL...");
+                ResetTo::Mode(SimMode::Edl)
+            }
+            _ => return Err(vec![format!("ERROR: Invalid power value '{value}'")]),
+        };
+        respond(cx, true, None, &[]);
+        cx.reset(to, POWER_RESET_DELAY);
+        self.gone = true;
+        Ok(())
+    }
+}
+
+/// A command that only needs an ACK, with an optional log line first.
+fn simple(cx: &mut Cx<'_>, step: &str, line: impl FnOnce() -> Option<String>) -> Result<(), Refusal> {
+    match fire(cx, step, false) {
+        Fired::Go | Fired::PowerLoss => {}
+        Fired::Nak => return Err(vec![format!("{step} failed (fault)")]),
+        Fired::Stop => return Ok(()),
+    }
+    if let Some(l) = line() {
+        log(cx, &l);
+    }
+    respond(cx, true, None, &[]);
+    Ok(())
+}

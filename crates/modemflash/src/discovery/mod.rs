@@ -1,0 +1,64 @@
+//! Finding the module and its ports, across re-enumerations.
+//!
+//! The executor talks to a [`ModuleBus`]: wait for a mode with a deadline, then open a
+//! port. Re-enumeration is a normal event, not an error: `open` retries while the OS
+//! catches up (the field failure `error: cannot open device` was exactly an open right
+//! after re-enumeration, `quectel-flows.md` §6).
+//!
+//! Implementations: [`ports::PortsBus`] for explicit endpoints (`--port TTY`,
+//! `--fastboot tcp:HOST:PORT`); the virtual module's in-process bus lives in
+//! `modemflash-sim`. USB discovery (nusb) comes later.
+
+pub mod ports;
+
+use std::time::Duration;
+
+use crate::plan::DeviceMode;
+use crate::transport::Transport;
+
+/// A port of the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Port {
+    /// DIAG/DM: DIAG in normal mode, DMSS in DLOAD, streaming once the programmer runs.
+    Dm,
+    /// AT commands (normal mode).
+    At,
+    /// Fastboot, ready for fastboot packets (TCP framing already negotiated).
+    Fastboot,
+    /// The QDLoader bulk interface (Sahara, then Firehose).
+    Edl,
+}
+
+impl Port {
+    pub fn name(self) -> &'static str {
+        match self {
+            Port::Dm => "DM port",
+            Port::At => "AT port",
+            Port::Fastboot => "fastboot",
+            Port::Edl => "EDL interface",
+        }
+    }
+}
+
+/// Why the bus could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("no module in {wanted} mode within {waited:?}; last seen: {seen}")]
+    Timeout { wanted: String, waited: Duration, seen: String },
+    #[error("cannot open the {port} at {endpoint}: {why}")]
+    Open { port: &'static str, endpoint: String, why: String },
+    #[error("no {0} is configured: {1}")]
+    NotConfigured(&'static str, &'static str),
+}
+
+/// The module as the executor reaches it.
+pub trait ModuleBus {
+    /// The mode the module is in now, if it is on the bus.
+    fn detect(&mut self) -> Result<Option<DeviceMode>, BusError>;
+    /// Wait until the module shows one of `modes`.
+    fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError>;
+    /// Open a port of the current mode.
+    fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError>;
+    /// Where a port is, for messages (`/dev/ttyUSB0`, `tcp:127.0.0.1:5554`).
+    fn endpoint(&self, port: Port) -> String;
+}

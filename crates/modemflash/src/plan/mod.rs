@@ -1,0 +1,209 @@
+//! Plans: what an update will do, step by step, as pure data. A plan can be printed
+//! (`modemflash plan`), serialised (`--json`) and matched against a journal; `exec` runs it.
+//!
+//! Each flow is a list of step templates (`legacy.rs`); the planner instantiates them with
+//! the package's files and picks where to enter from the module's detected mode and the
+//! journal. The real sequences are partly inferred (`quectel-flows.md` §2, `protocols.md`
+//! §10), which is why they are data and not code paths in the executor.
+
+mod legacy;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Revision;
+use crate::package::{Package, PackageKind};
+
+pub use legacy::Flow;
+
+/// A module's state as the executor sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceMode {
+    /// Firmware running: DIAG on the DM port, AT on the AT port.
+    Normal,
+    /// 9615 boot ROM download mode: DMSS on the DM port.
+    Dload,
+    /// 9615 streaming programmer running: streaming DLOAD on the DM port.
+    Streaming,
+    /// Fastboot (18d1:d00d).
+    Fastboot,
+    /// 9x07 EDL: Sahara on the QDLoader interface.
+    Edl,
+}
+
+impl DeviceMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceMode::Normal => "normal",
+            DeviceMode::Dload => "DLOAD",
+            DeviceMode::Streaming => "streaming programmer",
+            DeviceMode::Fastboot => "fastboot",
+            DeviceMode::Edl => "EDL",
+        }
+    }
+}
+
+/// What one step does. File paths are relative to the package root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Op {
+    /// DIAG 0x3A: normal → DLOAD.
+    DiagToDload,
+    /// `AT+QFASTBOOT`: normal → fastboot.
+    AtToFastboot,
+    /// Upload a DMSS programmer (first that works) and GO: DLOAD → streaming.
+    DmssUpload { programmers: Vec<String> },
+    /// HELLO, SECURITY_MODE trusted, PARTITION_TABLE (tables in order of preference),
+    /// optionally the Quectel download flag.
+    StreamingSession { tables: Vec<String>, download_flag: bool },
+    /// Write one file to a named partition.
+    StreamingWrite { partition: String, file: String },
+    /// Overwrite the start of a partition so the boot loader treats it as invalid
+    /// (how Quectel's tools make aboot stop in fastboot, `protocols.md` §10 C) [I].
+    StreamingInvalidate { partition: String },
+    /// Clear the Quectel download flag.
+    StreamingClearFlag,
+    /// RESET the streaming programmer: the module reboots from NAND.
+    StreamingReset,
+    /// `fastboot flash`.
+    FastbootFlash { partition: String, file: String },
+    /// `fastboot reboot`.
+    FastbootReboot,
+    /// Read the revision in normal mode and compare.
+    Verify { expected: Option<String> },
+}
+
+/// One step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id, the journal key (`streaming:write:0:SBL1`, `pass2:dmss:upload`).
+    pub id: String,
+    /// For people.
+    pub title: String,
+    /// The mode the module must be in before the step runs.
+    pub needs: DeviceMode,
+    /// The mode the module is in after the step (where it changes).
+    pub leads_to: Option<DeviceMode>,
+    /// A write whose result survives a reset: skipped on resume once journaled.
+    pub durable: bool,
+    /// Bytes moved, for progress.
+    pub bytes: u64,
+    #[serde(flatten)]
+    pub op: Op,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub package: String,
+    pub kind: PackageKind,
+    /// Identifies the package for the journal.
+    pub fingerprint: String,
+    pub flow: Flow,
+    /// Mode the module was found in.
+    pub found_in: DeviceMode,
+    /// Revision before the update, when it could be read.
+    pub revision_before: Option<String>,
+    /// Revision the package installs, when known.
+    pub expected_revision: Option<String>,
+    pub steps: Vec<Step>,
+    /// Steps journaled as done by an earlier run and skipped.
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Knobs for planning.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Directory with Quectel's temporary loaders (`sbl2_tmp.mbn`, `appsboot_tmp.mbn`).
+    pub loader_dir: Option<PathBuf>,
+    /// Force a flow instead of choosing one.
+    pub flow: Option<Flow>,
+    /// Whether the running firmware knows `AT+QFASTBOOT`; `None` = decide from the revision.
+    pub qfastboot: Option<bool>,
+    /// Cross-line or cross-model packages are refused unless set.
+    pub force: bool,
+}
+
+/// Why no plan could be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the package is invalid ({0} problems); run `modemflash inspect` on it for the list")]
+    InvalidPackage(usize),
+    #[error("{0} packages cannot be flashed yet")]
+    Unsupported(&'static str),
+    #[error("the module is in {0} mode, which the {1} flow cannot start from")]
+    CannotStartFrom(&'static str, &'static str),
+    #[error(
+        "package revision {package} does not fit the module's {module}: {why}. Pass --force to flash anyway (the module may end up stuck in its download mode)"
+    )]
+    DoesNotFit { package: String, module: String, why: &'static str },
+    #[error("loader directory {dir}: {why}")]
+    BadLoaderDir { dir: String, why: String },
+}
+
+/// What the planner knows about the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleState {
+    pub mode: DeviceMode,
+    pub revision: Option<String>,
+}
+
+/// Build a plan. `done` is the set of step ids an earlier run journaled for this package,
+/// with the flow it used.
+pub fn build(
+    package: &Package,
+    module: &ModuleState,
+    opts: &PlanOptions,
+    resume: Option<(&Flow, &[String])>,
+) -> Result<Plan, PlanError> {
+    if !package.is_valid() {
+        return Err(PlanError::InvalidPackage(package.report.errors().count()));
+    }
+    let expected = package.report.revision.as_ref().map(|r| r.raw.clone());
+    if let (Some(pkg), Some(cur)) = (&package.report.revision, &module.revision) {
+        check_fit(pkg, &Revision::parse(cur), opts.force)?;
+    }
+    match package.report.kind {
+        PackageKind::LegacyMdm9615 => legacy::plan(package, module, opts, resume, expected),
+        PackageKind::Firehose9x07 => Err(PlanError::Unsupported("MDM9x07 Firehose")),
+        PackageKind::FastbootImages => Err(PlanError::Unsupported("plain fastboot image")),
+        PackageKind::Unknown => Err(PlanError::InvalidPackage(1)),
+    }
+}
+
+fn check_fit(package: &Revision, module: &Revision, force: bool) -> Result<(), PlanError> {
+    use crate::catalog::RevisionFit;
+    let why = match package.fit(module) {
+        RevisionFit::SameLine | RevisionFit::Unsure => return Ok(()),
+        RevisionFit::CrossesLine => {
+            "it belongs to another release line; Quectel firmware only moves within a line"
+        }
+        RevisionFit::DifferentModel => "it is for another model or chipset",
+    };
+    if force {
+        return Ok(());
+    }
+    Err(PlanError::DoesNotFit { package: package.raw.clone(), module: module.raw.clone(), why })
+}
+
+/// A fingerprint of a package: SHA-256 over every file's path, size and first MiB. It
+/// tells one package from another for the journal without reading gigabytes.
+pub fn fingerprint(package: &Package) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(1 << 20);
+    for f in &package.report.files {
+        h.update(f.path.as_bytes());
+        h.update(f.size.to_le_bytes());
+        if let Ok(file) = package.source.open_file(&f.path) {
+            buf.clear();
+            let _ = file.take(1 << 20).read_to_end(&mut buf);
+            h.update(&buf);
+        }
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
