@@ -18,7 +18,8 @@ use clap::{Parser, Subcommand};
 #[command(name = "modemflash", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 64 usage error.\n\
-Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete."
+Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete.\n\
+`modemflash sim --model ec20-r1 --start-mode fastboot` runs a virtual module to practise on."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +33,7 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     Plan(cmd::plan::PlanCmd),
     Update(cmd::update::UpdateCmd),
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Update(args) => cmd::update::run(&args),
+        Command::Sim(args) => cmd::sim::run(&args),
     };
     ExitCode::from(code)
 }

@@ -49,7 +49,11 @@ impl Observer for Human {
             Event::StepStarted { title, index, total, bytes, .. } => {
                 self.finish_bar();
                 self.step_bytes = *bytes;
-                println!("[{:>2}/{total}] {title}{}", index + 1, if *bytes > 0 { format!(" ({})", human_bytes(*bytes)) } else { String::new() });
+                println!(
+                    "[{:>2}/{total}] {title}{}",
+                    index + 1,
+                    if *bytes > 0 { format!(" ({})", human_bytes(*bytes)) } else { String::new() }
+                );
                 if *bytes > 0 && self.tty {
                     let bar = ProgressBar::with_draw_target(Some(*bytes), ProgressDrawTarget::stderr());
                     if let Ok(style) = ProgressStyle::with_template(
@@ -72,7 +76,9 @@ impl Observer for Human {
                 self.finish_bar();
                 println!("          done in {secs:.2}s{} (t+{t:.1}s)", rate.unwrap_or_default());
             }
-            Event::StepSkipped { step } => println!("          skip {step} (done by an earlier run, per the journal)"),
+            Event::StepSkipped { step } => {
+                println!("          skip {step} (done by an earlier run, per the journal)")
+            }
             Event::DeviceLog { text, .. } => {
                 if let Some(bar) = &self.bar {
                     bar.println(format!("          module: {text}"));

@@ -14,7 +14,9 @@ use crate::exit;
 /// Update a virtual EC20 R1 (MDM9615, revision EC20AQAR02A03E2G) with a sample legacy
 /// package, showing exactly what a real update shows. No module or package needed.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modemflash demo\n  modemflash demo --start-mode fastboot   # the field user's stuck module\n  modemflash demo --json")]
+#[command(
+    after_help = "Examples:\n  modemflash demo\n  modemflash demo --start-mode fastboot   # the field user's stuck module\n  modemflash demo --json"
+)]
 pub struct DemoCmd {
     /// Start the virtual module in this mode: normal, or fastboot / dload (a half-done update).
     #[arg(long, default_value = "normal")]
@@ -28,7 +30,9 @@ pub struct DemoCmd {
 }
 
 pub fn run(args: &DemoCmd) -> u8 {
-    let Some(start_mode) = SimMode::parse(&args.start_mode).filter(|m| matches!(m, SimMode::Normal | SimMode::Fastboot | SimMode::Dload | SimMode::Streaming)) else {
+    let Some(start_mode) = SimMode::parse(&args.start_mode)
+        .filter(|m| matches!(m, SimMode::Normal | SimMode::Fastboot | SimMode::Dload | SimMode::Streaming))
+    else {
         eprintln!("error: --start-mode {}: expected normal, dload, streaming or fastboot", args.start_mode);
         return exit::USAGE;
     };
@@ -64,10 +68,14 @@ pub fn run(args: &DemoCmd) -> u8 {
     let mut bus = SimBus::new(module.clone());
     let mut journal = Journal::in_memory();
     let opts = ExecOptions { mode_timeout: Duration::from_secs(30), ..ExecOptions::default() };
-    let code = super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, args.json, true);
+    let code =
+        super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, args.json, true);
     let after = module.revision();
     if !args.json {
-        println!("\nRevision before: {before}\nRevision after:  {after}\nTime taken:      {:.1}s", started.elapsed().as_secs_f64());
+        println!(
+            "\nRevision before: {before}\nRevision after:  {after}\nTime taken:      {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     module.shutdown();
     code

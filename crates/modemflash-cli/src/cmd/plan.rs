@@ -15,7 +15,9 @@ use crate::exit;
 /// The module is only identified (its mode, and in normal mode its revision); nothing is
 /// written. Without a module, pass --assume-mode to see the plan for a module in that mode.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  modemflash plan ./EC20_fw --port /dev/ttyUSB0\n  modemflash plan ./EC20_fw --assume-mode fastboot --json")]
+#[command(
+    after_help = "Examples:\n  modemflash plan ./EC20_fw --port /dev/ttyUSB0\n  modemflash plan ./EC20_fw --assume-mode fastboot --json"
+)]
 pub struct PlanCmd {
     /// Package directory or .zip.
     pub package: PathBuf,
@@ -98,7 +100,11 @@ pub fn run(args: &PlanCmd) -> u8 {
 
 pub fn print_plan(p: &Plan) {
     println!("Package:  {} ({:?})", p.package, p.kind);
-    println!("Module:   {} mode{}", p.found_in.name(), p.revision_before.as_deref().map(|r| format!(", revision {r}")).unwrap_or_default());
+    println!(
+        "Module:   {} mode{}",
+        p.found_in.name(),
+        p.revision_before.as_deref().map(|r| format!(", revision {r}")).unwrap_or_default()
+    );
     if let Some(r) = &p.expected_revision {
         println!("Installs: {r}");
     }

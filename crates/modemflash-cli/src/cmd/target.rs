@@ -76,7 +76,9 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
         } else if let Some(addr) = sel.strip_prefix("tcp:") {
             fastboot = Some(addr.to_owned());
         } else if sel.starts_with("usb:") {
-            eprintln!("error: --device {sel}: USB selectors need USB discovery, which this build does not have yet; pass --port TTY and --fastboot tcp:HOST:PORT");
+            eprintln!(
+                "error: --device {sel}: USB selectors need USB discovery, which this build does not have yet; pass --port TTY and --fastboot tcp:HOST:PORT"
+            );
             return Err(exit::USAGE);
         } else {
             eprintln!("error: --device {sel}: expected serial:/dev/ttyUSB0 or tcp:HOST:PORT");
@@ -85,7 +87,9 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     }
     match args.fastboot.as_deref() {
         Some("usb") => {
-            eprintln!("error: --fastboot usb needs USB discovery, which this build does not have yet; pass --fastboot tcp:HOST:PORT");
+            eprintln!(
+                "error: --fastboot usb needs USB discovery, which this build does not have yet; pass --fastboot tcp:HOST:PORT"
+            );
             return Err(exit::USAGE);
         }
         Some(s) => match s.strip_prefix("tcp:") {
@@ -128,7 +132,9 @@ pub fn package(path: &std::path::Path, json: bool) -> Result<Package, u8> {
             eprintln!("  {}{}", f.file.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(), f.message);
         }
         if json {
-            crate::ui::emit(&serde_json::json!({"event": "result", "ok": false, "exit": exit::INVALID_PACKAGE, "error": "invalid package"}));
+            crate::ui::emit(
+                &serde_json::json!({"event": "result", "ok": false, "exit": exit::INVALID_PACKAGE, "error": "invalid package"}),
+            );
         }
         return Err(exit::INVALID_PACKAGE);
     }

@@ -69,7 +69,8 @@ pub fn run(args: &UpdateCmd) -> u8 {
     if let Some(ms) = args.fastboot_pacing {
         opts.fastboot.pacing = Duration::from_millis(ms);
     }
-    let journal_path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
+    let journal_path =
+        args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
     let mut journal = Journal::open(&journal_path);
     update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, args.json, args.yes)
 }
@@ -87,7 +88,11 @@ pub fn update(
     let state = match exec::identify(bus) {
         Ok(Some(s)) => s,
         Ok(None) => {
-            eprintln!("error: no module answers on {} or {}", bus.endpoint(modemflash::discovery::Port::Dm), bus.endpoint(modemflash::discovery::Port::Fastboot));
+            eprintln!(
+                "error: no module answers on {} or {}",
+                bus.endpoint(modemflash::discovery::Port::Dm),
+                bus.endpoint(modemflash::discovery::Port::Fastboot)
+            );
             result_json(json, exit::NO_MODULE, None, Some("no module found"));
             return exit::NO_MODULE;
         }
@@ -133,7 +138,9 @@ pub fn update(
     match exec::run(&plan, pkg, bus, journal, observer, opts) {
         Ok(out) => {
             if json {
-                ui::emit(&serde_json::json!({"event": "result", "ok": true, "exit": exit::OK, "outcome": out}));
+                ui::emit(
+                    &serde_json::json!({"event": "result", "ok": true, "exit": exit::OK, "outcome": out}),
+                );
             } else {
                 println!(
                     "\nUpdated: {} → {} in {:.1}s ({} steps, {} skipped).",
@@ -149,7 +156,9 @@ pub fn update(
         Err(e) => {
             let remedy = hints::remedy(&e);
             if json {
-                ui::emit(&serde_json::json!({"event": "result", "ok": false, "exit": exit::FAILED, "error": &e.to_string(), "step": &e.step, "endpoint": &e.endpoint, "kind": e.kind, "remedy": remedy}));
+                ui::emit(
+                    &serde_json::json!({"event": "result", "ok": false, "exit": exit::FAILED, "error": &e.to_string(), "step": &e.step, "endpoint": &e.endpoint, "kind": e.kind, "remedy": remedy}),
+                );
             } else {
                 eprintln!("\nerror: {e}\n{remedy}");
                 if let Some(p) = journal.path() {
@@ -163,6 +172,8 @@ pub fn update(
 
 fn result_json(json: bool, code: u8, outcome: Option<&exec::Outcome>, error: Option<&str>) {
     if json {
-        ui::emit(&serde_json::json!({"event": "result", "ok": code == exit::OK, "exit": code, "outcome": outcome, "error": error}));
+        ui::emit(
+            &serde_json::json!({"event": "result", "ok": code == exit::OK, "exit": code, "outcome": outcome, "error": error}),
+        );
     }
 }

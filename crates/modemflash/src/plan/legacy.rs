@@ -348,7 +348,8 @@ pub(super) fn plan(
     }
     let all = cx.steps;
     let done: &[String] = resume.map_or(&[], |(_, d)| d);
-    let entry = entry_point(&all, module.mode, done).ok_or(PlanError::CannotStartFrom(module.mode.name(), flow.name()))?;
+    let entry = entry_point(&all, module.mode, done)
+        .ok_or(PlanError::CannotStartFrom(module.mode.name(), flow.name()))?;
     let mut skipped = Vec::new();
     let steps: Vec<Step> = all
         .into_iter()
