@@ -77,7 +77,7 @@ impl Observer for Human {
                 println!("          done in {secs:.2}s{} (t+{t:.1}s)", rate.unwrap_or_default());
             }
             Event::StepSkipped { step } => {
-                println!("          skip {step} (done by an earlier run, per the journal)")
+                println!("          skip {step} (done by an earlier run, per the journal)");
             }
             Event::DeviceLog { text, .. } => {
                 if let Some(bar) = &self.bar {

@@ -62,23 +62,22 @@ pub fn run(args: &PlanCmd) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let state = match args.assume_mode {
-        Some(m) => ModuleState { mode: m.into(), revision: args.assume_revision.clone() },
-        None => {
-            let mut bus = match target::bus(&args.endpoints) {
-                Ok(b) => b,
-                Err(code) => return code,
-            };
-            match exec::identify(bus.as_mut()) {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    eprintln!("error: no module answers on the given endpoints");
-                    return exit::NO_MODULE;
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return exit::NO_MODULE;
-                }
+    let state = if let Some(m) = args.assume_mode {
+        ModuleState { mode: m.into(), revision: args.assume_revision.clone() }
+    } else {
+        let mut bus = match target::bus(&args.endpoints) {
+            Ok(b) => b,
+            Err(code) => return code,
+        };
+        match exec::identify(bus.as_mut()) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                eprintln!("error: no module answers on the given endpoints");
+                return exit::NO_MODULE;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::NO_MODULE;
             }
         }
     };

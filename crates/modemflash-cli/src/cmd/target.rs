@@ -92,13 +92,14 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             );
             return Err(exit::USAGE);
         }
-        Some(s) => match s.strip_prefix("tcp:") {
-            Some(addr) => fastboot = Some(addr.to_owned()),
-            None => {
+        Some(s) => {
+            if let Some(addr) = s.strip_prefix("tcp:") {
+                fastboot = Some(addr.to_owned());
+            } else {
                 eprintln!("error: --fastboot {s}: expected usb or tcp:HOST:PORT");
                 return Err(exit::USAGE);
             }
-        },
+        }
         None => {}
     }
     if port.is_none() && fastboot.is_none() {

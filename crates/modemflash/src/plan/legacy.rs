@@ -64,7 +64,7 @@ impl Ctx<'_> {
             .files
             .iter()
             .find(|f| f.path == file)
-            .map_or_else(|| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0), |f| f.size)
+            .map_or_else(|| std::fs::metadata(file).map_or(0, |m| m.len()), |f| f.size)
     }
 
     fn push(
@@ -91,7 +91,7 @@ impl Ctx<'_> {
         self.layout.fastboot.iter().find(|(p, _)| p == part).map(|(_, f)| f.clone())
     }
 
-    fn to_dload(&mut self, prefix: &str) {
+    fn switch_dload(&mut self, prefix: &str) {
         self.push(
             format!("{prefix}diag:dload"),
             "switch to DLOAD (DIAG 0x3A)".into(),
@@ -205,46 +205,43 @@ impl Ctx<'_> {
 }
 
 fn flow_a(cx: &mut Ctx<'_>, expected: Option<String>) {
-    cx.to_dload("");
+    cx.switch_dload("");
     cx.dmss("", false);
     cx.session("", false);
     let sbl1 = cx.file_for_streaming("0:SBL1");
     if let Some(f) = sbl1 {
         cx.stream_write("", "0:SBL1", f);
     }
-    match cx.temp.clone() {
-        Some((sbl2_tmp, appsbl_tmp)) => {
-            cx.stream_write("", "0:SBL2", sbl2_tmp);
-            if let Some(f) = cx.file_for_streaming("0:RPM") {
-                cx.stream_write("", "0:RPM", f);
-            }
-            cx.stream_write("", "0:APPSBL", appsbl_tmp);
+    if let Some((sbl2_tmp, appsbl_tmp)) = cx.temp.clone() {
+        cx.stream_write("", "0:SBL2", sbl2_tmp);
+        if let Some(f) = cx.file_for_streaming("0:RPM") {
+            cx.stream_write("", "0:RPM", f);
         }
-        None => {
-            for part in ["0:SBL2", "0:RPM"] {
-                if let Some(f) = cx.file_for_streaming(part) {
-                    cx.stream_write("", part, f);
-                }
+        cx.stream_write("", "0:APPSBL", appsbl_tmp);
+    } else {
+        for part in ["0:SBL2", "0:RPM"] {
+            if let Some(f) = cx.file_for_streaming(part) {
+                cx.stream_write("", part, f);
             }
-            if let Some(f) = cx.file_for_fastboot("aboot") {
-                cx.stream_write("", "0:APPSBL", f);
-            }
-            cx.push(
-                "streaming:invalidate:0:BOOT".into(),
-                "invalidate 0:BOOT so aboot stops in fastboot".into(),
-                DeviceMode::Streaming,
-                None,
-                true,
-                Op::StreamingInvalidate { partition: "0:BOOT".into() },
-            );
         }
+        if let Some(f) = cx.file_for_fastboot("aboot") {
+            cx.stream_write("", "0:APPSBL", f);
+        }
+        cx.push(
+            "streaming:invalidate:0:BOOT".into(),
+            "invalidate 0:BOOT so aboot stops in fastboot".into(),
+            DeviceMode::Streaming,
+            None,
+            true,
+            Op::StreamingInvalidate { partition: "0:BOOT".into() },
+        );
     }
     cx.reset("", DeviceMode::Fastboot);
     cx.fastboot(FASTBOOT_ALL);
     if cx.temp.is_some() {
         // Pass 2: the real SBL2 through the emergency programmer (§2.8) [C].
         cx.reboot(DeviceMode::Normal);
-        cx.to_dload("pass2:");
+        cx.switch_dload("pass2:");
         cx.dmss("pass2:", true);
         cx.session("pass2:", false);
         if let Some(f) = cx.file_for_streaming("0:SBL2") {
@@ -273,7 +270,7 @@ fn flow_b(cx: &mut Ctx<'_>, expected: Option<String>) {
 
 /// DLOAD → streaming with the download flag → real chain → reset → verify.
 fn chain_pass(cx: &mut Ctx<'_>, expected: Option<String>) {
-    cx.to_dload("chain:");
+    cx.switch_dload("chain:");
     cx.dmss("chain:", false);
     cx.session("chain:", true);
     cx.real_chain("chain:");
@@ -325,8 +322,7 @@ pub(super) fn plan(
     let qfastboot =
         opts.qfastboot.unwrap_or_else(|| module.revision.as_deref().is_some_and(supports_qfastboot));
     let flow = match (resume.map(|(f, _)| *f), opts.flow, module.mode) {
-        (Some(f), None, _) => f,
-        (_, Some(f), _) => f,
+        (_, Some(f), _) | (Some(f), None, _) => f,
         (None, None, DeviceMode::Fastboot) => Flow::LegacyRecoverFastboot,
         (None, None, DeviceMode::Normal) if qfastboot => Flow::LegacyB,
         (None, None, _) => Flow::LegacyA,
