@@ -5,6 +5,8 @@
 
 mod cmd;
 mod exit;
+mod hints;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -16,7 +18,8 @@ use clap::{Parser, Subcommand};
 #[command(name = "modemflash", version, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 64 usage error.\n\
-Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete."
+Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete.\n\
+`modemflash sim --model ec20-r1 --start-mode fastboot` runs a virtual module to practise on."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,7 +28,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Update a virtual EC20 R1 with a sample package: the whole flow, no hardware needed.
+    Demo(cmd::demo::DemoCmd),
     Inspect(cmd::inspect::InspectArgs),
+    Plan(cmd::plan::PlanCmd),
+    Update(cmd::update::UpdateCmd),
+    Sim(cmd::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +46,11 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Demo(args) => cmd::demo::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
+        Command::Plan(args) => cmd::plan::run(&args),
+        Command::Update(args) => cmd::update::run(&args),
+        Command::Sim(args) => cmd::sim::run(&args),
     };
     ExitCode::from(code)
 }

@@ -19,12 +19,22 @@ pub struct FastbootQuirks {
     pub max_block: Option<usize>,
     /// Minimum gap the bootloader needs between blocks; faster hosts get a FAIL.
     pub min_gap: Duration,
+    /// Partition names the bootloader accepts for another partition, `(alias, target)`,
+    /// used when the alias itself is not in the NAND. [I] inferred: QFlash flashes
+    /// `aboot` on the EC20 R1, whose table names the partition `0:APPSBL`
+    /// (`quectel-flows.md` §2.7), so its LK must map one to the other.
+    pub partition_aliases: Vec<(String, String)>,
 }
 
 impl Default for FastbootQuirks {
     fn default() -> Self {
         // EC25 aboot's real max-download-size is unknown (protocols.md "Unconfirmed") [I].
-        FastbootQuirks { max_download_size: 0x0800_0000, max_block: None, min_gap: Duration::ZERO }
+        FastbootQuirks {
+            max_download_size: 0x0800_0000,
+            max_block: None,
+            min_gap: Duration::ZERO,
+            partition_aliases: vec![("aboot".into(), "appsbl".into())],
+        }
     }
 }
 
@@ -167,6 +177,9 @@ pub struct Core {
     pub faults: FaultState,
     /// Set when the NAND changed since the last save.
     pub dirty: bool,
+    /// The fastboot bootloader's memory (download buffer, split-image progress), shared
+    /// by every host connection.
+    pub fastboot: crate::handlers::fastboot::Session,
 }
 
 /// Largest RAM image accepted over DMSS (the 9615 programmers are < 1 MiB).
@@ -184,6 +197,7 @@ impl Core {
             ram: BTreeMap::new(),
             faults,
             dirty: false,
+            fastboot: crate::handlers::fastboot::Session::default(),
         }
     }
 

@@ -60,8 +60,11 @@ pub fn nand(config: &ModuleConfig) -> Nand {
             nand.define(&parts);
         }
         Model::Ec25 => {
-            for (label, start, _) in builder::partition_layout(&FirehoseSpec::default()) {
+            let spec = FirehoseSpec::default();
+            let sector = u64::from(spec.sector_size);
+            for (label, start, num) in builder::partition_layout(&spec) {
                 nand.set_start_sector(&label, start);
+                nand.define(&[(canonical(&label), Some(num * sector))]);
             }
         }
     }

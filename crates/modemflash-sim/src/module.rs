@@ -89,6 +89,18 @@ impl Module {
         rx
     }
 
+    /// Receive every event since power-on (the history first), with none lost or doubled
+    /// in between.
+    pub fn subscribe_from_start(&self) -> Receiver<SimEvent> {
+        let (tx, rx) = mpsc::channel();
+        let mut subs = lock(&self.shared.subscribers);
+        for e in lock(&self.shared.history).iter() {
+            let _ = tx.send(e.clone());
+        }
+        subs.push(tx);
+        rx
+    }
+
     /// Every event so far.
     pub fn history(&self) -> Vec<SimEvent> {
         lock(&self.shared.history).clone()
@@ -120,7 +132,9 @@ impl Module {
         core.generation += 1;
         core.mode = None;
         drop(core);
+        self.shared.serving.unpublish();
         self.shared.bus.detach();
+        emit(&self.shared, vec![SimEvent::Detached { reason: "power off".into() }]);
     }
 }
 
@@ -186,11 +200,10 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         core.ram.clear();
     }
     let mut events = Vec::new();
-    if mode == SimMode::Normal {
-        if let Some(rev) = boot::boot_revision(&core.nand) {
-            core.running_revision = rev;
-        }
-        events.push(SimEvent::Booted { revision: core.running_revision.clone() });
+    if mode == SimMode::Normal
+        && let Some(rev) = boot::boot_revision(&core.nand)
+    {
+        core.running_revision = rev;
     }
     let generation = core.generation;
     let (usb_id, roles) = layout(model, mode);
@@ -223,11 +236,18 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
             Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.name()) }),
         }
     }
-    events.push(SimEvent::Endpoints {
-        mode,
-        usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
-        endpoints: endpoints.clone(),
-    });
+    // Endpoints first: the first line of `modemflash sim --json` is always an endpoints event.
+    events.insert(
+        0,
+        SimEvent::Endpoints {
+            mode,
+            usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
+            endpoints: endpoints.clone(),
+        },
+    );
+    if mode == SimMode::Normal {
+        events.push(SimEvent::Booted { revision: core.running_revision.clone() });
+    }
     if core.dirty {
         if let Some(path) = core.config.state_file.clone()
             && let Err(e) = state::save(&path, &core.nand)
@@ -298,15 +318,26 @@ fn spawn_listener(
         let _ = listener.set_nonblocking(true);
         while lock(&shared.core).generation == generation {
             match listener.accept() {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nonblocking(false);
-                    match crate::serve::fastboot_tcp_server(stream) {
-                        Ok(t) => spawn_endpoint(&shared, generation, model, mode, role, Conn::Fixed(t)),
+                    // The handshake runs on its own thread so a silent client cannot block
+                    // the next one.
+                    let shared = Arc::clone(&shared);
+                    thread::spawn(move || match crate::serve::fastboot_tcp_server(stream) {
+                        Ok(t) => {
+                            emit(
+                                &shared,
+                                vec![SimEvent::Log { text: format!("fastboot tcp client {peer}") }],
+                            );
+                            run_endpoint(&shared, generation, model, mode, role, Conn::Fixed(t));
+                        }
                         Err(e) => emit(
                             &shared,
-                            vec![SimEvent::Log { text: format!("fastboot tcp handshake failed: {e}") }],
+                            vec![SimEvent::Log {
+                                text: format!("fastboot tcp handshake with {peer} failed: {e}"),
+                            }],
                         ),
-                    }
+                    });
                 }
                 Err(_) => thread::sleep(POLL),
             }

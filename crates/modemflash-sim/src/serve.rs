@@ -20,14 +20,24 @@ use crate::bus::{Endpoint, Role, SimMode};
 
 /// Time allowed for the fastboot TCP handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Retries (and their spacing) of a fastboot TCP bind while the old listener closes.
+const BIND_RETRIES: u32 = 50;
+const BIND_RETRY: Duration = Duration::from_millis(20);
 
 /// How endpoints are served.
 #[derive(Debug)]
 pub enum Serving {
     /// Memory pairs, reached through [`crate::VirtualBus::open`].
     InProcess,
-    /// Ptys (and symlinks in `tty_dir` when given) and TCP for fastboot.
-    External { tty_dir: Option<PathBuf>, fastboot_tcp: SocketAddr, links: Mutex<Vec<PathBuf>> },
+    /// Ptys (and symlinks in `tty_dir` when given) and TCP for fastboot. With port 0 the
+    /// first port the system picks is kept for later enumerations when still free, so a
+    /// host can reconnect after `reboot-bootloader`.
+    External {
+        tty_dir: Option<PathBuf>,
+        fastboot_tcp: SocketAddr,
+        links: Mutex<Vec<PathBuf>>,
+        bound: Mutex<Option<SocketAddr>>,
+    },
 }
 
 /// One served endpoint.
@@ -50,16 +60,19 @@ impl std::fmt::Debug for Served {
 impl Serving {
     /// Serve externally.
     pub fn external(tty_dir: Option<PathBuf>, fastboot_tcp: SocketAddr) -> Self {
-        Serving::External { tty_dir, fastboot_tcp, links: Mutex::new(Vec::new()) }
+        Serving::External { tty_dir, fastboot_tcp, links: Mutex::new(Vec::new()), bound: Mutex::new(None) }
     }
 
     pub(crate) fn serve(&self, role: Role, info: &LinkInfo) -> std::io::Result<Served> {
         match self {
             Serving::InProcess => Ok(Served::InProcess),
-            Serving::External { fastboot_tcp, .. } if role == Role::Fastboot => {
-                let listener = TcpListener::bind(fastboot_tcp)?;
-                let addr = listener.local_addr()?.to_string();
-                Ok(Served::Tcp { addr, listener })
+            Serving::External { fastboot_tcp, bound, .. } if role == Role::Fastboot => {
+                let mut bound = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let listener = bind(bound.unwrap_or(*fastboot_tcp))
+                    .or_else(|e| if bound.is_some() { TcpListener::bind(fastboot_tcp) } else { Err(e) })?;
+                let local = listener.local_addr()?;
+                *bound = Some(local);
+                Ok(Served::Tcp { addr: local.to_string(), listener })
             }
             Serving::External { .. } => pty::open(info),
         }
@@ -87,6 +100,21 @@ impl Serving {
         let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for l in links.drain(..) {
             let _ = std::fs::remove_file(l);
+        }
+    }
+}
+
+/// Bind `addr`, waiting a little while the listener of the previous enumeration (which
+/// stops within one poll interval) still holds it.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < BIND_RETRIES => {
+                tries += 1;
+                std::thread::sleep(BIND_RETRY);
+            }
+            other => return other,
         }
     }
 }

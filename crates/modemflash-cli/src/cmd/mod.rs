@@ -1,3 +1,8 @@
 //! One file per subcommand.
 
+pub mod demo;
 pub mod inspect;
+pub mod plan;
+pub mod sim;
+pub mod target;
+pub mod update;

@@ -5,6 +5,8 @@ pub mod common;
 pub mod diag;
 pub mod dmss;
 pub mod edl;
+pub mod fastboot;
+mod fastboot_flash;
 pub mod firehose;
 pub mod streaming;
 
@@ -15,6 +17,7 @@ use crate::handler::{Cx, Handler};
 /// The handler for an endpoint.
 pub fn make(model: Model, mode: SimMode, role: Role) -> Box<dyn Handler> {
     match (model, mode, role) {
+        (_, SimMode::Fastboot, Role::Fastboot) => Box::new(fastboot::Fastboot::new(model)),
         (_, SimMode::Normal, Role::Dm) => Box::new(diag::Diag::new(model)),
         (_, SimMode::Normal, Role::At) => Box::new(at::At::new(model)),
         (Model::Ec20R1, SimMode::Dload, Role::Dm) => Box::new(dmss::Dmss::new()),

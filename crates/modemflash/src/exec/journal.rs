@@ -90,10 +90,10 @@ impl Journal {
 
     /// Record a finished step.
     pub fn mark(&mut self, step: &str) -> io::Result<()> {
-        if let Some(r) = &mut self.record {
-            if !r.done.iter().any(|d| d == step) {
-                r.done.push(step.to_owned());
-            }
+        if let Some(r) = &mut self.record
+            && !r.done.iter().any(|d| d == step)
+        {
+            r.done.push(step.to_owned());
         }
         self.save()
     }

@@ -280,14 +280,15 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
                 read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
             cx.observer
                 .event(&Event::DeviceLog { step: step.id.clone(), text: format!("module reports {rev}") });
-            if let Some(want) = expected {
-                if !rev.eq_ignore_ascii_case(want) && !rev.starts_with(want.as_str()) {
-                    return Err(err(
-                        Port::Dm,
-                        FailureKind::Verify,
-                        format!("the module reports {rev}, the package installs {want}"),
-                    ));
-                }
+            if let Some(want) = expected
+                && !rev.eq_ignore_ascii_case(want)
+                && !rev.starts_with(want.as_str())
+            {
+                return Err(err(
+                    Port::Dm,
+                    FailureKind::Verify,
+                    format!("the module reports {rev}, the package installs {want}"),
+                ));
             }
             Ok(StepResult { revision: Some(rev), bytes: 0 })
         }

@@ -64,7 +64,7 @@ impl Ctx<'_> {
             .files
             .iter()
             .find(|f| f.path == file)
-            .map_or_else(|| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0), |f| f.size)
+            .map_or_else(|| std::fs::metadata(file).map_or(0, |m| m.len()), |f| f.size)
     }
 
     fn push(
@@ -91,7 +91,7 @@ impl Ctx<'_> {
         self.layout.fastboot.iter().find(|(p, _)| p == part).map(|(_, f)| f.clone())
     }
 
-    fn to_dload(&mut self, prefix: &str) {
+    fn switch_dload(&mut self, prefix: &str) {
         self.push(
             format!("{prefix}diag:dload"),
             "switch to DLOAD (DIAG 0x3A)".into(),
@@ -205,46 +205,43 @@ impl Ctx<'_> {
 }
 
 fn flow_a(cx: &mut Ctx<'_>, expected: Option<String>) {
-    cx.to_dload("");
+    cx.switch_dload("");
     cx.dmss("", false);
     cx.session("", false);
     let sbl1 = cx.file_for_streaming("0:SBL1");
     if let Some(f) = sbl1 {
         cx.stream_write("", "0:SBL1", f);
     }
-    match cx.temp.clone() {
-        Some((sbl2_tmp, appsbl_tmp)) => {
-            cx.stream_write("", "0:SBL2", sbl2_tmp);
-            if let Some(f) = cx.file_for_streaming("0:RPM") {
-                cx.stream_write("", "0:RPM", f);
-            }
-            cx.stream_write("", "0:APPSBL", appsbl_tmp);
+    if let Some((sbl2_tmp, appsbl_tmp)) = cx.temp.clone() {
+        cx.stream_write("", "0:SBL2", sbl2_tmp);
+        if let Some(f) = cx.file_for_streaming("0:RPM") {
+            cx.stream_write("", "0:RPM", f);
         }
-        None => {
-            for part in ["0:SBL2", "0:RPM"] {
-                if let Some(f) = cx.file_for_streaming(part) {
-                    cx.stream_write("", part, f);
-                }
+        cx.stream_write("", "0:APPSBL", appsbl_tmp);
+    } else {
+        for part in ["0:SBL2", "0:RPM"] {
+            if let Some(f) = cx.file_for_streaming(part) {
+                cx.stream_write("", part, f);
             }
-            if let Some(f) = cx.file_for_fastboot("aboot") {
-                cx.stream_write("", "0:APPSBL", f);
-            }
-            cx.push(
-                "streaming:invalidate:0:BOOT".into(),
-                "invalidate 0:BOOT so aboot stops in fastboot".into(),
-                DeviceMode::Streaming,
-                None,
-                true,
-                Op::StreamingInvalidate { partition: "0:BOOT".into() },
-            );
         }
+        if let Some(f) = cx.file_for_fastboot("aboot") {
+            cx.stream_write("", "0:APPSBL", f);
+        }
+        cx.push(
+            "streaming:invalidate:0:BOOT".into(),
+            "invalidate 0:BOOT so aboot stops in fastboot".into(),
+            DeviceMode::Streaming,
+            None,
+            true,
+            Op::StreamingInvalidate { partition: "0:BOOT".into() },
+        );
     }
     cx.reset("", DeviceMode::Fastboot);
     cx.fastboot(FASTBOOT_ALL);
     if cx.temp.is_some() {
         // Pass 2: the real SBL2 through the emergency programmer (§2.8) [C].
         cx.reboot(DeviceMode::Normal);
-        cx.to_dload("pass2:");
+        cx.switch_dload("pass2:");
         cx.dmss("pass2:", true);
         cx.session("pass2:", false);
         if let Some(f) = cx.file_for_streaming("0:SBL2") {
@@ -273,7 +270,7 @@ fn flow_b(cx: &mut Ctx<'_>, expected: Option<String>) {
 
 /// DLOAD → streaming with the download flag → real chain → reset → verify.
 fn chain_pass(cx: &mut Ctx<'_>, expected: Option<String>) {
-    cx.to_dload("chain:");
+    cx.switch_dload("chain:");
     cx.dmss("chain:", false);
     cx.session("chain:", true);
     cx.real_chain("chain:");
@@ -325,8 +322,7 @@ pub(super) fn plan(
     let qfastboot =
         opts.qfastboot.unwrap_or_else(|| module.revision.as_deref().is_some_and(supports_qfastboot));
     let flow = match (resume.map(|(f, _)| *f), opts.flow, module.mode) {
-        (Some(f), None, _) => f,
-        (_, Some(f), _) => f,
+        (_, Some(f), _) | (Some(f), None, _) => f,
         (None, None, DeviceMode::Fastboot) => Flow::LegacyRecoverFastboot,
         (None, None, DeviceMode::Normal) if qfastboot => Flow::LegacyB,
         (None, None, _) => Flow::LegacyA,
@@ -348,16 +344,7 @@ pub(super) fn plan(
     }
     let all = cx.steps;
     let done: &[String] = resume.map_or(&[], |(_, d)| d);
-    // Enter after the last journaled step, at the first step that runs in the mode the
-    // module is in now; failing that, anywhere in the flow.
-    let last_done = all.iter().rposition(|s| done.contains(&s.id)).map_or(0, |i| i + 1);
-    let entry = all
-        .iter()
-        .enumerate()
-        .skip(last_done)
-        .find(|(_, s)| s.needs == module.mode)
-        .or_else(|| all.iter().enumerate().find(|(_, s)| s.needs == module.mode))
-        .map(|(i, _)| i)
+    let entry = entry_point(&all, module.mode, done)
         .ok_or(PlanError::CannotStartFrom(module.mode.name(), flow.name()))?;
     let mut skipped = Vec::new();
     let steps: Vec<Step> = all
@@ -393,6 +380,26 @@ pub(super) fn plan(
         skipped,
         notes,
     })
+}
+
+/// Where to enter a flow for a module found in `mode`, given the steps journaled as done.
+///
+/// Entry points are the first steps of each stretch of the flow spent in one mode (the
+/// flow's own way into that mode). The latest of them that runs in `mode` and has every
+/// durable write before it done is chosen: earlier work is never skipped, finished work is
+/// never redone, and a module that is already further along is not sent back.
+fn entry_point(steps: &[Step], mode: DeviceMode, done: &[String]) -> Option<usize> {
+    let mut best = None;
+    let mut prev_leads: Option<DeviceMode> = None;
+    for (i, s) in steps.iter().enumerate() {
+        let starts_segment = i == 0 || prev_leads.is_some();
+        let before_done = steps.iter().take(i).filter(|p| p.durable).all(|p| done.contains(&p.id));
+        if starts_segment && s.needs == mode && before_done {
+            best = Some(i);
+        }
+        prev_leads = s.leads_to;
+    }
+    best
 }
 
 /// Whether a firmware revision has `AT+QFASTBOOT` ([I]: added 2016-04-28; EC20 R1 builds

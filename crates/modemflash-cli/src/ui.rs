@@ -1,0 +1,111 @@
+//! Rendering of library events: progress bars and step lines for people, NDJSON for
+//! machines (`--json`: one JSON object per line).
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modemflash::exec::{Event, Observer};
+
+/// Prints events for people.
+pub struct Human {
+    bar: Option<ProgressBar>,
+    step_bytes: u64,
+    started: Instant,
+    tty: bool,
+}
+
+impl Human {
+    pub fn new() -> Self {
+        Human { bar: None, step_bytes: 0, started: Instant::now(), tty: std::io::stderr().is_terminal() }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS.get(u).unwrap_or(&"B")) }
+}
+
+impl Observer for Human {
+    fn event(&mut self, event: &Event) {
+        let t = self.started.elapsed().as_secs_f64();
+        match event {
+            Event::Waiting { mode, .. } => {
+                self.finish_bar();
+                eprintln!("          waiting for the module in {mode} mode…");
+            }
+            Event::StepStarted { title, index, total, bytes, .. } => {
+                self.finish_bar();
+                self.step_bytes = *bytes;
+                println!(
+                    "[{:>2}/{total}] {title}{}",
+                    index + 1,
+                    if *bytes > 0 { format!(" ({})", human_bytes(*bytes)) } else { String::new() }
+                );
+                if *bytes > 0 && self.tty {
+                    let bar = ProgressBar::with_draw_target(Some(*bytes), ProgressDrawTarget::stderr());
+                    if let Ok(style) = ProgressStyle::with_template(
+                        "          [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+                    ) {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                    self.bar = Some(bar);
+                }
+            }
+            Event::Progress { done, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(*done);
+                }
+            }
+            Event::StepDone { elapsed_ms, .. } => {
+                let secs = *elapsed_ms as f64 / 1000.0;
+                let rate = (self.step_bytes > 0 && secs > 0.0)
+                    .then(|| format!(", {}/s", human_bytes((self.step_bytes as f64 / secs) as u64)));
+                self.finish_bar();
+                println!("          done in {secs:.2}s{} (t+{t:.1}s)", rate.unwrap_or_default());
+            }
+            Event::StepSkipped { step } => {
+                println!("          skip {step} (done by an earlier run, per the journal)");
+            }
+            Event::DeviceLog { text, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.println(format!("          module: {text}"));
+                } else {
+                    println!("          module: {text}");
+                }
+            }
+            Event::Warning { text, .. } => eprintln!("          warning: {text}"),
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+/// Prints events as NDJSON on stdout.
+pub struct Json;
+
+impl Observer for Json {
+    fn event(&mut self, event: &Event) {
+        emit(event);
+    }
+}
+
+/// Print one JSON value as a line.
+pub fn emit<T: serde::Serialize>(value: &T) {
+    if let Ok(s) = serde_json::to_string(value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{s}");
+        let _ = out.flush();
+    }
+}
