@@ -249,16 +249,16 @@ pub(crate) mod fake {
         }
         fn wait(&mut self, _t: Duration) -> Option<Result<(), PipeError>> {
             let done = self.log.lock().unwrap().out.len() - self.queued.len();
-            if let Some((n, outcome)) = &self.fail_at {
-                if *n == done {
-                    return match outcome {
-                        None => None,
-                        Some(e) => {
-                            self.queued.pop_front();
-                            Some(Err(e.clone()))
-                        }
-                    };
-                }
+            if let Some((n, outcome)) = &self.fail_at
+                && *n == done
+            {
+                return match outcome {
+                    None => None,
+                    Some(e) => {
+                        self.queued.pop_front();
+                        Some(Err(e.clone()))
+                    }
+                };
             }
             self.queued.pop_front().map(|()| Ok(()))
         }
