@@ -49,8 +49,8 @@ impl Identity {
     fn set_revision(&mut self, rev: &str) {
         if self.revision.is_none() {
             let r = Revision::parse(rev);
-            self.model = r.model.clone();
             self.chipset = Some(r.chipset());
+            self.model = r.model;
             self.revision = Some(rev.to_owned());
         }
     }
