@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 //! `discovery::identity` against the virtual modules (DIAG 0x7C and AT over in-process ports).
 
 use std::sync::Arc;
