@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod discovery;
+pub mod doctor;
 pub mod exec;
 pub mod package;
 pub mod plan;
