@@ -34,6 +34,12 @@ enum Command {
     Plan(cmd::plan::PlanCmd),
     Update(cmd::update::UpdateCmd),
     Sim(cmd::sim::SimArgs),
+    List(cmd::list::ListArgs),
+    Info(cmd::info::InfoArgs),
+    Doctor(cmd::doctor::DoctorArgs),
+    Setup(cmd::setup::SetupArgs),
+    Completions(cmd::completions::CompletionsArgs),
+    Manpage(cmd::manpage::ManpageArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,12 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Update(args) => cmd::update::run(&args),
         Command::Sim(args) => cmd::sim::run(&args),
+        Command::List(args) => cmd::list::run(&args),
+        Command::Info(args) => cmd::info::run(&args),
+        Command::Doctor(args) => cmd::doctor::run(&args),
+        Command::Setup(args) => cmd::setup::run(&args),
+        Command::Completions(args) => cmd::completions::completions(&args),
+        Command::Manpage(args) => cmd::manpage::run(&args),
     };
     ExitCode::from(code)
 }

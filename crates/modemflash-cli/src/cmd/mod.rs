@@ -1,8 +1,15 @@
 //! One file per subcommand.
 
+pub mod completions;
 pub mod demo;
+pub mod doctor;
+pub mod host;
+pub mod info;
 pub mod inspect;
+pub mod list;
+pub mod manpage;
 pub mod plan;
+pub mod setup;
 pub mod sim;
 pub mod target;
 pub mod update;

@@ -250,10 +250,10 @@ impl UsbBus {
     }
 }
 
-/// Every catalogue module: sysfs where it exists (Linux), else nusb with serial ports
-/// attached by id.
+/// Every catalogue module: sysfs on Linux (no `/sys/bus/usb` means no USB bus), else nusb
+/// with serial ports attached by id.
 pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
-    if roots.sysfs.exists() || cfg!(not(feature = "usb")) {
+    if cfg!(target_os = "linux") || roots.sysfs.exists() || cfg!(not(feature = "usb")) {
         return sysfs::scan(roots);
     }
     #[cfg(feature = "usb")]
