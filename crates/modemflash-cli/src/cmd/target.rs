@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use modemflash::discovery::ModuleBus;
 use modemflash::discovery::ports::PortsBus;
+use modemflash::discovery::selector::Selector;
+use modemflash::discovery::sysfs::Roots;
+use modemflash::discovery::usbbus::{self, UsbBus};
 use modemflash::package::{self, Package};
 use modemflash::plan::{Flow, PlanOptions};
 
@@ -14,8 +17,9 @@ use crate::exit;
 /// How to reach the module.
 #[derive(Debug, Clone, Args)]
 pub struct EndpointArgs {
-    /// Module selector: `serial:/dev/ttyUSB0` (same as --port) or `tcp:HOST:PORT` (a fastboot
-    /// endpoint, same as --fastboot tcp:HOST:PORT). USB selectors need USB discovery.
+    /// Module selector: `usb:BUS-PORT` or `usb:VID:PID[:SERIAL]` (USB discovery, the default
+    /// when no endpoint is given), `serial:/dev/ttyUSB0` (same as --port) or `tcp:HOST:PORT`
+    /// (a fastboot endpoint, same as --fastboot tcp:HOST:PORT).
     #[arg(long, value_name = "SEL")]
     pub device: Option<String>,
     /// The module's DM (DIAG) tty, e.g. /dev/ttyUSB0. The AT tty is taken as the one two
@@ -25,7 +29,8 @@ pub struct EndpointArgs {
     /// The AT tty, when it is not where --port implies.
     #[arg(long, value_name = "TTY")]
     pub at_port: Option<PathBuf>,
-    /// Where fastboot is: `usb` (needs USB discovery) or `tcp:HOST:PORT` (AOSP fastboot over TCP).
+    /// Where fastboot is: `usb` (18d1:d00d found by USB discovery) or `tcp:HOST:PORT` (AOSP
+    /// fastboot over TCP).
     #[arg(long, value_name = "usb|tcp:HOST:PORT")]
     pub fastboot: Option<String>,
 }
@@ -67,31 +72,27 @@ impl PlanArgs {
 }
 
 /// Build the bus from the endpoint flags; `Err(exit code)` after printing why.
+///
+/// USB discovery ([`UsbBus`]) serves `--device usb:...`, `--fastboot usb`, and the case
+/// where no endpoint is given at all; explicit ttys and fastboot over TCP use [`PortsBus`].
 pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     let mut port = args.port.clone();
     let mut fastboot = None;
+    let mut usb_selector = None;
     if let Some(sel) = &args.device {
-        if let Some(path) = sel.strip_prefix("serial:") {
-            port = Some(PathBuf::from(path));
-        } else if let Some(addr) = sel.strip_prefix("tcp:") {
-            fastboot = Some(addr.to_owned());
-        } else if sel.starts_with("usb:") {
-            eprintln!(
-                "error: --device {sel}: USB selectors need USB discovery, which this build does not have yet; pass --port TTY and --fastboot tcp:HOST:PORT"
-            );
-            return Err(exit::USAGE);
-        } else {
-            eprintln!("error: --device {sel}: expected serial:/dev/ttyUSB0 or tcp:HOST:PORT");
-            return Err(exit::USAGE);
+        match Selector::parse(sel) {
+            Ok(Selector::Serial(path)) => port = Some(path),
+            Ok(Selector::Tcp { host, port: p }) => fastboot = Some(format!("{host}:{p}")),
+            Ok(s) => usb_selector = Some(s),
+            Err(e) => {
+                eprintln!("error: --device: {e}");
+                return Err(exit::USAGE);
+            }
         }
     }
+    let mut fastboot_usb = false;
     match args.fastboot.as_deref() {
-        Some("usb") => {
-            eprintln!(
-                "error: --fastboot usb needs USB discovery, which this build does not have yet; pass --fastboot tcp:HOST:PORT"
-            );
-            return Err(exit::USAGE);
-        }
+        Some("usb") => fastboot_usb = true,
         Some(s) => {
             if let Some(addr) = s.strip_prefix("tcp:") {
                 fastboot = Some(addr.to_owned());
@@ -102,12 +103,30 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
         }
         None => {}
     }
-    if port.is_none() && fastboot.is_none() {
-        eprintln!(
-            "error: no module found: automatic USB discovery is not built yet. Pass the module's DM tty with --port \
-             (e.g. --port /dev/ttyUSB0) and, for fastboot, --fastboot tcp:HOST:PORT. To try modemflash without a module, run `modemflash demo`."
-        );
-        return Err(exit::NO_MODULE);
+    let nothing_given = port.is_none() && fastboot.is_none();
+    if usb_selector.is_some() || fastboot_usb || nothing_given {
+        if fastboot.is_some() {
+            eprintln!("error: a USB module and --fastboot tcp:... cannot be combined; pick one");
+            return Err(exit::USAGE);
+        }
+        // With --port and --fastboot usb, follow the USB module that owns that tty.
+        if let (None, Some(tty)) = (&usb_selector, &port) {
+            let Some(path) = usb_path_of_tty(tty) else {
+                eprintln!(
+                    "error: --fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
+                    tty.display()
+                );
+                return Err(exit::USAGE);
+            };
+            usb_selector = Some(Selector::UsbPath(path));
+        }
+        return match UsbBus::new(usb_selector) {
+            Ok(b) => Ok(Box::new(b)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(exit::USAGE)
+            }
+        };
     }
     match PortsBus::new(port, args.at_port.clone(), fastboot.as_deref()) {
         Ok(b) => Ok(Box::new(b)),
@@ -116,6 +135,16 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             Err(exit::USAGE)
         }
     }
+}
+
+/// The USB path of the module that has `tty` (`/dev/ttyUSB0`) as one of its ports.
+fn usb_path_of_tty(tty: &std::path::Path) -> Option<String> {
+    let found = usbbus::scan_modules(&Roots::default()).ok()?;
+    let want = std::fs::canonicalize(tty).unwrap_or_else(|_| tty.to_path_buf());
+    found
+        .into_iter()
+        .find(|f| f.ports.iter().any(|p| p.tty.as_deref().is_some_and(|t| t == want || t == tty)))
+        .map(|f| f.usb_path)
 }
 
 /// Open and validate a package; print every problem and return exit 2 when invalid.

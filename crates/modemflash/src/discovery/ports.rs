@@ -167,7 +167,7 @@ impl ModuleBus for PortsBus {
                     None => {
                         return Err(BusError::NotConfigured(
                             "fastboot endpoint",
-                            "pass --fastboot tcp:HOST:PORT (USB fastboot needs USB discovery, not built yet)",
+                            "pass --fastboot tcp:HOST:PORT, or --fastboot usb for 18d1:d00d on USB",
                         ));
                     }
                 },
