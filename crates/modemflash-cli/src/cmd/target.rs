@@ -121,7 +121,12 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             usb_selector = Some(Selector::UsbPath(path));
         }
         return match UsbBus::new(usb_selector) {
-            Ok(b) => Ok(Box::new(b)),
+            Ok(mut b) => {
+                // ModemManager keeps off the module while the bus lives; it lifts the
+                // inhibition itself when this process leaves the bus (any exit, Ctrl-C).
+                b.inhibit_modemmanager(None);
+                Ok(Box::new(b))
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 Err(exit::USAGE)

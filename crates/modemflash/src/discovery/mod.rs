@@ -11,6 +11,8 @@
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod identity;
+#[cfg(feature = "modemmanager")]
+pub mod modemmanager;
 pub mod ports;
 pub mod selector;
 pub mod sysfs;

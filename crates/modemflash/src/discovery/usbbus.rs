@@ -165,6 +165,31 @@ pub struct UsbBus {
     last_seen: String,
     #[cfg(feature = "usb")]
     hotplug: Option<super::usb::HotplugWaiter>,
+    #[cfg(feature = "modemmanager")]
+    mm: MmGuard,
+}
+
+/// Which D-Bus to reach ModemManager on.
+#[cfg(feature = "modemmanager")]
+#[derive(Debug, Default)]
+enum MmBus {
+    /// Inhibition is off.
+    #[default]
+    Off,
+    System,
+    /// Another bus, by address (tests).
+    Address(String),
+}
+
+/// ModemManager inhibition held by the bus (feature `modemmanager`).
+#[cfg(feature = "modemmanager")]
+#[derive(Debug, Default)]
+struct MmGuard {
+    bus: MmBus,
+    /// USB paths already handled, and the inhibitions held (lifted on drop).
+    tried: Vec<String>,
+    held: Vec<super::modemmanager::Inhibition>,
+    errors: Vec<String>,
 }
 
 impl UsbBus {
@@ -190,8 +215,50 @@ impl UsbBus {
             last_seen: "nothing".into(),
             #[cfg(feature = "usb")]
             hotplug: None,
+            #[cfg(feature = "modemmanager")]
+            mm: MmGuard::default(),
         })
     }
+
+    /// Keep ModemManager off the module while this bus lives (feature `modemmanager`):
+    /// each USB path the module shows up on is inhibited once, through the system bus or
+    /// the D-Bus at `bus_address`. Where ModemManager is absent nothing happens.
+    #[cfg(feature = "modemmanager")]
+    pub fn inhibit_modemmanager(&mut self, bus_address: Option<String>) {
+        self.mm.bus = bus_address.map_or(MmBus::System, MmBus::Address);
+    }
+
+    /// Device uids ModemManager is inhibited for, and what went wrong trying.
+    #[cfg(feature = "modemmanager")]
+    pub fn modemmanager_inhibitions(&self) -> (Vec<&str>, &[String]) {
+        (self.mm.held.iter().map(super::modemmanager::Inhibition::uid).collect(), &self.mm.errors)
+    }
+
+    #[cfg(feature = "modemmanager")]
+    fn inhibit_once(&mut self, f: &Found) {
+        use super::modemmanager::{Outcome, inhibit, inhibit_on_system_bus};
+        if matches!(self.mm.bus, MmBus::Off) || self.mm.tried.contains(&f.usb_path) {
+            return;
+        }
+        self.mm.tried.push(f.usb_path.clone());
+        let r = match &self.mm.bus {
+            MmBus::Off => return,
+            MmBus::System => inhibit_on_system_bus(&f.usb_path),
+            MmBus::Address(addr) => zbus::blocking::connection::Builder::address(addr.as_str())
+                .and_then(zbus::blocking::connection::Builder::build)
+                .map_err(super::modemmanager::MmError::from)
+                .and_then(|c| inhibit(c, &f.usb_path)),
+        };
+        match r {
+            Ok(Outcome::Inhibited(g)) => self.mm.held.push(g),
+            Ok(Outcome::NotRunning | Outcome::NotManaged) => {}
+            Err(e) => self.mm.errors.push(format!("usb:{}: {e}", f.usb_path)),
+        }
+    }
+
+    #[cfg(not(feature = "modemmanager"))]
+    #[allow(clippy::unused_self)]
+    fn inhibit_once(&mut self, _f: &Found) {}
 
     /// The module as last seen.
     pub fn current(&self) -> Option<&Found> {
@@ -206,7 +273,10 @@ impl UsbBus {
     fn refresh(&mut self) -> Result<Option<Found>, BusError> {
         let found = self.scan()?;
         match self.tracker.pick(&found) {
-            Pick::One(f) => Ok(Some(*f)),
+            Pick::One(f) => {
+                self.inhibit_once(&f);
+                Ok(Some(*f))
+            }
             Pick::Nothing => Ok(None),
             Pick::Ambiguous(text) => Err(BusError::Ambiguous(text)),
         }
