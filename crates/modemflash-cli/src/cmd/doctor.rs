@@ -119,10 +119,13 @@ pub fn fact_text(f: &Fact) -> String {
 /// What to do, as instructions.
 pub fn remedy_text(r: &Remedy) -> String {
     match r {
-        Remedy::StopService { name } => format!(
-            "stop it while flashing: `sudo systemctl stop {name}` (start it again afterwards), or install the udev rules \
-             so it ignores the flashing modes"
+        Remedy::StopService { name } if name == "ModemManager" => format!(
+            "`modemflash update` on a USB module inhibits ModemManager itself; with --port/serial:, stop it while \
+             flashing: `sudo systemctl stop {name}` (start it again afterwards)"
         ),
+        Remedy::StopService { name } => {
+            format!("stop it while flashing: `sudo systemctl stop {name}` (start it again afterwards)")
+        }
         Remedy::InstallUdevRules => {
             "install the udev rules: `sudo modemflash setup udev`, then replug the module".into()
         }
