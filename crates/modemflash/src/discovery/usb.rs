@@ -9,9 +9,10 @@
 //!   a [`BulkTransport`] (ZLP after whole packets, 1 MiB OUT transfers, several in flight).
 //! - [`HotplugWaiter`]: block until a device arrives or leaves, or a timeout passes.
 //!
-//! Verified only by compiling and by the pipe-level tests in `transport::bulk`: the build
-//! machine has no USB bus. The test at the bottom runs against real hardware where a bus
-//! with a catalogue module exists and says SKIPPED otherwise.
+//! The build machine has no USB bus: the pipe-level logic is tested in `transport::bulk`,
+//! and this file runs end to end in a QEMU guest against a simulated 05c6:9008 over USB/IP
+//! (`tools/usb-e2e`). The test at the bottom runs where a bus with a catalogue module exists
+//! and says SKIPPED otherwise.
 
 use std::future::Future;
 use std::pin::Pin;

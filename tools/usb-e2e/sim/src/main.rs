@@ -59,10 +59,21 @@ async fn main() {
     let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(3240);
     let handler = Arc::new(Mutex::new(Box::new(Loopback::default()) as Box<dyn UsbInterfaceHandler + Send>));
     let endpoints = vec![
-        UsbEndpoint { address: 0x81, attributes: EndpointAttributes::Bulk as u8, max_packet_size: 512, interval: 0 },
-        UsbEndpoint { address: 0x01, attributes: EndpointAttributes::Bulk as u8, max_packet_size: 512, interval: 0 },
+        UsbEndpoint {
+            address: 0x81,
+            attributes: EndpointAttributes::Bulk as u8,
+            max_packet_size: 512,
+            interval: 0,
+        },
+        UsbEndpoint {
+            address: 0x01,
+            attributes: EndpointAttributes::Bulk as u8,
+            max_packet_size: 512,
+            interval: 0,
+        },
     ];
-    let mut dev = UsbDevice::new(0).with_interface(0xff, 0xff, 0xff, Some("QDLoader 9008"), endpoints, handler);
+    let mut dev =
+        UsbDevice::new(0).with_interface(0xff, 0xff, 0xff, Some("QDLoader 9008"), endpoints, handler);
     dev.vendor_id = 0x05c6;
     dev.product_id = 0x9008;
     dev.usb_version = 0x0200u16.into();
