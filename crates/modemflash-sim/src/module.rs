@@ -267,6 +267,8 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     let mut core = lock(&shared.core);
     core.generation += 1;
     core.mode = None;
+    // A stalled module comes back to life when power-cycled.
+    core.faults.stalled = false;
     if let Some(path) = core.config.state_file.clone()
         && core.dirty
     {

@@ -103,7 +103,7 @@ fn streaming<'s>(
     cx: &mut Cx<'_>,
 ) -> Result<&'s mut StreamingClient<Link>, OpError> {
     if session.streaming.is_none() {
-        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?));
+        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?).with_timeouts(cx.opts.streaming.clone()));
     }
     session.streaming.as_mut().ok_or_else(|| err(Port::Dm, FailureKind::Open, "streaming session lost"))
 }
@@ -138,6 +138,9 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
     match &step.op {
         Op::DiagToDload => {
             let mut diag = DiagClient::new(open(cx, Port::Dm)?);
+            if let Some(d) = cx.opts.reply_timeout {
+                diag.set_reply_timeout(d);
+            }
             diag.switch_to_dload().map_err(|e| proto(&e, Port::Dm))?;
             Ok(StepResult::default())
         }
@@ -326,6 +329,9 @@ fn dmss_upload(cx: &mut Cx<'_>, programmers: &[String]) -> Result<StepResult, Op
             continue;
         };
         let mut dmss = DmssClient::new(open(cx, Port::Dm)?);
+        if let Some(d) = cx.opts.reply_timeout {
+            dmss.set_reply_timeout(d, crate::protocol::dmss::client::RECV_ATTEMPTS);
+        }
         let segments: Vec<(u32, &[u8])> =
             image.segments.iter().map(|s| (s.address, s.data.as_slice())).collect();
         let id = cx.step.id.clone();
