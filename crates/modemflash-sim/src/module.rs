@@ -43,7 +43,8 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// A virtual module. Dropping it powers the module off.
+/// A virtual module. Its endpoint threads run until [`Module::shutdown`] (handles are
+/// cheap clones; dropping one does not power the module off).
 #[derive(Debug, Clone)]
 pub struct Module {
     shared: Arc<Shared>,
