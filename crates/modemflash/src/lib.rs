@@ -14,3 +14,6 @@ pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod transport;
+
+#[cfg(test)]
+mod testutil;
