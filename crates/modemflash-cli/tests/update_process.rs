@@ -47,10 +47,10 @@ fn sim(tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if tx.send(v).is_err() {
-                    break;
-                }
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && tx.send(v).is_err()
+            {
+                break;
             }
         }
     });
@@ -79,7 +79,8 @@ fn update_against(start_mode: &str) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let last: Value = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).last().unwrap_or(Value::Null);
+    let last: Value =
+        stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).next_back().unwrap_or(Value::Null);
     assert_eq!(out.status.code(), Some(0), "update failed from {start_mode}: {last}\n{stdout}");
     assert_eq!(last["event"], "result");
     assert_eq!(last["outcome"]["revision_after"], NEW_REV);

@@ -18,19 +18,28 @@ const MAX_RUNS: usize = 4;
 /// Run update attempts until one succeeds; returns (runs, first error).
 fn update_until_done(pkg: &package::Package, m: &Module, mode_timeout: Duration) -> (usize, Option<String>) {
     let mut journal = Journal::in_memory();
-    let opts = ExecOptions { mode_timeout, ..ExecOptions::default() }.with_reply_timeouts(Duration::from_millis(400));
+    let opts = ExecOptions { mode_timeout, ..ExecOptions::default() }
+        .with_reply_timeouts(Duration::from_millis(400));
     let mut first_err = None;
     for run in 1..=MAX_RUNS {
         let mut bus = SimBus::new(m.clone());
         let attempt = (|| -> Result<(), String> {
             m.bus()
-                .wait_for(&[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot], Duration::from_secs(300))
+                .wait_for(
+                    &[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot],
+                    Duration::from_secs(300),
+                )
                 .map_err(|e| e.to_string())?;
             let state = exec::identify(&mut bus).map_err(|e| e.to_string())?.ok_or("no module")?;
             let fp = plan::fingerprint(pkg);
             let resume = journal.resume_for(&fp);
-            let plan = plan::build(pkg, &state, &PlanOptions::default(), resume.as_ref().map(|(f, d)| (f, d.as_slice())))
-                .map_err(|e| e.to_string())?;
+            let plan = plan::build(
+                pkg,
+                &state,
+                &PlanOptions::default(),
+                resume.as_ref().map(|(f, d)| (f, d.as_slice())),
+            )
+            .map_err(|e| e.to_string())?;
             exec::run(&plan, pkg, &mut bus, &mut journal, &mut Quiet, &opts).map_err(|e| e.to_string())?;
             Ok(())
         })();
@@ -70,13 +79,16 @@ fn every_fault_ends_in_a_completed_update() {
         "power-loss@step=fastboot:flash:system",
         "power-loss@step=fastboot:flash:boot",
     ];
-    let mut table = vec![format!("{:<44} {:>5}  {}", "fault", "runs", "first failure (then resumed from the journal)")];
+    let mut table =
+        vec![format!("{:<44} {:>5}  {}", "fault", "runs", "first failure (then resumed from the journal)")];
     let mut failed = Vec::new();
     for spec in faults {
-        let cfg = ModuleConfig { faults: vec![Fault::parse(spec).unwrap()], ..ModuleConfig::new(Model::Ec20R1) };
+        let cfg =
+            ModuleConfig { faults: vec![Fault::parse(spec).unwrap()], ..ModuleConfig::new(Model::Ec20R1) };
         let m = Module::start(cfg, Arc::new(VirtualClock::default()));
         let (runs, err) = update_until_done(&pkg, &m, Duration::from_secs(120));
-        let ok = runs <= MAX_RUNS && m.revision() == NEW_REV && m.bus().current().mode == Some(SimMode::Normal);
+        let ok =
+            runs <= MAX_RUNS && m.revision() == NEW_REV && m.bus().current().mode == Some(SimMode::Normal);
         let first = err.as_deref().map_or("-".to_owned(), |e| e.chars().take(90).collect());
         table.push(format!("{spec:<44} {:>5}  {first}", if ok { runs.to_string() } else { "FAIL".into() }));
         eprintln!("{}", table.last().map_or("", String::as_str));
@@ -86,5 +98,9 @@ fn every_fault_ends_in_a_completed_update() {
         m.shutdown();
     }
     println!("\nlegacy update fault matrix (EC20 R1, flow A):\n{}\n", table.join("\n"));
-    assert!(failed.is_empty(), "faults that did not end in a completed update: {failed:?}\n{}", table.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "faults that did not end in a completed update: {failed:?}\n{}",
+        table.join("\n")
+    );
 }

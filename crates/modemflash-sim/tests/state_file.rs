@@ -25,7 +25,15 @@ fn nand_and_revision_survive_a_restart() {
     m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
     let st = exec::identify(&mut bus).unwrap().unwrap();
     let p = plan::build(&pkg, &st, &PlanOptions::default(), None).unwrap();
-    exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &ExecOptions::default()).unwrap();
+    exec::run(
+        &p,
+        &pkg,
+        &mut bus,
+        &mut Journal::in_memory(),
+        &mut Collect::default(),
+        &ExecOptions::default(),
+    )
+    .unwrap();
     let boot_hash = m.with_core(|c| c.nand.sha256("boot")).unwrap();
     m.shutdown();
     assert!(state.is_file());

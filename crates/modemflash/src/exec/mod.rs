@@ -37,6 +37,7 @@ pub struct ExecOptions {
 impl ExecOptions {
     /// Every per-reply timeout set to `d` (simulators answer in microseconds; tests of
     /// stalls should not wait the real-hardware timeouts).
+    #[must_use]
     pub fn with_reply_timeouts(mut self, d: Duration) -> Self {
         self.reply_timeout = Some(d);
         self.streaming.reply = d;

@@ -103,7 +103,7 @@ fn streaming<'s>(
     cx: &mut Cx<'_>,
 ) -> Result<&'s mut StreamingClient<Link>, OpError> {
     if session.streaming.is_none() {
-        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?).with_timeouts(cx.opts.streaming.clone()));
+        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?).with_timeouts(cx.opts.streaming));
     }
     session.streaming.as_mut().ok_or_else(|| err(Port::Dm, FailureKind::Open, "streaming session lost"))
 }
