@@ -58,6 +58,15 @@ pub struct EdlQuirks {
     pub total_blocks: u32,
     /// NAND product name for `getstorageinfo` (Toshiba KSLCMBL2VA2M2A on EC25-E [L]).
     pub nand_name: String,
+    /// Device timing (benchmarks): USB throughput of `<program>` data in bytes/s. `None`
+    /// takes data as fast as it comes. Paced on the module clock.
+    pub link_rate: Option<u64>,
+    /// Device timing: NAND program throughput in bytes/s; the final ACK of a `<program>`
+    /// waits until the NAND has caught up. `None`: instant.
+    pub nand_rate: Option<u64>,
+    /// Bytes the programmer accepts ahead of the NAND before it stops reading (so a slow
+    /// NAND slows the link down). [I] inferred: the real buffer size is not known.
+    pub program_buffer: u64,
 }
 
 /// The EC25-E test-root PK hash (`real-traces.md` §3.1) [L].
@@ -81,6 +90,9 @@ impl Default for EdlQuirks {
             pages_per_block: 64,
             total_blocks: 2048,
             nand_name: "KSLCMBL2VA2M2A".into(),
+            link_rate: None,
+            nand_rate: None,
+            program_buffer: 1 << 20,
         }
     }
 }
@@ -167,6 +179,8 @@ pub struct Core {
     pub faults: FaultState,
     /// Set when the NAND changed since the last save.
     pub dirty: bool,
+    /// The module's clock (handlers that pace themselves read it through `Cx::now`).
+    pub clock: crate::clock::SharedClock,
 }
 
 /// Largest RAM image accepted over DMSS (the 9615 programmers are < 1 MiB).
@@ -184,6 +198,7 @@ impl Core {
             ram: BTreeMap::new(),
             faults,
             dirty: false,
+            clock: std::sync::Arc::new(crate::clock::RealClock::default()),
         }
     }
 

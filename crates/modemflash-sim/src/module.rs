@@ -64,7 +64,8 @@ impl Module {
             }
             None => (factory::nand(&config), config.start_mode),
         };
-        let core = Core::new(config, nand);
+        let mut core = Core::new(config, nand);
+        core.clock = clock.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             bus: VirtualBus::new(clock.clone()),
@@ -247,6 +248,8 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     let mut core = lock(&shared.core);
     core.generation += 1;
     core.mode = None;
+    // A stall lasts until the module is power-cycled or resets (fault.rs).
+    core.faults.stalled = false;
     if let Some(path) = core.config.state_file.clone()
         && core.dirty
     {
@@ -405,6 +408,13 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                 }
             }
         }
+        let pause =
+            actions.iter().filter_map(|a| if let Action::PauseUntil(t) = a { Some(*t) } else { None }).max();
+        if let Some(at) = pause {
+            if let Some(wait) = at.checked_sub(shared.clock.now()) {
+                shared.clock.sleep(wait);
+            }
+        }
         if let Some(t) = transport.as_mut() {
             for msg in out {
                 if t.send(&msg).is_err() {
@@ -419,6 +429,7 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                     shared.clock.sleep(after);
                     reset(shared, to, "reset requested by the protocol");
                 }
+                Action::PauseUntil(_) => {}
             }
         }
     }
