@@ -72,17 +72,17 @@ impl ModuleBus for SimBus {
                 waited: timeout,
                 seen: "nothing".into(),
             }),
-            Err(crate::bus::BusError::Timeout { wanted, waited, seen }) => {
-                Err(BusError::Timeout { wanted, waited, seen })
-            }
+            Err(crate::bus::BusError::Timeout { wanted, waited, seen }) => Err(BusError::Timeout { wanted, waited, seen }),
             Err(e) => Err(BusError::Open { port: "bus", endpoint: "virtual bus".into(), why: e.to_string() }),
         }
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
-        self.module.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| {
-            BusError::Open { port: port.name(), endpoint: self.endpoint(port), why: e.to_string() }
-        })
+        self.module
+            .bus()
+            .open(role(port))
+            .map(|t| Box::new(t) as Box<dyn Transport>)
+            .map_err(|e| BusError::Open { port: port.name(), endpoint: self.endpoint(port), why: e.to_string() })
     }
 
     fn endpoint(&self, port: Port) -> String {

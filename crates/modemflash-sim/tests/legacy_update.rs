@@ -49,10 +49,7 @@ fn flow_a_from_normal_mode_updates_and_verifies() {
     // Every fastboot image landed with the package file's hash.
     for (part, file) in &pkg.legacy.as_ref().unwrap().fastboot {
         let want = sha256_file(&pkg.path_of(file));
-        let name = match part.as_str() {
-            "aboot" => "appsbl",
-            p => p,
-        };
+        let name = match part.as_str() { "aboot" => "appsbl", p => p };
         assert_eq!(m.with_core(|c| c.nand.sha256(name)), Some(want), "{part}");
     }
     assert!(events.0.iter().any(|e| matches!(e, Event::Progress { .. })));
