@@ -65,7 +65,8 @@ impl Module {
             }
             None => (factory::nand(&config), config.start_mode),
         };
-        let core = Core::new(config, nand);
+        let mut core = Core::new(config, nand);
+        core.clock = clock.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             bus: VirtualBus::new(clock.clone()),
@@ -439,6 +440,13 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                 }
             }
         }
+        let pause =
+            actions.iter().filter_map(|a| if let Action::PauseUntil(t) = a { Some(*t) } else { None }).max();
+        if let Some(at) = pause {
+            if let Some(wait) = at.checked_sub(shared.clock.now()) {
+                shared.clock.sleep(wait);
+            }
+        }
         if let Some(t) = transport.as_mut() {
             for msg in out {
                 if t.send(&msg).is_err() {
@@ -453,6 +461,7 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                     shared.clock.sleep(after);
                     reset(shared, to, "reset requested by the protocol");
                 }
+                Action::PauseUntil(_) => {}
             }
         }
     }

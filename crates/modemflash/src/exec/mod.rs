@@ -3,6 +3,7 @@
 //! from the journal.
 
 mod event;
+mod firehose_ops;
 mod journal;
 mod ops;
 

@@ -26,6 +26,8 @@ pub(super) struct Session {
     pub mode: Option<crate::plan::DeviceMode>,
     streaming: Option<StreamingClient<Link>>,
     fastboot: Option<FastbootClient<Link>>,
+    /// The Firehose programmer's session (MDM9x07 flow, `firehose_ops.rs`).
+    pub(super) firehose: Option<crate::protocol::firehose::FirehoseClient<Link>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -38,6 +40,7 @@ impl Session {
     pub fn close(&mut self) {
         self.streaming = None;
         self.fastboot = None;
+        self.firehose = None;
     }
 }
 
@@ -278,6 +281,14 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             c.reboot().map_err(|e| proto(&e, Port::Fastboot))?;
             Ok(StepResult::default())
         }
+        Op::DiagToEdl
+        | Op::SaharaUpload { .. }
+        | Op::FirehoseConfigure { .. }
+        | Op::FirehoseErase { .. }
+        | Op::FirehoseVendor { .. }
+        | Op::FirehoseProgram { .. }
+        | Op::FirehosePatch { .. }
+        | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
         Op::Verify { expected } => {
             let rev =
                 read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
