@@ -442,10 +442,10 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
         }
         let pause =
             actions.iter().filter_map(|a| if let Action::PauseUntil(t) = a { Some(*t) } else { None }).max();
-        if let Some(at) = pause {
-            if let Some(wait) = at.checked_sub(shared.clock.now()) {
-                shared.clock.sleep(wait);
-            }
+        if let Some(at) = pause
+            && let Some(wait) = at.checked_sub(shared.clock.now())
+        {
+            shared.clock.sleep(wait);
         }
         if let Some(t) = transport.as_mut() {
             for msg in out {
