@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
-use modemflash_sim::builder::{self, LegacySpec};
+use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
 use serde_json::Value;
 
 const NEW_REV: &str = "EC20AQAR02A04E2G";
@@ -32,10 +32,10 @@ impl Drop for Sim {
     }
 }
 
-fn sim(tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
+fn sim(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
     let mut child = Command::cargo_bin("modemflash")
         .unwrap()
-        .args(["sim", "--model", "ec20-r1", "--json", "--reenum-delay", "0.3", "--start-mode", start_mode])
+        .args(["sim", "--model", model, "--json", "--reenum-delay", "0.3", "--start-mode", start_mode])
         .arg("--tty-dir")
         .arg(tty_dir)
         .args(["--fastboot-tcp", &format!("127.0.0.1:{port}")])
@@ -63,19 +63,29 @@ fn update_against(start_mode: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = tmp.path().join(NEW_REV);
     builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
-    let ttys = tmp.path().join("ttys");
+    update_process("ec20-r1", &pkg, NEW_REV, start_mode, tmp.path());
+}
+
+fn update_process(
+    model: &str,
+    pkg: &std::path::Path,
+    new_rev: &str,
+    start_mode: &str,
+    tmp: &std::path::Path,
+) {
+    let ttys = tmp.join("ttys");
     std::fs::create_dir(&ttys).unwrap();
     let port = free_port();
-    let s = sim(&ttys, port, start_mode);
+    let s = sim(model, &ttys, port, start_mode);
     let out = Command::cargo_bin("modemflash")
         .unwrap()
         .arg("update")
-        .arg(&pkg)
+        .arg(pkg)
         .arg("--port")
         .arg(ttys.join("dm"))
         .args(["--fastboot", &format!("tcp:127.0.0.1:{port}"), "--yes", "--json", "--timeout", "60"])
         .arg("--journal")
-        .arg(tmp.path().join("journal.json"))
+        .arg(tmp.join("journal.json"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -83,7 +93,7 @@ fn update_against(start_mode: &str) {
         stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).next_back().unwrap_or(Value::Null);
     assert_eq!(out.status.code(), Some(0), "update failed from {start_mode}: {last}\n{stdout}");
     assert_eq!(last["event"], "result");
-    assert_eq!(last["outcome"]["revision_after"], NEW_REV);
+    assert_eq!(last["outcome"]["revision_after"], new_rev);
     // Every NDJSON line is one object with an event name.
     for l in stdout.lines() {
         let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
@@ -96,7 +106,7 @@ fn update_against(start_mode: &str) {
             booted = Some(v["revision"].as_str().unwrap_or_default().to_owned());
         }
     }
-    assert_eq!(booted.as_deref(), Some(NEW_REV));
+    assert_eq!(booted.as_deref(), Some(new_rev));
 }
 
 #[test]
@@ -107,4 +117,22 @@ fn update_from_normal_mode_over_ptys_and_tcp() {
 #[test]
 fn update_finishes_a_module_stuck_in_fastboot() {
     update_against("fastboot");
+}
+
+fn ec25_update(start_mode: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = FirehoseSpec::default();
+    let pkg = tmp.path().join(&spec.revision);
+    builder::write_firehose(&pkg, &spec).unwrap();
+    update_process("ec25", &pkg, &spec.revision, start_mode, tmp.path());
+}
+
+#[test]
+fn ec25_update_from_normal_mode_over_ptys() {
+    ec25_update("normal");
+}
+
+#[test]
+fn ec25_update_from_edl() {
+    ec25_update("edl");
 }
