@@ -129,6 +129,10 @@ pub struct VirtualBus {
     clock: SharedClock,
 }
 
+/// Host messages an in-process endpoint holds unread before the host's `send` waits, like
+/// a USB pipe (a slow device slows the host instead of filling memory).
+pub const HOST_QUEUE_DEPTH: usize = 64;
+
 /// Real time slept per wait step, and virtual time charged for it.
 const WAIT_STEP_REAL: Duration = Duration::from_millis(5);
 const WAIT_STEP: Duration = Duration::from_millis(250);
@@ -224,7 +228,7 @@ impl VirtualBus {
     pub fn open(&self, role: Role) -> Result<MemoryTransport, BusError> {
         let s = self.lock();
         let c = s.connectors.iter().find(|c| c.role == role).ok_or(BusError::NoEndpoint(role.name()))?;
-        let (host, dev) = memory::pair(&c.info);
+        let (host, dev) = memory::pair_bounded(&c.info, HOST_QUEUE_DEPTH);
         c.tx.send(Box::new(dev)).map_err(|_| BusError::NoEndpoint(role.name()))?;
         Ok(host)
     }

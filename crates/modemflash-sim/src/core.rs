@@ -68,6 +68,15 @@ pub struct EdlQuirks {
     pub total_blocks: u32,
     /// NAND product name for `getstorageinfo` (Toshiba KSLCMBL2VA2M2A on EC25-E [L]).
     pub nand_name: String,
+    /// Device timing (benchmarks): USB throughput of `<program>` data in bytes/s. `None`
+    /// takes data as fast as it comes. Paced on the module clock.
+    pub link_rate: Option<u64>,
+    /// Device timing: NAND program throughput in bytes/s; the final ACK of a `<program>`
+    /// waits until the NAND has caught up. `None`: instant.
+    pub nand_rate: Option<u64>,
+    /// Bytes the programmer accepts ahead of the NAND before it stops reading (so a slow
+    /// NAND slows the link down). [I] inferred: the real buffer size is not known.
+    pub program_buffer: u64,
 }
 
 /// The EC25-E test-root PK hash (`real-traces.md` §3.1) [L].
@@ -91,6 +100,9 @@ impl Default for EdlQuirks {
             pages_per_block: 64,
             total_blocks: 2048,
             nand_name: "KSLCMBL2VA2M2A".into(),
+            link_rate: None,
+            nand_rate: None,
+            program_buffer: 1 << 20,
         }
     }
 }
@@ -180,6 +192,8 @@ pub struct Core {
     /// The fastboot bootloader's memory (download buffer, split-image progress), shared
     /// by every host connection.
     pub fastboot: crate::handlers::fastboot::Session,
+    /// The module's clock (handlers that pace themselves read it through `Cx::now`).
+    pub clock: crate::clock::SharedClock,
 }
 
 /// Largest RAM image accepted over DMSS (the 9615 programmers are < 1 MiB).
@@ -198,6 +212,7 @@ impl Core {
             faults,
             dirty: false,
             fastboot: crate::handlers::fastboot::Session::default(),
+            clock: std::sync::Arc::new(crate::clock::RealClock::default()),
         }
     }
 

@@ -26,6 +26,9 @@ pub enum Action {
     /// Leave the bus, then come back as `to` after the re-enumeration delay. `after` lets
     /// the reply go out first (e.g. Firehose power reset ~1 s later).
     Reset { to: ResetTo, after: Duration },
+    /// Hold the endpoint (send nothing, read nothing) until this time on the module
+    /// clock: device timing. Several pauses in one call: the latest wins.
+    PauseUntil(Duration),
 }
 
 /// A device-side protocol handler for one endpoint.
@@ -54,6 +57,17 @@ impl Cx<'_> {
     /// Ask for a reset.
     pub fn reset(&mut self, to: ResetTo, after: Duration) {
         self.actions.push(Action::Reset { to, after });
+    }
+
+    /// The module clock's time.
+    pub fn now(&self) -> Duration {
+        self.core.clock.now()
+    }
+
+    /// Hold the endpoint until `at` (module clock) before the replies of this call go out
+    /// and before more input is read.
+    pub fn pause_until(&mut self, at: Duration) {
+        self.actions.push(Action::PauseUntil(at));
     }
 
     /// Log what the module does (shown by `modemflash sim`).

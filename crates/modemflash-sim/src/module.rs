@@ -43,7 +43,8 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// A virtual module. Dropping it powers the module off.
+/// A virtual module. Its endpoint threads run until [`Module::shutdown`] (handles are
+/// cheap clones; dropping one does not power the module off).
 #[derive(Debug, Clone)]
 pub struct Module {
     shared: Arc<Shared>,
@@ -64,7 +65,8 @@ impl Module {
             }
             None => (factory::nand(&config), config.start_mode),
         };
-        let core = Core::new(config, nand);
+        let mut core = Core::new(config, nand);
+        core.clock = clock.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             bus: VirtualBus::new(clock.clone()),
@@ -267,6 +269,8 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     let mut core = lock(&shared.core);
     core.generation += 1;
     core.mode = None;
+    // A stalled module comes back to life when power-cycled.
+    core.faults.stalled = false;
     if let Some(path) = core.config.state_file.clone()
         && core.dirty
     {
@@ -436,6 +440,13 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                 }
             }
         }
+        let pause =
+            actions.iter().filter_map(|a| if let Action::PauseUntil(t) = a { Some(*t) } else { None }).max();
+        if let Some(at) = pause
+            && let Some(wait) = at.checked_sub(shared.clock.now())
+        {
+            shared.clock.sleep(wait);
+        }
         if let Some(t) = transport.as_mut() {
             for msg in out {
                 if t.send(&msg).is_err() {
@@ -450,6 +461,7 @@ fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMo
                     shared.clock.sleep(after);
                     reset(shared, to, "reset requested by the protocol");
                 }
+                Action::PauseUntil(_) => {}
             }
         }
     }

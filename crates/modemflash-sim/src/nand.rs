@@ -162,6 +162,21 @@ impl PartitionWriter {
         self.len = self.len.max(offset.saturating_add(data.len() as u64));
     }
 
+    /// Leave the bytes up to `offset` as they are (a sparse image's DONT_CARE gap): the next
+    /// write continues there, in order. The hash covers the bytes written only.
+    pub fn skip_to(&mut self, offset: u64) {
+        if offset >= self.len {
+            // Erased NAND reads 0xFF.
+            let head = usize::try_from(offset).unwrap_or(usize::MAX).min(HEAD_BYTES);
+            if self.head.len() < head {
+                self.head.resize(head, 0xff);
+            }
+            self.len = offset;
+        } else {
+            self.in_order = false;
+        }
+    }
+
     /// Finish: the partition's new contents. `complete` is false when cut short.
     pub fn finish(self, complete: bool) -> Content {
         let digest = self.hasher.finalize();

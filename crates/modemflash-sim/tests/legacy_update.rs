@@ -63,3 +63,99 @@ fn sha256_file(p: &std::path::Path) -> String {
     let d = Sha256::digest(std::fs::read(p).unwrap());
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn run_update(pkg: &package::Package, m: &Module) -> exec::Outcome {
+    let mut bus = SimBus::new(m.clone());
+    m.bus()
+        .wait_for(
+            &[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot],
+            Duration::from_secs(10),
+        )
+        .unwrap();
+    let state = exec::identify(&mut bus).unwrap().unwrap();
+    let plan = plan::build(pkg, &state, &PlanOptions::default(), None).unwrap();
+    let mut journal = Journal::in_memory();
+    exec::run(&plan, pkg, &mut bus, &mut journal, &mut Collect::default(), &opts()).unwrap()
+}
+
+#[test]
+fn flow_b_with_at_qfastboot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path());
+    let cfg = ModuleConfig {
+        revision: "EC20AQAR02A03E2G".into(),
+        qfastboot: true,
+        ..ModuleConfig::new(Model::Ec20R1)
+    };
+    let m = Module::start(cfg, Arc::new(VirtualClock::default()));
+    let mut bus = SimBus::new(m.clone());
+    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    let state = exec::identify(&mut bus).unwrap().unwrap();
+    let opts_b = PlanOptions { flow: Some(Flow::LegacyB), ..PlanOptions::default() };
+    let plan = plan::build(&pkg, &state, &opts_b, None).unwrap();
+    assert_eq!(plan.steps[0].id, "at:qfastboot");
+    let out = exec::run(&plan, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts())
+        .unwrap();
+    assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
+    // Flow B writes the real boot chain over streaming.
+    let sbl1 = sha256_file(&pkg.path_of("sbl1.mbn"));
+    assert_eq!(m.with_core(|c| c.nand.sha256("sbl1")), Some(sbl1));
+}
+
+#[test]
+fn flow_b_is_chosen_for_firmware_with_at_qfastboot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path());
+    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some("EC20AQAR02A08E2G".into()) };
+    assert_eq!(plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap().flow, Flow::LegacyB);
+}
+
+#[test]
+fn flow_c_recovers_a_module_stuck_in_fastboot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path());
+    let (m, _) = start(SimMode::Fastboot);
+    let out = run_update(&pkg, &m);
+    assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
+    assert_eq!(m.revision(), NEW_REV);
+    let appsbl = sha256_file(&pkg.path_of("appsboot.mbn"));
+    assert_eq!(m.with_core(|c| c.nand.sha256("appsbl")), Some(appsbl), "the temporary aboot is replaced");
+}
+
+#[test]
+fn flow_c_recovers_from_dload_and_from_a_running_programmer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path());
+    for mode in [SimMode::Dload, SimMode::Streaming] {
+        let (m, _) = start(mode);
+        // `--start-mode streaming` is a module whose programmer already runs (an update
+        // interrupted between GO and RESET).
+        assert_eq!(m.bus().wait_for(&[mode], Duration::from_secs(10)).unwrap().mode, Some(mode));
+        let out = run_update(&pkg, &m);
+        assert_eq!(out.revision_after.as_deref(), Some(NEW_REV), "from {mode:?}");
+        m.shutdown();
+    }
+}
+
+#[test]
+fn temporary_loaders_and_pass_two() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package(tmp.path());
+    let loaders = tmp.path().join("loaders");
+    builder::write_legacy(
+        &loaders,
+        &LegacySpec { temp_loaders: true, extras: false, ..LegacySpec::default() },
+    )
+    .unwrap();
+    let (m, mut bus) = start(SimMode::Normal);
+    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    let state = exec::identify(&mut bus).unwrap().unwrap();
+    let po = PlanOptions { loader_dir: Some(loaders.clone()), ..PlanOptions::default() };
+    let plan = plan::build(&pkg, &state, &po, None).unwrap();
+    assert!(plan.steps.iter().any(|s| s.id == "pass2:streaming:write:0:SBL2"));
+    let out = exec::run(&plan, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts())
+        .unwrap();
+    assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
+    let sbl2 = sha256_file(&pkg.path_of("sbl2.mbn"));
+    assert_eq!(m.with_core(|c| c.nand.sha256("sbl2")), Some(sbl2), "pass 2 leaves the real SBL2");
+}

@@ -15,3 +15,6 @@ pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod transport;
+
+#[cfg(test)]
+mod testutil;

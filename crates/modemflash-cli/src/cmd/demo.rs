@@ -1,4 +1,5 @@
-//! `modemflash demo`: the whole update against a built-in virtual EC20 R1, on any machine.
+//! `modemflash demo`: the whole update against a built-in virtual module (EC20 R1 on the
+//! legacy path, or EC25 on the Firehose path), on any machine.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -6,19 +7,27 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use modemflash::exec::{ExecOptions, Journal};
 use modemflash::plan::PlanOptions;
-use modemflash_sim::builder::{self, LegacySpec};
+use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
 use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus, SimMode};
 
 use crate::exit;
 
-/// Update a virtual EC20 R1 (MDM9615, revision EC20AQAR02A03E2G) with a sample legacy
-/// package, showing exactly what a real update shows. No module or package needed.
+/// Update a virtual module with a sample package, showing exactly what a real update
+/// shows. No module or package needed.
+///
+/// The default is the case that started the project: an EC20 R1 (MDM9615) at
+/// EC20AQAR02A03E2G and a legacy package (DMSS, streaming DLOAD, fastboot). `--model ec25`
+/// runs the MDM9x07 path instead (EDL, Sahara, Firehose).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  modemflash demo\n  modemflash demo --start-mode fastboot   # the field user's stuck module\n  modemflash demo --json"
+    after_help = "Examples:\n  modemflash demo\n  modemflash demo --start-mode fastboot   # the field user's stuck module\n  modemflash demo --model ec25\n  modemflash demo --model ec25 --start-mode edl --json"
 )]
 pub struct DemoCmd {
-    /// Start the virtual module in this mode: normal, or fastboot / dload (a half-done update).
+    /// Which virtual module: ec20-r1 (legacy MDM9615 path) or ec25 (MDM9x07 Firehose path).
+    #[arg(long, default_value = "ec20-r1")]
+    pub model: String,
+    /// Start the virtual module in this mode: normal, or a half-done update: fastboot,
+    /// dload, streaming (EC20 R1) or edl (EC25).
     #[arg(long, default_value = "normal")]
     pub start_mode: String,
     /// Approximate package size in MiB.
@@ -30,10 +39,22 @@ pub struct DemoCmd {
 }
 
 pub fn run(args: &DemoCmd) -> u8 {
-    let Some(start_mode) = SimMode::parse(&args.start_mode)
-        .filter(|m| matches!(m, SimMode::Normal | SimMode::Fastboot | SimMode::Dload | SimMode::Streaming))
-    else {
-        eprintln!("error: --start-mode {}: expected normal, dload, streaming or fastboot", args.start_mode);
+    let Some(model) = Model::parse(&args.model) else {
+        eprintln!("error: --model {}: expected ec20-r1 or ec25", args.model);
+        return exit::USAGE;
+    };
+    let allowed: &[SimMode] = match model {
+        Model::Ec20R1 => &[SimMode::Normal, SimMode::Fastboot, SimMode::Dload, SimMode::Streaming],
+        Model::Ec25 => &[SimMode::Normal, SimMode::Edl],
+    };
+    let Some(start_mode) = SimMode::parse(&args.start_mode).filter(|m| allowed.contains(m)) else {
+        let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
+        eprintln!(
+            "error: --start-mode {}: expected one of {} for {}",
+            args.start_mode,
+            names.join(", "),
+            model.name()
+        );
         return exit::USAGE;
     };
     let started = Instant::now();
@@ -44,9 +65,21 @@ pub fn run(args: &DemoCmd) -> u8 {
             return exit::FAILED;
         }
     };
-    let root = tmp.path().join("EC20AQAR02A04E2G");
-    let spec = LegacySpec::with_total_size(args.size_mib << 20);
-    if let Err(e) = builder::write_legacy(&root, &spec) {
+    let size = args.size_mib << 20;
+    let (root, written) = match model {
+        Model::Ec20R1 => {
+            let root = tmp.path().join("EC20AQAR02A04E2G");
+            let r = builder::write_legacy(&root, &LegacySpec::with_total_size(size));
+            (root, r)
+        }
+        Model::Ec25 => {
+            let spec = FirehoseSpec::with_total_size(size);
+            let root = tmp.path().join(&spec.revision);
+            let r = builder::write_firehose(&root, &spec);
+            (root, r)
+        }
+    };
+    if let Err(e) = written {
         eprintln!("error: cannot write the sample package: {e}");
         return exit::FAILED;
     }
@@ -54,16 +87,22 @@ pub fn run(args: &DemoCmd) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let config = ModuleConfig {
-        start_mode,
-        reenum_delay: Duration::from_millis(500),
-        ..ModuleConfig::new(Model::Ec20R1)
-    };
+    let config =
+        ModuleConfig { start_mode, reenum_delay: Duration::from_millis(500), ..ModuleConfig::new(model) };
     let module = Module::start(config, Arc::new(RealClock::default()));
     let before = module.revision();
     if !args.json {
-        println!("Virtual EC20 R1 (MDM9615) in {} mode, firmware {before}.", start_mode.name());
-        println!("Sample legacy package: {} ({} files).\n", root.display(), pkg.report.files.len());
+        let chip = match model {
+            Model::Ec20R1 => "EC20 R1 (MDM9615)",
+            Model::Ec25 => "EC25 (MDM9x07)",
+        };
+        println!("Virtual {chip} in {} mode, firmware {before}.", start_mode.name());
+        println!(
+            "Sample package: {} — {} ({} files).\n",
+            root.display(),
+            pkg.report.description,
+            pkg.report.files.len()
+        );
     }
     let mut bus = SimBus::new(module.clone());
     let mut journal = Journal::in_memory();

@@ -28,6 +28,11 @@ pub struct FirehoseSpec {
     pub md5: bool,
     /// Add a `vendor="quectel"` line to the rawprogram XML.
     pub vendor_line: bool,
+    /// Write the system image as an Android sparse image (`sparse="true"`): RAW, DONT_CARE,
+    /// FILL and RAW chunks, each a whole number of erase blocks.
+    pub sparse_system: bool,
+    /// Add a `filename="DISK"` patch line (the device applies it).
+    pub disk_patch: bool,
     pub seed: u64,
 }
 
@@ -46,6 +51,8 @@ impl Default for FirehoseSpec {
             recovery_size: 512 * 1024,
             md5: true,
             vendor_line: false,
+            sparse_system: false,
+            disk_patch: false,
             seed: 2,
         }
     }
@@ -147,11 +154,25 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
     let mut sbl_program = String::new();
     for ((label, rel, header, size), (_, start, num)) in images(spec).iter().zip(partition_layout(spec)) {
         let path = resolve(fh, rel);
-        files.push((path.clone(), write_file(&dir.join(&path), header, *size, seed_of(&path, spec.seed))?));
+        let sparse = spec.sparse_system && *label == "system";
+        let written = if sparse {
+            write_sparse(
+                &dir.join(&path),
+                header,
+                *size,
+                spec.sector_size,
+                spec.pages_per_block,
+                seed_of(&path, spec.seed),
+            )?
+        } else {
+            write_file(&dir.join(&path), header, *size, seed_of(&path, spec.seed))?
+        };
+        files.push((path.clone(), written));
         let line = format!(
-            "  <program PAGES_PER_BLOCK=\"{block}\" SECTOR_SIZE_IN_BYTES=\"{sector}\" filename=\"{}\" label=\"{label}\" last_sector=\"{}\" num_partition_sectors=\"{num}\" physical_partition_number=\"0\" start_sector=\"{start}\"/>\n",
+            "  <program PAGES_PER_BLOCK=\"{block}\" SECTOR_SIZE_IN_BYTES=\"{sector}\" filename=\"{}\" label=\"{label}\" last_sector=\"{}\" num_partition_sectors=\"{num}\" physical_partition_number=\"0\"{} start_sector=\"{start}\"/>\n",
             rel.replace('/', "\\"),
-            start + num - 1
+            start + num - 1,
+            if sparse { " sparse=\"true\"" } else { "" }
         );
         let erase = format!(
             "  <erase PAGES_PER_BLOCK=\"{block}\" SECTOR_SIZE_IN_BYTES=\"{sector}\" num_partition_sectors=\"{num}\" start_sector=\"{start}\"/>\n"
@@ -175,8 +196,15 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
     raw.push_str("</data>\n");
     let raw_name = format!("{fh}/rawprogram_nand_{geo}_update.xml");
     files.push((raw_name.clone(), write_text(&dir.join(&raw_name), &raw)?));
+    let disk = if spec.disk_patch {
+        format!(
+            "  <patch SECTOR_SIZE_IN_BYTES=\"{sector}\" byte_offset=\"16\" filename=\"DISK\" physical_partition_number=\"0\" size_in_bytes=\"4\" start_sector=\"4\" value=\"CRC32(4,{sector})\" what=\"table checksum on the device\"/>\n"
+        )
+    } else {
+        String::new()
+    };
     let patch = format!(
-        "<?xml version=\"1.0\" ?>\n<patches>\n  <patch SECTOR_SIZE_IN_BYTES=\"{sector}\" byte_offset=\"12\" filename=\"partition_complete_{geo}.mbn\" physical_partition_number=\"0\" size_in_bytes=\"4\" start_sector=\"3\" value=\"CRC32(0,{sector})\" what=\"host-side patch of the table\"/>\n</patches>\n"
+        "<?xml version=\"1.0\" ?>\n<patches>\n  <patch SECTOR_SIZE_IN_BYTES=\"{sector}\" byte_offset=\"12\" filename=\"partition_complete_{geo}.mbn\" physical_partition_number=\"0\" size_in_bytes=\"4\" start_sector=\"3\" value=\"CRC32(0,{sector})\" what=\"host-side patch of the table\"/>\n{disk}</patches>\n"
     );
     let patch_name = format!("{fh}/patch_{geo}.xml");
     files.push((patch_name.clone(), write_text(&dir.join(&patch_name), &patch)?));
@@ -205,6 +233,68 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
         files.push(("md5.txt".into(), write_text(&dir.join("md5.txt"), &text)?));
     }
     Ok(Built { root: dir.to_owned(), files })
+}
+
+/// An Android sparse image that expands to `size` bytes (rounded up to whole blocks of
+/// `blk`): RAW (`header` first), DONT_CARE, FILL, then RAW for the rest, each chunk a
+/// whole number of `ppb`-block erase blocks so every piece can be programmed on its own.
+fn write_sparse(path: &Path, header: &[u8], size: u64, blk: u32, ppb: u32, seed: u64) -> io::Result<u64> {
+    use modemflash::protocol::fastboot::sparse::{
+        CHUNK_DONT_CARE, CHUNK_FILL, CHUNK_HEADER_LEN, CHUNK_RAW, ChunkHeader, FILE_HEADER_LEN, SparseHeader,
+    };
+    use std::io::Write;
+    let blocks = u32::try_from(size.div_ceil(u64::from(blk))).map_err(io::Error::other)?;
+    let unit = ppb.max(1);
+    let mut chunks = vec![(CHUNK_RAW, unit.min(blocks))];
+    let mut left = blocks - unit.min(blocks);
+    for kind in [CHUNK_DONT_CARE, CHUNK_FILL] {
+        let n = unit.min(left);
+        if n > 0 {
+            chunks.push((kind, n));
+            left -= n;
+        }
+    }
+    if left > 0 {
+        chunks.push((CHUNK_RAW, left));
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut out = io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    out.write_all(&SparseHeader::new(blk, blocks, chunks.len() as u32).encode())?;
+    let mut written = FILE_HEADER_LEN as u64;
+    let mut rng = super::write::Prng::new(seed);
+    let mut first = true;
+    let mut buf = vec![0u8; blk as usize];
+    for (kind, n) in chunks {
+        let data_len = u64::from(n) * u64::from(blk);
+        let payload = match kind {
+            CHUNK_RAW => data_len,
+            CHUNK_FILL => 4,
+            _ => 0,
+        };
+        let total_sz = u32::try_from(CHUNK_HEADER_LEN as u64 + payload).map_err(io::Error::other)?;
+        out.write_all(&ChunkHeader { chunk_type: kind, reserved: 0, chunk_sz: n, total_sz }.encode())?;
+        written += CHUNK_HEADER_LEN as u64 + payload;
+        match kind {
+            CHUNK_RAW => {
+                for _ in 0..n {
+                    rng.fill(&mut buf);
+                    if first {
+                        for (d, s) in buf.iter_mut().zip(header) {
+                            *d = *s;
+                        }
+                        first = false;
+                    }
+                    out.write_all(&buf)?;
+                }
+            }
+            CHUNK_FILL => out.write_all(&[0xA5, 0x5A, 0x00, 0xFF])?,
+            _ => {}
+        }
+    }
+    out.flush()?;
+    Ok(written)
 }
 
 fn resolve(dir: &str, rel: &str) -> String {

@@ -121,7 +121,12 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
     }
     for (name, id, load, code) in chain {
         let size = 40 + u64::from(code);
-        put(name, write_file(&dir.join(name), &mbn_header(id, load, code), size, seed_of(name, spec.seed))?);
+        let mut header = mbn_header(id, load, code);
+        if name == "appsboot_tmp.mbn" {
+            // Quectel's temporary aboot carries this string (quectel-flows.md §2.6) [C].
+            header.extend_from_slice(crate::boot::TEMP_APPSBL_MARKER);
+        }
+        put(name, write_file(&dir.join(name), &header, size, seed_of(name, spec.seed))?);
     }
     let cmdline = format!("console=ttyHSL0,115200 {REVISION_MARKER}{}", spec.revision);
     let ramdisk = spec.kernel_size / 2;

@@ -47,8 +47,47 @@ struct DataPhase {
     writer: PartitionWriter,
     start_sector: u64,
     remaining: u64,
-    /// Power loss after this many bytes (fault `power-loss@step=firehose:program:…`).
+    /// Power loss once the partition holds this many bytes (fault
+    /// `power-loss@step=firehose:program:…`).
     cut_at: Option<u64>,
+}
+
+/// If the link idled this long, the next data starts a new burst (device timing).
+const LINK_IDLE_SLACK: Duration = Duration::from_millis(5);
+
+/// Device timing (`EdlQuirks::link_rate` / `nand_rate`): when the link and the NAND are
+/// next free, on the module clock.
+#[derive(Debug, Default)]
+struct Timing {
+    link_free: Duration,
+    nand_free: Duration,
+}
+
+fn duration_for(bytes: u64, rate: Option<u64>) -> Duration {
+    match rate {
+        // Whole seconds, then the remainder in nanoseconds: exact, no float.
+        Some(r) if r > 0 => {
+            Duration::from_secs(bytes / r)
+                + Duration::from_nanos(
+                    u64::try_from(u128::from(bytes % r) * 1_000_000_000 / u128::from(r)).unwrap_or(0),
+                )
+        }
+        _ => Duration::ZERO,
+    }
+}
+
+impl Timing {
+    /// `n` bytes arrived: the link carried them, the NAND programs them behind it. Returns
+    /// when the endpoint may read again: once the link is free and the programmer's
+    /// buffer has room.
+    fn data(&mut self, n: u64, edl: &EdlQuirks, now: Duration) -> Duration {
+        let base = if now > self.link_free + LINK_IDLE_SLACK { now } else { self.link_free };
+        self.link_free = base + duration_for(n, edl.link_rate);
+        let start = self.link_free.max(self.nand_free);
+        self.nand_free = start + duration_for(n, edl.nand_rate);
+        let buffered = duration_for(edl.program_buffer, edl.nand_rate);
+        self.link_free.max(self.nand_free.saturating_sub(buffered))
+    }
 }
 
 /// NAND geometry the programmer checks against.
@@ -81,6 +120,9 @@ pub struct Programmer {
     tmp: Vec<u8>,
     /// Set once a reset is requested: nothing more is answered.
     gone: bool,
+    /// The last partition written, kept so the next piece of a sparse image continues it.
+    last: Option<PartitionWriter>,
+    timing: Timing,
 }
 
 /// Why a command is refused: the log lines to send before the NAK.
@@ -130,6 +172,8 @@ impl Programmer {
             data: None,
             tmp: vec![0; 64 * 1024],
             gone: false,
+            last: None,
+            timing: Timing::default(),
         }
     }
 
@@ -188,6 +232,12 @@ impl Programmer {
             let n = self.scanner.take_raw(buf);
             phase.writer.write(written, buf.get(..n).unwrap_or_default());
             phase.remaining -= n as u64;
+            let edl = &cx.core.config.edl;
+            if n > 0 && (edl.link_rate.is_some() || edl.nand_rate.is_some()) {
+                let now = cx.now();
+                let resume = self.timing.data(n as u64, &cx.core.config.edl, now);
+                cx.pause_until(resume);
+            }
             if phase.cut_at.is_some_and(|cut| phase.writer.len() >= cut) {
                 let Some(phase) = self.data.take() else { return false };
                 cx.log(format!("firehose: power lost while programming {}", phase.writer.name));
@@ -201,7 +251,12 @@ impl Programmer {
             }
         }
         let Some(phase) = self.data.take() else { return true };
-        cx.commit(phase.writer, true);
+        if cx.core.config.edl.nand_rate.is_some() {
+            // The ACK comes once the NAND holds the data.
+            cx.pause_until(self.timing.nand_free);
+        }
+        cx.commit(phase.writer.clone(), true);
+        self.last = Some(phase.writer);
         log(cx, &format!("Finished sector address {}", phase.start_sector));
         respond(cx, true, Some(false), &[]);
         true
@@ -386,22 +441,29 @@ impl Programmer {
             // [I] wording modelled on the binary's read-side text.
             return Err(vec!["Trying to write beyond total sectors".into()]);
         }
-        let name = match (label.is_empty(), cx.core.nand.at_sector(start)) {
+        // A piece of a sparse image names its sector offset inside the partition image
+        // (the host's `file_sector_offset`); the partition starts that much earlier. [I]
+        // the real programmer addresses by start_sector only; pieces are tied together
+        // here so the NAND model can hash the partition as a whole.
+        let piece = cmd.attr_u64("file_sector_offset").ok().flatten().filter(|k| *k <= start);
+        let part_start = start - piece.unwrap_or(0);
+        let name = match (label.is_empty(), cx.core.nand.at_sector(part_start)) {
             (false, _) => label.clone(),
             (true, Some(p)) => p.name.clone(),
-            (true, None) => format!("sector{start}"),
+            (true, None) => format!("sector{part_start}"),
         };
-        cx.core.nand.set_start_sector(&name, start);
+        cx.core.nand.set_start_sector(&name, part_start);
+        let offset = piece.unwrap_or(0) * geo.page;
+        let mut writer = match (piece, self.last.take()) {
+            (Some(k), Some(w)) if k > 0 && w.name == crate::nand::canonical(&name) => w,
+            _ => PartitionWriter::new(&name),
+        };
+        writer.skip_to(offset);
         let total = count * geo.page;
-        let cut_at = (fired == Fired::PowerLoss).then(|| total / 2 / geo.page * geo.page);
+        let cut_at = (fired == Fired::PowerLoss).then(|| offset + total / 2 / geo.page * geo.page);
         cx.log(format!("firehose: program {name} at sector {start}, {count} sectors"));
         respond(cx, true, Some(true), &[]);
-        self.data = Some(DataPhase {
-            writer: PartitionWriter::new(&name),
-            start_sector: start,
-            remaining: total,
-            cut_at,
-        });
+        self.data = Some(DataPhase { writer, start_sector: start, remaining: total, cut_at });
         Ok(())
     }
 

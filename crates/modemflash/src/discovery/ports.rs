@@ -33,6 +33,9 @@ pub const FASTBOOT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct PortsBus {
     pub dm: Option<PathBuf>,
     pub at: Option<PathBuf>,
+    /// The QDLoader (EDL) tty when it differs from the DM tty: the simulator's `edl` link
+    /// next to `dm`. On hardware the 9008 tty usually takes the DM tty's name.
+    pub edl: Option<PathBuf>,
     pub fastboot: Option<SocketAddr>,
     last_seen: Option<DeviceMode>,
 }
@@ -64,7 +67,11 @@ impl PortsBus {
             None => None,
         };
         let at = at.or_else(|| dm.as_deref().and_then(at_port_for));
-        Ok(PortsBus { dm, at, fastboot, last_seen: None })
+        let edl = dm
+            .as_deref()
+            .filter(|p| p.file_name().is_some_and(|n| n == "dm"))
+            .map(|p| p.with_file_name("edl"));
+        Ok(PortsBus { dm, at, edl, fastboot, last_seen: None })
     }
 
     fn probe_fastboot(&self) -> Option<DeviceMode> {
@@ -74,7 +81,16 @@ impl PortsBus {
         FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT).ok().map(|_| DeviceMode::Fastboot)
     }
 
+    /// A separate EDL tty is there only while the module is in EDL; its presence is the
+    /// answer (reading it would consume the boot ROM's one HELLO).
+    fn probe_edl(&self) -> Option<DeviceMode> {
+        self.edl.as_ref().filter(|p| p.exists()).map(|_| DeviceMode::Edl)
+    }
+
     fn probe_dm(&self) -> Option<DeviceMode> {
+        if let Some(m) = self.probe_edl() {
+            return Some(m);
+        }
         let path = self.dm.as_ref()?;
         if !path.exists() {
             return None;
@@ -138,6 +154,12 @@ impl ModuleBus for PortsBus {
         let mut last = String::new();
         for _ in 0..OPEN_ATTEMPTS {
             let r: Result<Box<dyn Transport>, String> = match port {
+                Port::Edl if self.edl.is_some() => match &self.edl {
+                    Some(p) => SerialTransport::open(&p.to_string_lossy())
+                        .map(|t| Box::new(t) as Box<dyn Transport>)
+                        .map_err(|e| e.to_string()),
+                    None => return Err(BusError::NotConfigured("EDL port", "pass --port TTY")),
+                },
                 Port::Dm | Port::Edl => match &self.dm {
                     Some(p) => SerialTransport::open(&p.to_string_lossy())
                         .map(|t| Box::new(t) as Box<dyn Transport>)
@@ -187,6 +209,9 @@ impl ModuleBus for PortsBus {
 
     fn endpoint(&self, port: Port) -> String {
         match port {
+            Port::Edl if self.edl.is_some() => {
+                self.edl.as_ref().map_or("(none)".into(), |p| p.display().to_string())
+            }
             Port::Dm | Port::Edl => self.dm.as_ref().map_or("(none)".into(), |p| p.display().to_string()),
             Port::At => self.at.as_ref().map_or("(none)".into(), |p| p.display().to_string()),
             Port::Fastboot => self.fastboot.map_or("(none)".into(), |a| format!("tcp:{a}")),

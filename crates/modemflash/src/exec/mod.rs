@@ -3,6 +3,7 @@
 //! from the journal.
 
 mod event;
+mod firehose_ops;
 mod journal;
 mod ops;
 
@@ -15,6 +16,7 @@ use crate::discovery::{BusError, ModuleBus, Port};
 use crate::package::Package;
 use crate::plan::{DeviceMode, Plan, Step};
 use crate::protocol::fastboot::client::FastbootOptions;
+use crate::protocol::streaming::client::StreamingTimeouts;
 
 /// How long a re-enumeration may take before a step gives up (QFlash polls up to 30×
 /// with 1–10 s waits, `protocols.md` §8) [C]. Generous on purpose.
@@ -28,6 +30,25 @@ pub struct ExecOptions {
     pub fastboot: FastbootOptions,
     /// Streaming write block size (`None`: 1024 or what HELLO allows).
     pub streaming_block: Option<usize>,
+    pub streaming: StreamingTimeouts,
+    /// Per-reply timeout for DIAG and DMSS (`None`: the protocol defaults).
+    pub reply_timeout: Option<Duration>,
+}
+
+impl ExecOptions {
+    /// Every per-reply timeout set to `d` (simulators answer in microseconds; tests of
+    /// stalls should not wait the real-hardware timeouts).
+    #[must_use]
+    pub fn with_reply_timeouts(mut self, d: Duration) -> Self {
+        self.reply_timeout = Some(d);
+        self.streaming.reply = d;
+        self.streaming.retry_delay = d / 4;
+        self.fastboot.command_timeout = d;
+        self.fastboot.download_timeout = d;
+        self.fastboot.flash_timeout = d;
+        self.fastboot.erase_timeout = d;
+        self
+    }
 }
 
 impl Default for ExecOptions {
@@ -36,6 +57,8 @@ impl Default for ExecOptions {
             mode_timeout: MODE_TIMEOUT,
             fastboot: FastbootOptions::default(),
             streaming_block: None,
+            streaming: StreamingTimeouts::default(),
+            reply_timeout: None,
         }
     }
 }

@@ -26,6 +26,8 @@ pub(super) struct Session {
     pub mode: Option<crate::plan::DeviceMode>,
     streaming: Option<StreamingClient<Link>>,
     fastboot: Option<FastbootClient<Link>>,
+    /// The Firehose programmer's session (MDM9x07 flow, `firehose_ops.rs`).
+    pub(super) firehose: Option<crate::protocol::firehose::FirehoseClient<Link>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -38,6 +40,7 @@ impl Session {
     pub fn close(&mut self) {
         self.streaming = None;
         self.fastboot = None;
+        self.firehose = None;
     }
 }
 
@@ -103,7 +106,7 @@ fn streaming<'s>(
     cx: &mut Cx<'_>,
 ) -> Result<&'s mut StreamingClient<Link>, OpError> {
     if session.streaming.is_none() {
-        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?));
+        session.streaming = Some(StreamingClient::new(open(cx, Port::Dm)?).with_timeouts(cx.opts.streaming));
     }
     session.streaming.as_mut().ok_or_else(|| err(Port::Dm, FailureKind::Open, "streaming session lost"))
 }
@@ -138,6 +141,9 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
     match &step.op {
         Op::DiagToDload => {
             let mut diag = DiagClient::new(open(cx, Port::Dm)?);
+            if let Some(d) = cx.opts.reply_timeout {
+                diag.set_reply_timeout(d);
+            }
             diag.switch_to_dload().map_err(|e| proto(&e, Port::Dm))?;
             Ok(StepResult::default())
         }
@@ -275,6 +281,14 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             c.reboot().map_err(|e| proto(&e, Port::Fastboot))?;
             Ok(StepResult::default())
         }
+        Op::DiagToEdl
+        | Op::SaharaUpload { .. }
+        | Op::FirehoseConfigure { .. }
+        | Op::FirehoseErase { .. }
+        | Op::FirehoseVendor { .. }
+        | Op::FirehoseProgram { .. }
+        | Op::FirehosePatch { .. }
+        | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
         Op::Verify { expected } => {
             let rev =
                 read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
@@ -326,6 +340,9 @@ fn dmss_upload(cx: &mut Cx<'_>, programmers: &[String]) -> Result<StepResult, Op
             continue;
         };
         let mut dmss = DmssClient::new(open(cx, Port::Dm)?);
+        if let Some(d) = cx.opts.reply_timeout {
+            dmss.set_reply_timeout(d, crate::protocol::dmss::client::RECV_ATTEMPTS);
+        }
         let segments: Vec<(u32, &[u8])> =
             image.segments.iter().map(|s| (s.address, s.data.as_slice())).collect();
         let id = cx.step.id.clone();

@@ -24,6 +24,8 @@ pub enum Flow {
     LegacyB,
     /// Recovery of a module found in fastboot.
     LegacyRecoverFastboot,
+    /// MDM9x07: EDL, Sahara, Firehose (`firehose.rs`).
+    Firehose9x07,
 }
 
 impl Flow {
@@ -32,6 +34,7 @@ impl Flow {
             Flow::LegacyA => "legacy A (DLOAD, streaming, fastboot)",
             Flow::LegacyB => "legacy B (AT+QFASTBOOT, fastboot, then streaming)",
             Flow::LegacyRecoverFastboot => "legacy recovery from fastboot",
+            Flow::Firehose9x07 => "MDM9x07 (EDL, Sahara, Firehose)",
         }
     }
 }
@@ -341,6 +344,7 @@ pub(super) fn plan(
         Flow::LegacyA => flow_a(&mut cx, expected.clone()),
         Flow::LegacyB => flow_b(&mut cx, expected.clone()),
         Flow::LegacyRecoverFastboot => flow_recover_fastboot(&mut cx, expected.clone()),
+        Flow::Firehose9x07 => return Err(PlanError::Unsupported("the Firehose flow with a legacy package")),
     }
     let all = cx.steps;
     let done: &[String] = resume.map_or(&[], |(_, d)| d);

@@ -6,6 +6,7 @@
 //! journal. The real sequences are partly inferred (`quectel-flows.md` §2, `protocols.md`
 //! §10), which is why they are data and not code paths in the executor.
 
+mod firehose;
 mod legacy;
 
 use std::path::PathBuf;
@@ -73,6 +74,30 @@ pub enum Op {
     FastbootReboot,
     /// Read the revision in normal mode and compare.
     Verify { expected: Option<String> },
+    /// DIAG `4B 65 01 00`: normal → EDL (9x07).
+    DiagToEdl,
+    /// Sahara upload of the Firehose programmer, serving the image id the target asks for;
+    /// skipped when a programmer already answers on the EDL interface.
+    SaharaUpload { programmer: String },
+    /// Firehose `<configure>`, negotiating the payload size.
+    FirehoseConfigure { memory: String },
+    /// An `<erase>` line of the package.
+    FirehoseErase { attrs: Vec<(String, String)> },
+    /// A `vendor="quectel"` line, sent verbatim.
+    FirehoseVendor { element: String, attrs: Vec<(String, String)> },
+    /// A `<program>` line with its image (sparse images as one program per data run).
+    FirehoseProgram {
+        label: String,
+        file: String,
+        sector_size: u32,
+        start_sector: String,
+        sparse: bool,
+        attrs: Vec<(String, String)>,
+    },
+    /// A DISK `<patch>` line.
+    FirehosePatch { attrs: Vec<(String, String)> },
+    /// `<power value="reset">`: EDL → normal.
+    FirehosePowerReset { delay_secs: Option<u32> },
 }
 
 /// One step.
@@ -168,7 +193,7 @@ pub fn build(
     }
     match package.report.kind {
         PackageKind::LegacyMdm9615 => legacy::plan(package, module, opts, resume, expected),
-        PackageKind::Firehose9x07 => Err(PlanError::Unsupported("MDM9x07 Firehose")),
+        PackageKind::Firehose9x07 => firehose::plan(package, module, opts, resume, expected),
         PackageKind::FastbootImages => Err(PlanError::Unsupported("plain fastboot image")),
         PackageKind::Unknown => Err(PlanError::InvalidPackage(1)),
     }

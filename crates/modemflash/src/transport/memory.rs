@@ -6,15 +6,32 @@
 //! stream; either way it preserves the bytes exactly.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Duration;
 
 use super::{LinkInfo, Transport, TransportError};
 
+/// The sending half: unbounded, or bounded like a USB pipe whose reader is slow.
+#[derive(Debug)]
+enum Tx {
+    Unbounded(Sender<Vec<u8>>),
+    Bounded(SyncSender<Vec<u8>>),
+}
+
+impl Tx {
+    fn send(&self, msg: Vec<u8>) -> Result<(), TransportError> {
+        match self {
+            Tx::Unbounded(tx) => tx.send(msg),
+            Tx::Bounded(tx) => tx.send(msg),
+        }
+        .map_err(|_| TransportError::Disconnected)
+    }
+}
+
 /// One end of an in-process link.
 #[derive(Debug)]
 pub struct MemoryTransport {
-    tx: Sender<Vec<u8>>,
+    tx: Tx,
     rx: Receiver<Vec<u8>>,
     /// Rest of a message that did not fit in the caller's buffer.
     pending: VecDeque<u8>,
@@ -24,8 +41,29 @@ pub struct MemoryTransport {
 /// Create a connected pair `(host, device)`. Both ends share `info`'s packet semantics;
 /// their endpoint names get `:host` / `:device` suffixes.
 pub fn pair(info: &LinkInfo) -> (MemoryTransport, MemoryTransport) {
-    let (a_tx, b_rx) = mpsc::channel();
+    make_pair(info, None)
+}
+
+/// Like [`pair`], but the host's `send` blocks while `depth` messages wait unread on the
+/// device side, as a USB bulk OUT transfer waits for the device: a slow device then
+/// slows the host down instead of piling up the host's data in memory.
+pub fn pair_bounded(info: &LinkInfo, depth: usize) -> (MemoryTransport, MemoryTransport) {
+    make_pair(info, Some(depth))
+}
+
+fn make_pair(info: &LinkInfo, depth: Option<usize>) -> (MemoryTransport, MemoryTransport) {
+    let (a_tx, b_rx) = match depth {
+        None => {
+            let (tx, rx) = mpsc::channel();
+            (Tx::Unbounded(tx), rx)
+        }
+        Some(d) => {
+            let (tx, rx) = mpsc::sync_channel(d.max(1));
+            (Tx::Bounded(tx), rx)
+        }
+    };
     let (b_tx, a_rx) = mpsc::channel();
+    let b_tx = Tx::Unbounded(b_tx);
     let mut host_info = info.clone();
     host_info.endpoint = format!("{}:host", info.endpoint);
     let mut dev_info = info.clone();
@@ -44,10 +82,10 @@ pub fn stream_pair(name: &str) -> (MemoryTransport, MemoryTransport) {
 impl Transport for MemoryTransport {
     fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
         if !data.is_empty() {
-            self.tx.send(data.to_vec()).map_err(|_| TransportError::Disconnected)?;
+            self.tx.send(data.to_vec())?;
         }
         if self.info.needs_zlp(data.len()) {
-            self.tx.send(Vec::new()).map_err(|_| TransportError::Disconnected)?;
+            self.tx.send(Vec::new())?;
         }
         Ok(())
     }
@@ -106,6 +144,25 @@ mod tests {
         assert_eq!(dev.recv(&mut buf, T).unwrap(), 8);
         assert_eq!(dev.recv(&mut buf, T).unwrap(), 0, "ZLP after 8 bytes at mps 4");
         assert_eq!(dev.recv(&mut buf, T).unwrap(), 1);
+    }
+
+    #[test]
+    fn bounded_host_side_waits_for_the_device() {
+        let (mut host, mut dev) = pair_bounded(&LinkInfo::stream("memory:edl"), 2);
+        host.send(b"a").unwrap();
+        host.send(b"b").unwrap();
+        let t = std::thread::spawn(move || {
+            host.send(b"c").unwrap(); // blocks until the device reads
+            host
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!t.is_finished(), "the third send must wait");
+        let mut buf = [0u8; 4];
+        assert_eq!(dev.recv(&mut buf, T).unwrap(), 1);
+        let host = t.join().unwrap();
+        drop(dev);
+        let mut host = host;
+        assert!(matches!(host.send(b"x"), Err(TransportError::Disconnected)));
     }
 
     #[test]

@@ -261,9 +261,7 @@ mod tests {
     use super::*;
     use crate::protocol::hdlc::{Decoder, encode};
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
-    }
+    use crate::testutil::hex;
 
     #[test]
     fn worked_frames_byte_exact() {

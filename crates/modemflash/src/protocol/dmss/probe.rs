@@ -75,9 +75,7 @@ pub fn classify_probe(raw: &[u8]) -> Option<ProbedMode> {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
-    }
+    use crate::testutil::hex;
 
     #[test]
     fn probe_nop_is_the_worked_frame() {

@@ -212,9 +212,7 @@ impl Decoder {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
-    }
+    use crate::testutil::hex;
 
     /// Worked frames from `protocols.md` §1 and `quectel-flows.md` §1.
     const WORKED: &[(&str, bool, &str)] = &[

@@ -329,9 +329,7 @@ fn le64(b: &[u8], i: usize) -> u64 {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
-    }
+    use crate::testutil::hex;
 
     fn mdm9607_hello() -> Hello {
         Hello {

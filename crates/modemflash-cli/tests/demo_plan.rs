@@ -1,0 +1,123 @@
+//! The README's first command (`modemflash demo`) and `modemflash plan` as processes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use assert_cmd::Command;
+use modemflash_sim::builder::{self, LegacySpec};
+
+#[test]
+fn demo_updates_the_virtual_module() {
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .args(["demo", "--size-mib", "2"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("Revision before: EC20AQAR02A03E2G"), "{text}");
+    assert!(text.contains("Revision after:  EC20AQAR02A04E2G"), "{text}");
+    assert!(text.contains("fastboot flash system"), "{text}");
+}
+
+#[test]
+fn demo_finishes_a_stuck_module() {
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .args(["demo", "--start-mode", "fastboot", "--size-mib", "2", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let last: serde_json::Value = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .next_back()
+        .unwrap();
+    assert_eq!(last["event"], "result");
+    assert_eq!(last["outcome"]["revision_after"], "EC20AQAR02A04E2G");
+}
+
+#[test]
+fn plan_without_a_module_and_with_assumed_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("EC20AQAR02A04E2G");
+    builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
+    // No endpoint at all: exit 3 with a pointer to --port and to the demo.
+    let err = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("plan")
+        .arg(&pkg)
+        .assert()
+        .code(3)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("--port"));
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("plan")
+        .arg(&pkg)
+        .args(["--assume-mode", "fastboot", "--json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(plan["flow"], "legacy-recover-fastboot");
+    assert_eq!(plan["steps"][0]["id"], "fastboot:flash:sbl2");
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("plan")
+        .arg(&pkg)
+        .args(["--assume-mode", "normal", "--assume-revision", "EC20AQAR02A03E2G"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("legacy A"), "{text}");
+    assert!(text.contains("switch to DLOAD (DIAG 0x3A)"), "{text}");
+    // A package for another model is refused unless forced.
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("plan")
+        .arg(&pkg)
+        .args(["--assume-mode", "normal", "--assume-revision", "EC25EFAR06A08M4G"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(out).unwrap().contains("--force"));
+    Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("plan")
+        .arg(&pkg)
+        .args(["--assume-mode", "normal", "--assume-revision", "EC25EFAR06A08M4G", "--force"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn update_refuses_an_invalid_package_before_touching_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
+    std::fs::remove_file(pkg.join("rpm.mbn")).unwrap();
+    let err = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("update")
+        .arg(&pkg)
+        .args(["--port", "/nonexistent/tty", "--yes"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(err).unwrap().contains("missing rpm.mbn"));
+}

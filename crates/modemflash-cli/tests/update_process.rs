@@ -1,0 +1,138 @@
+//! `modemflash update` as a separate process against `modemflash sim` as another process,
+//! over ptys (`--tty-dir`) and fastboot over TCP: from normal mode, and from the field
+//! user's stuck state (`--start-mode fastboot`). Both must end with the simulator
+//! reporting the new revision.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
+use serde_json::Value;
+
+const NEW_REV: &str = "EC20AQAR02A04E2G";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Sim {
+    child: Child,
+    events: Receiver<Value>,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sim(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
+    let mut child = Command::cargo_bin("modemflash")
+        .unwrap()
+        .args(["sim", "--model", model, "--json", "--reenum-delay", "0.3", "--start-mode", start_mode])
+        .arg("--tty-dir")
+        .arg(tty_dir)
+        .args(["--fastboot-tcp", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(first["event"], "endpoints", "{first}");
+    Sim { child, events: rx }
+}
+
+fn update_against(start_mode: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join(NEW_REV);
+    builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
+    update_process("ec20-r1", &pkg, NEW_REV, start_mode, tmp.path());
+}
+
+fn update_process(
+    model: &str,
+    pkg: &std::path::Path,
+    new_rev: &str,
+    start_mode: &str,
+    tmp: &std::path::Path,
+) {
+    let ttys = tmp.join("ttys");
+    std::fs::create_dir(&ttys).unwrap();
+    let port = free_port();
+    let s = sim(model, &ttys, port, start_mode);
+    let out = Command::cargo_bin("modemflash")
+        .unwrap()
+        .arg("update")
+        .arg(pkg)
+        .arg("--port")
+        .arg(ttys.join("dm"))
+        .args(["--fastboot", &format!("tcp:127.0.0.1:{port}"), "--yes", "--json", "--timeout", "60"])
+        .arg("--journal")
+        .arg(tmp.join("journal.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last: Value =
+        stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).next_back().unwrap_or(Value::Null);
+    assert_eq!(out.status.code(), Some(0), "update failed from {start_mode}: {last}\n{stdout}");
+    assert_eq!(last["event"], "result");
+    assert_eq!(last["outcome"]["revision_after"], new_rev);
+    // Every NDJSON line is one object with an event name.
+    for l in stdout.lines() {
+        let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+        assert!(v["event"].is_string(), "{l}");
+    }
+    // The simulator itself reports booting the new revision.
+    let mut booted = None;
+    while let Ok(v) = s.events.recv_timeout(Duration::from_secs(5)) {
+        if v["event"] == "booted" {
+            booted = Some(v["revision"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(booted.as_deref(), Some(new_rev));
+}
+
+#[test]
+fn update_from_normal_mode_over_ptys_and_tcp() {
+    update_against("normal");
+}
+
+#[test]
+fn update_finishes_a_module_stuck_in_fastboot() {
+    update_against("fastboot");
+}
+
+fn ec25_update(start_mode: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = FirehoseSpec::default();
+    let pkg = tmp.path().join(&spec.revision);
+    builder::write_firehose(&pkg, &spec).unwrap();
+    update_process("ec25", &pkg, &spec.revision, start_mode, tmp.path());
+}
+
+#[test]
+fn ec25_update_from_normal_mode_over_ptys() {
+    ec25_update("normal");
+}
+
+#[test]
+fn ec25_update_from_edl() {
+    ec25_update("edl");
+}
