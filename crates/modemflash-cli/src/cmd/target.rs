@@ -104,6 +104,17 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
         None => {}
     }
     let nothing_given = port.is_none() && fastboot.is_none();
+    if nothing_given && usb_selector.is_none() && !fastboot_usb {
+        // No endpoint: USB discovery, but say at once when USB shows no module at all.
+        if usbbus::scan_modules(&Roots::default()).is_ok_and(|found| found.is_empty()) {
+            eprintln!(
+                "error: no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
+                 or --device serial:PATH / tcp:HOST:PORT; `modemflash list` and `modemflash doctor` show what USB \
+                 sees. To try modemflash without a module, run `modemflash demo`."
+            );
+            return Err(exit::NO_MODULE);
+        }
+    }
     if usb_selector.is_some() || fastboot_usb || nothing_given {
         if fastboot.is_some() {
             eprintln!("error: a USB module and --fastboot tcp:... cannot be combined; pick one");
