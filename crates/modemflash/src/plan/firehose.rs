@@ -278,22 +278,8 @@ pub(super) fn plan(
                 .into(),
         );
     }
-    if expected.is_none() {
-        notes.push("the package does not name its revision; the result is read back but not compared".into());
-    }
     if layout.ops.iter().any(|op| matches!(op, XmlOp::Program(p) if p.sparse)) {
         notes.push("sparse images are sent as one <program> per data run, never expanded".into());
     }
-    Ok(Plan {
-        package: package.report.path.clone(),
-        kind: package.report.kind,
-        fingerprint: super::fingerprint(package),
-        flow,
-        found_in: module.mode,
-        revision_before: module.revision.clone(),
-        expected_revision: expected,
-        steps,
-        skipped,
-        notes,
-    })
+    Ok(super::Assembly { package, module, flow, expected, steps, skipped, notes }.finish())
 }

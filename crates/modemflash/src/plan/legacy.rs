@@ -369,21 +369,7 @@ pub(super) fn plan(
             entry
         ));
     }
-    if expected.is_none() {
-        notes.push("the package does not name its revision; the result is read back but not compared".into());
-    }
-    Ok(Plan {
-        package: package.report.path.clone(),
-        kind: package.report.kind,
-        fingerprint: super::fingerprint(package),
-        flow,
-        found_in: module.mode,
-        revision_before: module.revision.clone(),
-        expected_revision: expected,
-        steps,
-        skipped,
-        notes,
-    })
+    Ok(super::Assembly { package, module, flow, expected, steps, skipped, notes }.finish())
 }
 
 /// Where to enter a flow for a module found in `mode`, given the steps journaled as done.

@@ -214,6 +214,40 @@ fn check_fit(package: &Revision, module: &Revision, force: bool) -> Result<(), P
     Err(PlanError::DoesNotFit { package: package.raw.clone(), module: module.raw.clone(), why })
 }
 
+/// The parts every flow's plan shares: identity, the module state and the common notes.
+pub(crate) struct Assembly<'a> {
+    pub package: &'a Package,
+    pub module: &'a ModuleState,
+    pub flow: Flow,
+    pub expected: Option<String>,
+    pub steps: Vec<Step>,
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Assembly<'_> {
+    pub(crate) fn finish(self) -> Plan {
+        let mut notes = self.notes;
+        if self.expected.is_none() {
+            notes.push(
+                "the package does not name its revision; the result is read back but not compared".into(),
+            );
+        }
+        Plan {
+            package: self.package.report.path.clone(),
+            kind: self.package.report.kind,
+            fingerprint: fingerprint(self.package),
+            flow: self.flow,
+            found_in: self.module.mode,
+            revision_before: self.module.revision.clone(),
+            expected_revision: self.expected,
+            steps: self.steps,
+            skipped: self.skipped,
+            notes,
+        }
+    }
+}
+
 /// A fingerprint of a package: SHA-256 over every file's path, size and first MiB. It
 /// tells one package from another for the journal without reading gigabytes.
 pub fn fingerprint(package: &Package) -> String {
