@@ -290,6 +290,19 @@ impl<T: Transport> FirehoseClient<T> {
         }
     }
 
+    /// Send `doc` and require `ACK rawmode="true"`: the data phase of `<program>`/`<read>`.
+    fn enter_rawmode(&mut self, doc: &[u8], cmd: &str) -> Result<(), FirehoseError> {
+        let first = self.transact(doc, self.timeouts.program_rawmode)?;
+        if first.rawmode == Some(true) {
+            return Ok(());
+        }
+        Err(FirehoseError::UnexpectedResponse {
+            cmd: cmd.to_owned(),
+            expected: "ACK with rawmode=\"true\"",
+            got: format!("ACK with rawmode={:?}", first.rawmode),
+        })
+    }
+
     /// `<program>` then the raw data: `ceil(len / sector)` sectors from `reader`, sent in
     /// chunks of at most the negotiated payload, the last zero-padded. `progress` gets
     /// (bytes sent, bytes to send) including padding. Returns the final ACK.
@@ -303,14 +316,7 @@ impl<T: Transport> FirehoseClient<T> {
         let mut chunker = DataChunker::new(len, spec.sector_size, self.max_payload)?;
         let doc = build_program(spec, sectors_for(len, spec.sector_size))?;
         let cmd = label(&doc);
-        let first = self.transact(&doc, self.timeouts.program_rawmode)?;
-        if first.rawmode != Some(true) {
-            return Err(FirehoseError::UnexpectedResponse {
-                cmd,
-                expected: "ACK with rawmode=\"true\"",
-                got: format!("ACK with rawmode={:?}", first.rawmode),
-            });
-        }
+        self.enter_rawmode(&doc, &cmd)?;
         let total = chunker.total();
         progress(0, total);
         while let Some(chunk) = chunker.next_chunk(reader)? {
@@ -346,14 +352,7 @@ impl<T: Transport> FirehoseClient<T> {
             })?;
         let doc = build_read(spec, num_sectors)?;
         let cmd = label(&doc);
-        let first = self.transact(&doc, self.timeouts.program_rawmode)?;
-        if first.rawmode != Some(true) {
-            return Err(FirehoseError::UnexpectedResponse {
-                cmd,
-                expected: "ACK with rawmode=\"true\"",
-                got: format!("ACK with rawmode={:?}", first.rawmode),
-            });
-        }
+        self.enter_rawmode(&doc, &cmd)?;
         let mut tmp = vec![0u8; RX_CHUNK];
         let mut got = 0u64;
         progress(0, total);

@@ -100,19 +100,16 @@ pub struct ProgramSpec {
 /// file (QFirehose rewrites `num_partition_sectors` to ceil(size / sector), `protocols.md`
 /// §5.3 step 3); see [`sectors_for`](super::data::sectors_for).
 pub fn build_program(spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<u8>, FirehoseError> {
-    let attrs = vec![
-        kv("SECTOR_SIZE_IN_BYTES", &spec.sector_size),
-        kv("filename", &spec.filename),
-        kv("label", &spec.label),
-        kv("num_partition_sectors", &num_sectors),
-        kv("physical_partition_number", &spec.physical_partition_number),
-        kv("start_sector", &spec.start_sector),
-    ];
-    element_doc("program", &with_extra(attrs, &spec.extra))
+    addressed("program", spec, num_sectors)
 }
 
 /// `<read …/>`: the target streams `num_sectors × sector_size` bytes after its ACK.
 pub fn build_read(spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<u8>, FirehoseError> {
+    addressed("read", spec, num_sectors)
+}
+
+/// `<program>` and `<read>` share their addressing attributes.
+fn addressed(element: &str, spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<u8>, FirehoseError> {
     let attrs = vec![
         kv("SECTOR_SIZE_IN_BYTES", &spec.sector_size),
         kv("filename", &spec.filename),
@@ -121,7 +118,7 @@ pub fn build_read(spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<u8>, Fireh
         kv("physical_partition_number", &spec.physical_partition_number),
         kv("start_sector", &spec.start_sector),
     ];
-    element_doc("read", &with_extra(attrs, &spec.extra))
+    element_doc(element, &with_extra(attrs, &spec.extra))
 }
 
 /// `<erase …/>` attributes (`protocols.md` §5.1, §5.4).
