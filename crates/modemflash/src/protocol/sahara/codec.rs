@@ -326,12 +326,13 @@ fn le64(b: &[u8], i: usize) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use crate::testutil::hex;
 
-    fn mdm9607_hello() -> Hello {
+    /// The HELLO a 9x07 boot ROM sends (`real-traces.md` §7.2).
+    pub(crate) fn mdm9607_hello() -> Hello {
         Hello {
             version: 2,
             version_supported: 1,

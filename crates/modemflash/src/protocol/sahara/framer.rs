@@ -66,19 +66,9 @@ impl Framer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::sahara::codec::{HELLO_LEN, Hello};
     use crate::protocol::sahara::codes::cmd;
 
-    fn mdm9607_hello() -> Hello {
-        Hello {
-            version: 2,
-            version_supported: 1,
-            max_cmd_len: 0x400,
-            mode: 0,
-            reserved: [0; 6],
-            len: HELLO_LEN,
-        }
-    }
+    use crate::protocol::sahara::codec::tests::mdm9607_hello;
 
     #[test]
     fn framer_splits_and_joins() {
