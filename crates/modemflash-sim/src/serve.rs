@@ -78,7 +78,8 @@ impl Serving {
         }
     }
 
-    /// Point the stable names at the new ptys.
+    /// Point the stable names at the new ptys (ptys, and so the names, exist on Unix only).
+    #[cfg(unix)]
     pub(crate) fn publish(&self, _mode: SimMode, endpoints: &[Endpoint]) {
         let Serving::External { tty_dir: Some(dir), links, .. } = self else { return };
         let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -86,13 +87,16 @@ impl Serving {
             if let Some(tty) = &ep.tty {
                 let link = dir.join(ep.role.name());
                 let _ = std::fs::remove_file(&link);
-                #[cfg(unix)]
                 if std::os::unix::fs::symlink(tty, &link).is_ok() {
                     links.push(link);
                 }
             }
         }
     }
+
+    /// Ptys do not exist here, so there are no stable names to publish.
+    #[cfg(not(unix))]
+    pub(crate) fn publish(&self, _mode: SimMode, _endpoints: &[Endpoint]) {}
 
     /// Remove the stable names (the module left the bus).
     pub(crate) fn unpublish(&self) {
