@@ -122,5 +122,5 @@ pub fn inhibit_on_system_bus(usb_path: &str) -> Result<Outcome, MmError> {
 }
 
 #[cfg(test)]
-#[path = "modemmanager_tests.rs"]
+#[path = "tests/modemmanager.rs"]
 mod tests;
