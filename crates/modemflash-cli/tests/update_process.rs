@@ -33,9 +33,14 @@ impl Drop for Sim {
 }
 
 fn sim(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
+    sim_with(model, tty_dir, port, start_mode, &[])
+}
+
+fn sim_with(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str, extra: &[&str]) -> Sim {
     let mut child = Command::cargo_bin("modemflash")
         .unwrap()
         .args(["sim", "--model", model, "--json", "--reenum-delay", "0.3", "--start-mode", start_mode])
+        .args(extra)
         .arg("--tty-dir")
         .arg(tty_dir)
         .args(["--fastboot-tcp", &format!("127.0.0.1:{port}")])
@@ -135,4 +140,54 @@ fn ec25_update_from_normal_mode_over_ptys() {
 #[test]
 fn ec25_update_from_edl() {
     ec25_update("edl");
+}
+
+/// A cable pulled in the middle of `fastboot flash system`: the update exits 1 (resumable),
+/// the rerun of the same command continues from the journal and finishes.
+#[test]
+fn interrupted_update_resumes_from_the_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join(NEW_REV);
+    builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
+    let ttys = tmp.path().join("ttys");
+    std::fs::create_dir(&ttys).unwrap();
+    let port = free_port();
+    let _s =
+        sim_with("ec20-r1", &ttys, port, "normal", &["--fault", "disconnect@step=fastboot:flash:system"]);
+    let run = || {
+        Command::cargo_bin("modemflash")
+            .unwrap()
+            .arg("update")
+            .arg(&pkg)
+            .arg("--port")
+            .arg(ttys.join("dm"))
+            .args(["--fastboot", &format!("tcp:127.0.0.1:{port}"), "--yes", "--json", "--timeout", "60"])
+            .arg("--journal")
+            .arg(tmp.path().join("journal.json"))
+            .output()
+            .unwrap()
+    };
+    let events = |out: &std::process::Output| -> Vec<Value> {
+        String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    };
+    let first = run();
+    let ev1 = events(&first);
+    assert_eq!(first.status.code(), Some(1), "{ev1:?}");
+    let result = ev1.last().unwrap();
+    assert_eq!(result["step"], "fastboot:flash:system", "{result}");
+    assert!(result["remedy"].as_str().unwrap().contains("rerun"), "{result}");
+
+    let second = run();
+    let ev2 = events(&second);
+    assert_eq!(second.status.code(), Some(0), "{ev2:?}");
+    assert_eq!(ev2.last().unwrap()["outcome"]["revision_after"], NEW_REV);
+    let skipped: Vec<&str> =
+        ev2.iter().filter(|e| e["event"] == "step_skipped").filter_map(|e| e["step"].as_str()).collect();
+    let started: Vec<&str> =
+        ev2.iter().filter(|e| e["event"] == "step_started").filter_map(|e| e["step"].as_str()).collect();
+    // The module came back in fastboot (its boot chain is new, boot still invalid): the
+    // rerun does only what is left.
+    assert!(skipped.contains(&"fastboot:flash:aboot"), "{skipped:?}");
+    assert!(!started.iter().any(|s| s.starts_with("streaming:") || s.starts_with("dmss:")), "{started:?}");
+    assert_eq!(started.first(), Some(&"fastboot:flash:system"), "{started:?}");
 }

@@ -53,6 +53,9 @@ pub struct UpdateCmd {
     pub fastboot_pacing: Option<u64>,
 }
 
+/// How long `update` waits for a module that is not on the bus yet.
+const IDENTIFY_PATIENCE: Duration = Duration::from_secs(15);
+
 pub fn run(args: &UpdateCmd) -> u8 {
     let pkg = match target::package(&args.package, args.json) {
         Ok(p) => p,
@@ -85,7 +88,8 @@ pub fn update(
     json: bool,
     yes: bool,
 ) -> u8 {
-    let state = match exec::identify(bus) {
+    // A module may be re-enumerating (a rerun right after a failure): give it a moment.
+    let state = match exec::identify_waiting(bus, IDENTIFY_PATIENCE) {
         Ok(Some(s)) => s,
         Ok(None) => {
             eprintln!(

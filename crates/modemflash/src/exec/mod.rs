@@ -211,6 +211,26 @@ pub fn port_for(mode: DeviceMode) -> Port {
     }
 }
 
+/// Every mode a module can be found in.
+pub const ALL_MODES: [DeviceMode; 5] =
+    [DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot, DeviceMode::Edl];
+
+/// Like [`identify`], but give a module that is re-enumerating (a rerun right after a
+/// failure, a module still booting) up to `patience` to show up.
+pub fn identify_waiting(
+    bus: &mut dyn ModuleBus,
+    patience: Duration,
+) -> Result<Option<crate::plan::ModuleState>, BusError> {
+    if let Some(s) = identify(bus)? {
+        return Ok(Some(s));
+    }
+    match bus.wait_for(&ALL_MODES, patience) {
+        Ok(_) => identify(bus),
+        Err(BusError::Timeout { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Identify the module: its mode, and in normal mode its revision (DIAG 0x7C, else ATI).
 pub fn identify(bus: &mut dyn ModuleBus) -> Result<Option<crate::plan::ModuleState>, BusError> {
     let Some(mode) = bus.detect()? else { return Ok(None) };
