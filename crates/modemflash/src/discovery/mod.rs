@@ -65,6 +65,51 @@ pub enum BusError {
     Scan(String),
 }
 
+/// Attempts of an open right after re-enumeration, and the pause between them: device
+/// nodes and ttys appear a moment after the USB device does (`quectel-flows.md` §6).
+pub const OPEN_ATTEMPTS: u32 = 20;
+pub const OPEN_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// Why one open attempt did not give a transport.
+#[derive(Debug)]
+pub(crate) enum OpenFailure {
+    /// Worth another attempt (the node is not there yet, the device is busy…).
+    Retry(String),
+    /// No attempt can succeed (nothing configured, ambiguous selector).
+    Stop(BusError),
+}
+
+impl OpenFailure {
+    /// The error to report for `port` at `endpoint`.
+    pub(crate) fn into_error(self, port: Port, endpoint: String) -> BusError {
+        match self {
+            OpenFailure::Stop(e) => e,
+            OpenFailure::Retry(last) => BusError::Open {
+                port: port.name(),
+                endpoint,
+                why: format!("{last} (after {OPEN_ATTEMPTS} attempts)"),
+            },
+        }
+    }
+}
+
+/// Run `attempt` up to [`OPEN_ATTEMPTS`] times, pausing between tries, until it opens a
+/// transport or says to stop. The one retry policy of every bus.
+pub(crate) fn open_retrying(
+    mut attempt: impl FnMut() -> Result<Box<dyn Transport>, OpenFailure>,
+) -> Result<Box<dyn Transport>, OpenFailure> {
+    let mut last = OpenFailure::Retry(String::new());
+    for _ in 0..OPEN_ATTEMPTS {
+        match attempt() {
+            Ok(t) => return Ok(t),
+            Err(stop @ OpenFailure::Stop(_)) => return Err(stop),
+            Err(retry) => last = retry,
+        }
+        std::thread::sleep(OPEN_RETRY_DELAY);
+    }
+    Err(last)
+}
+
 /// The module as the executor reaches it.
 pub trait ModuleBus {
     /// The mode the module is in now, if it is on the bus.

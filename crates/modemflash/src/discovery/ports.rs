@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{BusError, ModuleBus, Port};
+use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::plan::DeviceMode;
 use crate::protocol::dmss::{DmssClient, ProbedMode};
 use crate::protocol::fastboot::tcp::FastbootTcp;
@@ -22,9 +22,6 @@ use crate::transport::tcp::TcpTransport;
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Retries of an open right after re-enumeration, and the pause between them.
-pub const OPEN_ATTEMPTS: u32 = 20;
-pub const OPEN_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Time allowed for the fastboot TCP handshake.
 pub const FASTBOOT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -151,60 +148,33 @@ impl ModuleBus for PortsBus {
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
-        let mut last = String::new();
-        for _ in 0..OPEN_ATTEMPTS {
-            let r: Result<Box<dyn Transport>, String> = match port {
-                Port::Edl if self.edl.is_some() => match &self.edl {
-                    Some(p) => SerialTransport::open(&p.to_string_lossy())
-                        .map(|t| Box::new(t) as Box<dyn Transport>)
-                        .map_err(|e| e.to_string()),
-                    None => return Err(BusError::NotConfigured("EDL port", "pass --port TTY")),
-                },
-                Port::Dm | Port::Edl => match &self.dm {
-                    Some(p) => SerialTransport::open(&p.to_string_lossy())
-                        .map(|t| Box::new(t) as Box<dyn Transport>)
-                        .map_err(|e| e.to_string()),
-                    None => return Err(BusError::NotConfigured("DM port", "pass --port TTY")),
-                },
-                Port::At => match &self.at {
-                    Some(p) => SerialTransport::open(&p.to_string_lossy())
-                        .map(|t| Box::new(t) as Box<dyn Transport>)
-                        .map_err(|e| e.to_string()),
-                    None => {
-                        return Err(BusError::NotConfigured(
-                            "AT port",
-                            "pass --port with the DM tty; the AT tty is found next to it",
-                        ));
-                    }
-                },
-                Port::Fastboot => match self.fastboot {
-                    Some(addr) => TcpStream::connect_timeout(&addr, FASTBOOT_CONNECT_TIMEOUT)
-                        .map_err(|e| e.to_string())
-                        .and_then(|s| TcpTransport::from_stream(s).map_err(|e| e.to_string()))
-                        .and_then(|t| {
-                            FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT)
-                                .map_err(|e| e.to_string())
-                        })
-                        .map(|t| Box::new(t) as Box<dyn Transport>),
-                    None => {
-                        return Err(BusError::NotConfigured(
-                            "fastboot endpoint",
-                            "pass --fastboot tcp:HOST:PORT, or --fastboot usb for 18d1:d00d on USB",
-                        ));
-                    }
-                },
-            };
-            match r {
-                Ok(t) => return Ok(t),
-                Err(e) => last = e,
+        let stop = |what, hint| OpenFailure::Stop(BusError::NotConfigured(what, hint));
+        let tty = |path: &Option<PathBuf>, what, hint| match path {
+            Some(p) => open_tty(p),
+            None => Err(stop(what, hint)),
+        };
+        open_retrying(|| match port {
+            Port::Edl if self.edl.is_some() => tty(&self.edl, "EDL port", "pass --port TTY"),
+            Port::Dm | Port::Edl => tty(&self.dm, "DM port", "pass --port TTY"),
+            Port::At => {
+                tty(&self.at, "AT port", "pass --port with the DM tty; the AT tty is found next to it")
             }
-            std::thread::sleep(OPEN_RETRY_DELAY);
-        }
-        Err(BusError::Open {
-            port: port.name(),
-            endpoint: self.endpoint(port),
-            why: format!("{last} (after {OPEN_ATTEMPTS} attempts)"),
+            Port::Fastboot => match self.fastboot {
+                Some(addr) => TcpStream::connect_timeout(&addr, FASTBOOT_CONNECT_TIMEOUT)
+                    .map_err(|e| e.to_string())
+                    .and_then(|s| TcpTransport::from_stream(s).map_err(|e| e.to_string()))
+                    .and_then(|t| {
+                        FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT).map_err(|e| e.to_string())
+                    })
+                    .map(|t| Box::new(t) as Box<dyn Transport>)
+                    .map_err(OpenFailure::Retry),
+                None => Err(stop(
+                    "fastboot endpoint",
+                    "pass --fastboot tcp:HOST:PORT, or --fastboot usb for 18d1:d00d on USB",
+                )),
+            },
         })
+        .map_err(|f| f.into_error(port, self.endpoint(port)))
     }
 
     fn endpoint(&self, port: Port) -> String {
@@ -217,6 +187,13 @@ impl ModuleBus for PortsBus {
             Port::Fastboot => self.fastboot.map_or("(none)".into(), |a| format!("tcp:{a}")),
         }
     }
+}
+
+/// Open a tty as a transport; every failure is worth a retry (the node may be appearing).
+fn open_tty(path: &Path) -> Result<Box<dyn Transport>, OpenFailure> {
+    SerialTransport::open(&path.to_string_lossy())
+        .map(|t| Box::new(t) as Box<dyn Transport>)
+        .map_err(|e| OpenFailure::Retry(e.to_string()))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::selector::Selector;
 use super::sysfs::{self, Found, FoundPort, Roots};
-use super::{BusError, ModuleBus, Port};
+use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::catalog::InterfaceRole;
 use crate::plan::DeviceMode;
 use crate::protocol::dmss::{DmssClient, ProbedMode};
@@ -29,11 +29,6 @@ use crate::transport::serial::SerialTransport;
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one mode probe on 05c6:9008 may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
-/// Retries of an open right after re-enumeration (ttys and usbfs nodes appear late), and
-/// the pause between them.
-pub const OPEN_ATTEMPTS: u32 = 20;
-pub const OPEN_RETRY_DELAY: Duration = Duration::from_millis(250);
-
 /// Which module among those found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
@@ -421,24 +416,13 @@ impl ModuleBus for UsbBus {
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
         // Whatever is done through the port may change the mode without re-enumerating.
         self.probed = None;
-        let mut last = String::new();
-        for _ in 0..OPEN_ATTEMPTS {
-            match self.refresh() {
-                Ok(Some(f)) => match open_port(&f, port) {
-                    Ok(t) => return Ok(t),
-                    Err(e) => last = e,
-                },
-                Ok(None) => last = "the module is not on the bus".into(),
-                Err(BusError::Ambiguous(t)) => return Err(BusError::Ambiguous(t)),
-                Err(e) => last = e.to_string(),
-            }
-            std::thread::sleep(OPEN_RETRY_DELAY);
-        }
-        Err(BusError::Open {
-            port: port.name(),
-            endpoint: self.endpoint(port),
-            why: format!("{last} (after {OPEN_ATTEMPTS} attempts)"),
+        open_retrying(|| match self.refresh() {
+            Ok(Some(f)) => open_port(&f, port).map_err(OpenFailure::Retry),
+            Ok(None) => Err(OpenFailure::Retry("the module is not on the bus".into())),
+            Err(BusError::Ambiguous(t)) => Err(OpenFailure::Stop(BusError::Ambiguous(t))),
+            Err(e) => Err(OpenFailure::Retry(e.to_string())),
         })
+        .map_err(|f| f.into_error(port, self.endpoint(port)))
     }
 
     fn endpoint(&self, port: Port) -> String {
