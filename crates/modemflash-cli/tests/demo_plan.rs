@@ -2,18 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use assert_cmd::Command;
+
+/// Run the command, require exit `code`, return its output.
+fn run(cmd: &mut Command, code: i32) -> std::process::Output {
+    cmd.assert().code(code).get_output().clone()
+}
 use modemflash_sim::builder::{self, LegacySpec};
 
 #[test]
 fn demo_updates_the_virtual_module() {
-    let out = Command::cargo_bin("modemflash")
-        .unwrap()
-        .args(["demo", "--size-mib", "2"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = run(Command::cargo_bin("modemflash").unwrap().args(["demo", "--size-mib", "2"]), 0).stdout;
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("Revision before: EC20AQAR02A03E2G"), "{text}");
     assert!(text.contains("Revision after:  EC20AQAR02A04E2G"), "{text}");
@@ -22,14 +20,18 @@ fn demo_updates_the_virtual_module() {
 
 #[test]
 fn demo_finishes_a_stuck_module() {
-    let out = Command::cargo_bin("modemflash")
-        .unwrap()
-        .args(["demo", "--start-mode", "fastboot", "--size-mib", "2", "--json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = run(
+        Command::cargo_bin("modemflash").unwrap().args([
+            "demo",
+            "--start-mode",
+            "fastboot",
+            "--size-mib",
+            "2",
+            "--json",
+        ]),
+        0,
+    )
+    .stdout;
     let last: serde_json::Value = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -46,53 +48,44 @@ fn plan_without_a_module_and_with_assumed_modes() {
     let pkg = tmp.path().join("EC20AQAR02A04E2G");
     builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
     // No endpoint at all: exit 3 with a pointer to --port and to the demo.
-    let err = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("plan")
-        .arg(&pkg)
-        .assert()
-        .code(3)
-        .get_output()
-        .stderr
-        .clone();
+    let err = run(Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg), 3).stderr;
     assert!(String::from_utf8(err).unwrap().contains("--port"));
-    let out = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("plan")
-        .arg(&pkg)
-        .args(["--assume-mode", "fastboot", "--json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = run(
+        Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
+            "--assume-mode",
+            "fastboot",
+            "--json",
+        ]),
+        0,
+    )
+    .stdout;
     let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(plan["flow"], "legacy-recover-fastboot");
     assert_eq!(plan["steps"][0]["id"], "fastboot:flash:sbl2");
-    let out = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("plan")
-        .arg(&pkg)
-        .args(["--assume-mode", "normal", "--assume-revision", "EC20AQAR02A03E2G"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
+    let out = run(
+        Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
+            "--assume-mode",
+            "normal",
+            "--assume-revision",
+            "EC20AQAR02A03E2G",
+        ]),
+        0,
+    )
+    .stdout;
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("legacy A"), "{text}");
     assert!(text.contains("switch to DLOAD (DIAG 0x3A)"), "{text}");
     // A package for another model is refused unless forced.
-    let out = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("plan")
-        .arg(&pkg)
-        .args(["--assume-mode", "normal", "--assume-revision", "EC25EFAR06A08M4G"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stderr
-        .clone();
+    let out = run(
+        Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
+            "--assume-mode",
+            "normal",
+            "--assume-revision",
+            "EC25EFAR06A08M4G",
+        ]),
+        1,
+    )
+    .stderr;
     assert!(String::from_utf8(out).unwrap().contains("--force"));
     Command::cargo_bin("modemflash")
         .unwrap()
@@ -109,15 +102,14 @@ fn update_refuses_an_invalid_package_before_touching_anything() {
     let pkg = tmp.path().join("pkg");
     builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
     std::fs::remove_file(pkg.join("rpm.mbn")).unwrap();
-    let err = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("update")
-        .arg(&pkg)
-        .args(["--port", "/nonexistent/tty", "--yes"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
+    let err = run(
+        Command::cargo_bin("modemflash").unwrap().arg("update").arg(&pkg).args([
+            "--port",
+            "/nonexistent/tty",
+            "--yes",
+        ]),
+        2,
+    )
+    .stderr;
     assert!(String::from_utf8(err).unwrap().contains("missing rpm.mbn"));
 }
