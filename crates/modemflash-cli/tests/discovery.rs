@@ -5,9 +5,8 @@
 #![cfg(unix)]
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
@@ -74,29 +73,8 @@ fn ec20(root: &Path, path: &str) {
     );
 }
 
-/// `modemflash sim ... --json`; returns the child and its first (endpoints) event.
-fn sim(args: &[&str]) -> (Child, Value) {
-    let mut child = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("sim")
-        .args(args)
-        .arg("--json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert_eq!(first["event"], "endpoints", "{first}");
-    // Keep draining so the simulator never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, first)
-}
-
-fn stop(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
+mod common;
+use common::SimProcess;
 
 #[test]
 fn list_shows_modules_in_every_mode_and_exits_3_on_an_empty_bus() {
@@ -142,7 +120,8 @@ fn list_shows_modules_in_every_mode_and_exits_3_on_an_empty_bus() {
 fn info_through_usb_discovery_reads_the_module_behind_its_ttys() {
     // A fake sysfs EC20 R1 whose ttyUSB0/ttyUSB2 are the simulator's DM and AT ptys.
     let tmp = tempfile::tempdir().unwrap();
-    let (child, eps) = sim(&["--model", "ec20-r1", "--fastboot-tcp", "127.0.0.1:0"]);
+    let sim = SimProcess::spawn(&["--model", "ec20-r1", "--fastboot-tcp", "127.0.0.1:0"]);
+    let eps = sim.first.clone();
     ec20(tmp.path(), "1-1.2");
     let tty = |role: &str| -> PathBuf {
         let e = eps["endpoints"].as_array().unwrap().iter().find(|e| e["role"] == role).unwrap();
@@ -169,31 +148,39 @@ fn info_through_usb_discovery_reads_the_module_behind_its_ttys() {
     assert_eq!(code, Some(0));
     assert!(out.contains("Module:    EC20 R1 (05c6:9215) at usb:1-1.2"), "{out}");
     assert!(out.contains("Revision:  EC20AQAR02A03E2G"), "{out}");
-    stop(child);
+    drop(sim);
 }
 
 #[test]
 fn info_through_explicit_ports_serial_and_tcp() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
-    let (child, _) =
-        sim(&["--model", "ec25", "--tty-dir", dir.to_str().unwrap(), "--fastboot-tcp", "127.0.0.1:0"]);
+    let sim = SimProcess::spawn(&[
+        "--model",
+        "ec25",
+        "--tty-dir",
+        dir.to_str().unwrap(),
+        "--fastboot-tcp",
+        "127.0.0.1:0",
+    ]);
     let sel = format!("serial:{}", dir.join("dm").display());
     let (code, out, err) = mf(&["info", "--device", &sel]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Revision:  EC25EFAR06A08M4G"), "{out}");
     assert!(out.contains("Full:      EC25EFAR06A08M4G_"), "{out}");
     assert!(out.contains("Chipset:   MDM9x07"), "{out}");
-    stop(child);
+    drop(sim);
 
-    let (child, eps) = sim(&["--model", "ec25", "--start-mode", "fastboot", "--fastboot-tcp", "127.0.0.1:0"]);
+    let sim =
+        SimProcess::spawn(&["--model", "ec25", "--start-mode", "fastboot", "--fastboot-tcp", "127.0.0.1:0"]);
+    let eps = sim.first.clone();
     let addr = eps["endpoints"][0]["tcp"].as_str().unwrap().to_owned();
     let (code, out, err) = mf(&["info", "--device", &format!("tcp:{addr}"), "--json"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["mode"], "fastboot");
     assert_eq!(v["fastboot"]["product"], "MDM9607");
-    stop(child);
+    drop(sim);
 }
 
 #[test]

@@ -3,58 +3,22 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Cursor};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::io::Cursor;
+use std::process::Command;
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use modemflash::protocol::fastboot::{FastbootClient, FastbootOptions, FastbootTcp};
 use modemflash::transport::tcp::TcpTransport;
-use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Start `modemflash sim ARGS --json`; stdout lines arrive on the receiver.
-fn spawn(args: &[&str]) -> (Child, Receiver<Value>) {
-    let mut child = Command::cargo_bin("modemflash")
-        .unwrap()
-        .arg("sim")
-        .args(args)
-        .arg("--json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let line = line.unwrap();
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
-            if tx.send(v).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-fn next_event(rx: &Receiver<Value>, event: &str) -> Value {
-    loop {
-        let v = rx.recv_timeout(WAIT).unwrap_or_else(|e| panic!("no {event} event: {e}"));
-        if v["event"] == event {
-            return v;
-        }
-    }
-}
+mod common;
+use common::SimProcess;
 
 #[test]
 fn fastboot_mode_prints_endpoints_then_partition_written() {
-    let (mut child, rx) =
-        spawn(&["--model", "ec25", "--start-mode", "fastboot", "--fastboot-tcp", "127.0.0.1:0"]);
-    let first = rx.recv_timeout(WAIT).unwrap();
-    assert_eq!(first["event"], "endpoints", "{first}");
+    let mut sim =
+        SimProcess::spawn(&["--model", "ec25", "--start-mode", "fastboot", "--fastboot-tcp", "127.0.0.1:0"]);
+    let first = sim.first.clone();
     assert_eq!(first["mode"], "fastboot");
     let eps = first["endpoints"].as_array().unwrap();
     assert_eq!(eps.len(), 1);
@@ -67,28 +31,33 @@ fn fastboot_mode_prints_endpoints_then_partition_written() {
     assert_eq!(fb.getvar("product").unwrap(), "MDM9607");
     fb.download(&mut Cursor::new(b"hello world"), 11, &mut |_, _| {}).unwrap();
     fb.flash("boot").unwrap();
-    let w = next_event(&rx, "partition_written");
+    let w = sim.next_event("partition_written");
     assert_eq!(w["name"], "boot");
     assert_eq!(w["size"], 11);
     assert_eq!(w["sha256"], "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
     drop(fb);
 
     // SIGTERM ends it cleanly.
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let status = Command::new("kill").arg("-TERM").arg(sim.child.id().to_string()).status().unwrap();
     assert!(status.success());
-    let d = next_event(&rx, "detached");
+    let d = sim.next_event("detached");
     assert_eq!(d["reason"], "power off");
-    assert!(child.wait().unwrap().success());
+    assert!(sim.child.wait().unwrap().success());
 }
 
 #[test]
 fn normal_mode_serves_ptys_behind_symlinks() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ports");
-    let (mut child, rx) =
-        spawn(&["--model", "ec20-r1", "--tty-dir", dir.to_str().unwrap(), "--fastboot-tcp", "127.0.0.1:0"]);
-    let first = rx.recv_timeout(WAIT).unwrap();
-    assert_eq!(first["event"], "endpoints", "{first}");
+    let sim = SimProcess::spawn(&[
+        "--model",
+        "ec20-r1",
+        "--tty-dir",
+        dir.to_str().unwrap(),
+        "--fastboot-tcp",
+        "127.0.0.1:0",
+    ]);
+    let first = sim.first.clone();
     assert_eq!(first["mode"], "normal");
     let eps = first["endpoints"].as_array().unwrap();
     let roles: Vec<&str> = eps.iter().map(|e| e["role"].as_str().unwrap()).collect();
@@ -98,9 +67,7 @@ fn normal_mode_serves_ptys_behind_symlinks() {
         let link = std::fs::read_link(dir.join(ep["role"].as_str().unwrap())).unwrap();
         assert_eq!(link.to_str().unwrap(), tty);
     }
-    assert_eq!(next_event(&rx, "booted")["revision"], "EC20AQAR02A03E2G");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    assert_eq!(sim.next_event("booted")["revision"], "EC20AQAR02A03E2G");
 }
 
 #[test]

@@ -5,9 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -20,48 +18,26 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Sim {
-    child: Child,
-    events: Receiver<Value>,
-}
+mod common;
+use common::SimProcess;
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sim(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str) -> Sim {
+fn sim(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str) -> SimProcess {
     sim_with(model, tty_dir, port, start_mode, &[])
 }
 
-fn sim_with(model: &str, tty_dir: &std::path::Path, port: u16, start_mode: &str, extra: &[&str]) -> Sim {
-    let mut child = Command::cargo_bin("modemflash")
-        .unwrap()
-        .args(["sim", "--model", model, "--json", "--reenum-delay", "0.3", "--start-mode", start_mode])
-        .args(extra)
-        .arg("--tty-dir")
-        .arg(tty_dir)
-        .args(["--fastboot-tcp", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && tx.send(v).is_err()
-            {
-                break;
-            }
-        }
-    });
-    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-    assert_eq!(first["event"], "endpoints", "{first}");
-    Sim { child, events: rx }
+fn sim_with(
+    model: &str,
+    tty_dir: &std::path::Path,
+    port: u16,
+    start_mode: &str,
+    extra: &[&str],
+) -> SimProcess {
+    let tty_dir = tty_dir.to_str().unwrap();
+    let fastboot = format!("127.0.0.1:{port}");
+    let mut args = vec!["--model", model, "--reenum-delay", "0.3", "--start-mode", start_mode];
+    args.extend(["--tty-dir", tty_dir, "--fastboot-tcp", &fastboot]);
+    args.extend(extra);
+    SimProcess::spawn(&args)
 }
 
 fn update_against(start_mode: &str) {
