@@ -47,7 +47,7 @@ pub fn at_port_for(dm: &Path) -> Option<PathBuf> {
     let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
     let n: u32 = digits.parse().ok()?;
     let prefix = name.strip_suffix(digits)?;
-    Some(dm.with_file_name(format!("{prefix}{}", n + 2)))
+    Some(dm.with_file_name(format!("{prefix}{}", n.checked_add(2)?)))
 }
 
 impl PortsBus {
@@ -120,7 +120,7 @@ impl ModuleBus for PortsBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             // Only probe what can answer: fastboot lives on TCP, the rest on the DM tty.
             let m = if modes == [DeviceMode::Fastboot] {
@@ -206,5 +206,6 @@ mod tests {
         assert_eq!(at_port_for(Path::new("/dev/ttyUSB0")), Some(PathBuf::from("/dev/ttyUSB2")));
         assert_eq!(at_port_for(Path::new("/dev/ttyUSB10")), Some(PathBuf::from("/dev/ttyUSB12")));
         assert_eq!(at_port_for(Path::new("/dev/serial")), None);
+        assert_eq!(at_port_for(Path::new("/dev/ttyUSB4294967295")), None);
     }
 }

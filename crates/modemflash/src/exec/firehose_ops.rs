@@ -277,11 +277,17 @@ fn is_hello(bytes: &[u8]) -> bool {
 }
 
 /// Where the bytes after the first `<response …/>` document end, if one is complete.
+/// Works on the raw bytes: an offset found in a lossy UTF-8 copy would not be an offset
+/// into `bytes` once a non-UTF-8 byte came before the reply.
 fn after_response(bytes: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(bytes);
-    let at = text.find("<response")?;
-    let end = text.get(at..)?.find("</data>")?;
-    Some(at + end + "</data>".len())
+    const CLOSE: &[u8] = b"</data>";
+    let at = find(bytes, b"<response")?;
+    let end = find(bytes.get(at..)?, CLOSE)?;
+    at.checked_add(end)?.checked_add(CLOSE.len()).filter(|&e| e <= bytes.len())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Read what the EDL interface says first. A boot ROM says HELLO at once; silence means
@@ -318,7 +324,7 @@ fn probe(link: &mut Link) -> Result<Found, TransportError> {
             return Ok(Found::Sahara(got));
         }
         if let Some(end) = after_response(&got) {
-            return Ok(Found::Firehose(got.split_off(end)));
+            return Ok(Found::Firehose(got.get(end..).unwrap_or_default().to_vec()));
         }
     }
 }
@@ -423,6 +429,18 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, b"firstlater");
+    }
+
+    #[test]
+    fn a_reply_after_non_utf8_bytes_is_split_on_the_raw_offset() {
+        // Invalid UTF-8 before the reply: a lossy copy is longer than the bytes.
+        let mut bytes = vec![0xff, 0xfe, 0xc3];
+        bytes.extend_from_slice(b"<?xml version=\"1.0\" ?><data><response value=\"ACK\"/></data>");
+        bytes.extend_from_slice(b"tail");
+        let end = after_response(&bytes).unwrap();
+        assert_eq!(&bytes[end..], b"tail");
+        assert_eq!(after_response(b"\xff\xff<response"), None);
+        assert_eq!(after_response(&[0xff; 64]), None);
     }
 
     #[test]
