@@ -86,23 +86,27 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
         Selector::Tcp { host, port } => (None, Some(format!("{host}:{port}"))),
         Selector::UsbPath(_) | Selector::UsbId { .. } => return Err(exit::USAGE),
     };
+    if let Some(p) = &dm {
+        let args = super::target::EndpointArgs { device: None, port: Some(p.clone()), at_port: None, fastboot: None };
+        super::target::check_tty(&args, false)?;
+    }
     let mut bus = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::USAGE
     })?;
     let mode = bus.detect().map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::NO_MODULE
     })?;
     let Some(mode) = mode else {
-        eprintln!("error: nothing answered on {}. {}", sel, host::NO_MODULE_HINT);
+        error!("nothing answered on {}. {}", sel, host::NO_MODULE_HINT);
         return Err(exit::NO_MODULE);
     };
     doc.mode = Some(mode);
     match mode {
         DeviceMode::Normal => {
             let dm = bus.open(Port::Dm).map_err(|e| {
-                eprintln!("error: {e}");
+                error!("{e}");
                 exit::FAILED
             })?;
             let at_exists = bus.at.as_ref().is_some_and(|p| p.exists());
@@ -126,17 +130,17 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
 
 fn via_usb(sel: Option<Selector>, root: &RootArg, doc: &mut InfoDoc) -> Result<(), u8> {
     let found = host::scan(root).map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::FAILED
     })?;
     let f = match Tracker::new(sel).pick(&found) {
         Pick::One(f) => *f,
         Pick::Nothing => {
-            eprintln!("No module found on USB{}. {}", doc_device_suffix(&doc.device), host::NO_MODULE_HINT);
+            tell!("No module found on USB{}. {}", doc_device_suffix(&doc.device), host::NO_MODULE_HINT);
             return Err(exit::NO_MODULE);
         }
         Pick::Ambiguous(text) => {
-            eprintln!("error: {text}; choose one with --device usb:BUS-PORT (see `modemflash list`)");
+            error!("{text}; choose one with --device usb:BUS-PORT (see `modemflash list`)");
             return Err(exit::USAGE);
         }
     };
@@ -217,7 +221,7 @@ pub fn run(args: &InfoArgs) -> u8 {
     let sel = match args.device.as_deref().map(Selector::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return exit::USAGE;
         }
     };
@@ -232,14 +236,14 @@ pub fn run(args: &InfoArgs) -> u8 {
     }
     if args.json {
         match serde_json::to_string_pretty(&doc) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => {
-                eprintln!("error: cannot encode the result: {e}");
+                error!("cannot encode the result: {e}");
                 return exit::FAILED;
             }
         }
     } else {
-        let _ = render(&doc, &mut std::io::stdout().lock());
+        let _ = render(&doc, &mut crate::out::Stdout);
     }
     let read_something = !doc.identity.is_empty() || !doc.fastboot.is_empty();
     let readable_mode = matches!(doc.mode, Some(DeviceMode::Normal | DeviceMode::Fastboot));

@@ -73,18 +73,18 @@ pub fn run(args: &ListArgs) -> u8 {
     let found = match host::scan(&args.root) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return exit::FAILED;
         }
     };
     if args.json {
-        println!("{}", serde_json::json!({ "modules": found }));
+        say!("{}", serde_json::json!({ "modules": found }));
     } else if !found.is_empty() {
-        let _ = render(&found, &mut std::io::stdout().lock());
+        let _ = render(&found, &mut crate::out::Stdout);
     }
     if found.is_empty() {
         if !args.json {
-            eprintln!("No module found on USB. {}", host::NO_MODULE_HINT);
+            tell!("No module found on USB. {}", host::NO_MODULE_HINT);
         }
         return exit::NO_MODULE;
     }

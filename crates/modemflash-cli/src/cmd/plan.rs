@@ -72,11 +72,11 @@ pub fn run(args: &PlanCmd) -> u8 {
         match exec::identify(bus.as_mut()) {
             Ok(Some(s)) => s,
             Ok(None) => {
-                eprintln!("error: no module answers on the given endpoints");
+                error!("no module answers on the given endpoints");
                 return exit::NO_MODULE;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                error!("{e}");
                 return exit::NO_MODULE;
             }
         }
@@ -91,31 +91,31 @@ pub fn run(args: &PlanCmd) -> u8 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             exit::FAILED
         }
     }
 }
 
 pub fn print_plan(p: &Plan) {
-    println!("Package:  {} ({:?})", p.package, p.kind);
-    println!(
+    say!("Package:  {} ({:?})", p.package, p.kind);
+    say!(
         "Module:   {} mode{}",
         p.found_in.name(),
         p.revision_before.as_deref().map(|r| format!(", revision {r}")).unwrap_or_default()
     );
     if let Some(r) = &p.expected_revision {
-        println!("Installs: {r}");
+        say!("Installs: {r}");
     }
-    println!("Flow:     {}", p.flow.name());
-    println!("Steps:");
+    say!("Flow:     {}", p.flow.name());
+    say!("Steps:");
     for (i, s) in p.steps.iter().enumerate() {
-        println!("  {:>2}. [{}] {}", i + 1, s.needs.name(), s.title);
+        say!("  {:>2}. [{}] {}", i + 1, s.needs.name(), s.title);
     }
     for s in &p.skipped {
-        println!("  skip: {s} (done, per the journal)");
+        say!("  skip: {s} (done, per the journal)");
     }
     for n in &p.notes {
-        println!("note: {n}");
+        say!("note: {n}");
     }
 }

@@ -131,13 +131,13 @@ pub fn run(args: &SimArgs) -> u8 {
     if let Some(dir) = &args.tty_dir
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        eprintln!("error: cannot create the tty directory {}: {e}", dir.display());
+        error!("cannot create the tty directory {}: {e}", dir.display());
         return exit::FAILED;
     }
     // Fail early when the fastboot address is unusable, rather than at the first reboot
     // into fastboot.
     if let Err(e) = std::net::TcpListener::bind(args.fastboot_tcp) {
-        eprintln!("error: cannot listen on {} for fastboot: {e}", args.fastboot_tcp);
+        error!("cannot listen on {} for fastboot: {e}", args.fastboot_tcp);
         return exit::FAILED;
     }
     let stop = signals::install();

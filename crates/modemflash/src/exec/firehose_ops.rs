@@ -47,7 +47,12 @@ pub(super) fn err(port: Port, kind: FailureKind, e: impl std::fmt::Display) -> O
 }
 
 fn proto(e: &FirehoseError) -> OpError {
-    err(Port::Edl, FailureKind::Protocol, e)
+    named(Port::Edl, e)
+}
+
+/// A protocol client's error, named by what happened (see `classify`).
+fn named<E: std::fmt::Display + 'static>(port: Port, e: &E) -> OpError {
+    err(port, super::classify::kind_of(e), e)
 }
 
 fn open(cx: &mut Cx<'_>, port: Port) -> Result<Link, OpError> {
@@ -107,7 +112,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
     match &step.op {
         Op::DiagToEdl => {
             let mut diag = DiagClient::new(open(cx, Port::Dm)?);
-            diag.switch_to_edl().map_err(|e| err(Port::Dm, FailureKind::Protocol, e))?;
+            diag.switch_to_edl().map_err(|e| named(Port::Dm, &e))?;
             Ok(StepResult::default())
         }
         Op::SaharaUpload { programmer } => sahara_upload(session, cx, programmer),
@@ -333,7 +338,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     session.firehose = None;
     let id = cx.step.id.clone();
     let mut link = open(cx, Port::Edl)?;
-    let found = probe(&mut link).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+    let found = probe(&mut link).map_err(|e| named(Port::Edl, &e))?;
     let early = match found {
         Found::Firehose(rest) => {
             cx.observer.event(&Event::DeviceLog {
@@ -357,7 +362,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     // No expected image id: serve the one the target asks for (13 on 9x07 boot ROMs).
     let report = sahara
         .upload_image(BufReader::new(image), None, &mut progress(cx.observer, &id))
-        .map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+        .map_err(|e| named(Port::Edl, &e))?;
     cx.observer.event(&Event::DeviceLog {
         step: id.clone(),
         text: format!(
