@@ -171,8 +171,8 @@ pub fn update(
             } else {
                 say!(
                     "\nUpdated: {} → {} in {:.1}s ({} steps, {} skipped).",
-                    out.revision_before.as_deref().unwrap_or("?"),
-                    out.revision_after.as_deref().unwrap_or("?"),
+                    out.revision_before.as_deref().unwrap_or("an unknown revision"),
+                    out.revision_after.as_deref().unwrap_or("an unverified revision"),
                     out.elapsed_ms as f64 / 1000.0,
                     out.steps_run,
                     out.steps_skipped

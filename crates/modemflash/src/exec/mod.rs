@@ -180,7 +180,6 @@ pub fn run(
             total,
             bytes: step.bytes,
         });
-        let t0 = Instant::now();
         if session.mode != Some(step.needs) {
             session.close();
             observer.event(&Event::Waiting { step: step.id.clone(), mode: step.needs.name().into() });
@@ -198,6 +197,8 @@ pub fn run(
             }
             session.mode = Some(step.needs);
         }
+        // Timed from here: the wait for re-enumeration is not part of the step's speed.
+        let t0 = Instant::now();
         let mut cx = ops::Cx { bus: &mut *bus, package, observer: &mut *observer, opts, step };
         match ops::run(&mut session, &mut cx) {
             Ok(r) => {
