@@ -6,7 +6,7 @@ use modemflash::exec::{ExecError, FailureKind};
 
 /// What the user can do next. `rerun` is the exact command that continues the update.
 pub fn remedy(e: &ExecError, rerun: &str) -> String {
-    let again = format!("The journal keeps what is done: `{rerun}` continues from this step.");
+    let again = format!("The journal keeps what is done: rerun `{rerun}` to continue from this step.");
     match e.kind {
         FailureKind::ModeTimeout if e.step.contains("fastboot") => format!(
             "The module did not come up in fastboot. Check that fastboot (18d1:d00d) is reachable: on Linux install the udev rule \

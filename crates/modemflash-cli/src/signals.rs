@@ -10,7 +10,9 @@ pub fn install(cancel: &Cancel) {
     let cancel = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if cancel.requested() {
-            tell!("\nStopped at once (second signal). The journal holds every step that finished; rerun to continue.");
+            tell!(
+                "\nStopped at once (second signal). The journal holds every step that finished; rerun to continue."
+            );
             std::process::exit(i32::from(crate::exit::INTERRUPTED));
         }
         cancel.request();

@@ -76,7 +76,8 @@ pub fn nand(config: &ModuleConfig) -> Nand {
             let parts: Vec<(String, Option<u64>)> = builder::partition_entries(&LegacySpec::default())
                 .into_iter()
                 .map(|(n, kib, _, _)| {
-                    let field = EC20R1_CAPACITY_KIB.iter().find(|(name, _)| *name == n).map_or(0, |(_, k)| *k);
+                    let field =
+                        EC20R1_CAPACITY_KIB.iter().find(|(name, _)| *name == n).map_or(0, |(_, k)| *k);
                     (canonical(&n), (kib != u32::MAX).then_some(u64::from(kib.max(field)) * 1024))
                 })
                 .collect();

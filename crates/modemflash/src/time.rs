@@ -12,9 +12,7 @@ pub fn deadline_from(from: Instant, d: Duration) -> Instant {
         Duration::from_secs(365 * 24 * 3600),
         Duration::from_secs(24 * 3600),
     ];
-    from.checked_add(d)
-        .or_else(|| FALLBACKS.iter().find_map(|f| from.checked_add(*f)))
-        .unwrap_or(from)
+    from.checked_add(d).or_else(|| FALLBACKS.iter().find_map(|f| from.checked_add(*f))).unwrap_or(from)
 }
 
 /// `Instant::now() + d`, never panicking: see [`deadline_from`].

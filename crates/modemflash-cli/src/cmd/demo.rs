@@ -49,11 +49,7 @@ pub fn run(args: &DemoCmd) -> u8 {
     };
     let Some(start_mode) = SimMode::parse(&args.start_mode).filter(|m| allowed.contains(m)) else {
         let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
-        error!("--start-mode {}: expected one of {} for {}",
-            args.start_mode,
-            names.join(", "),
-            model.name()
-        );
+        error!("--start-mode {}: expected one of {} for {}", args.start_mode, names.join(", "), model.name());
         return exit::USAGE;
     };
     let started = Instant::now();

@@ -111,7 +111,10 @@ pub fn fact_text(f: &Fact) -> String {
         Fact::AutosuspendDisabled { usb_path } => format!("USB autosuspend is off for usb:{usb_path}"),
         Fact::NotAvailable { platform } => format!("not available on {platform}"),
         Fact::WindowsDriver { usb_path, vid, pid, driver } => {
-            format!("{vid:04x}:{pid:04x} at {usb_path} uses driver {}", driver.as_deref().unwrap_or("no driver"))
+            format!(
+                "{vid:04x}:{pid:04x} at {usb_path} uses driver {}",
+                driver.as_deref().unwrap_or("no driver")
+            )
         }
     }
 }

@@ -87,7 +87,12 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
         Selector::UsbPath(_) | Selector::UsbId { .. } => return Err(exit::USAGE),
     };
     if let Some(p) = &dm {
-        let args = super::target::EndpointArgs { device: None, port: Some(p.clone()), at_port: None, fastboot: None };
+        let args = super::target::EndpointArgs {
+            device: None,
+            port: Some(p.clone()),
+            at_port: None,
+            fastboot: None,
+        };
         super::target::check_tty(&args, false)?;
     }
     let mut bus = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {

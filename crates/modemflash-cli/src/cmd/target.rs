@@ -107,7 +107,8 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     if nothing_given && usb_selector.is_none() && !fastboot_usb {
         // No endpoint: USB discovery, but say at once when USB shows no module at all.
         if usbbus::scan_modules(&Roots::default()).is_ok_and(|found| found.is_empty()) {
-            error!("no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
+            error!(
+                "no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
                  or --device serial:PATH / tcp:HOST:PORT; `modemflash list` and `modemflash doctor` show what USB \
                  sees. To try modemflash without a module, run `modemflash demo`."
             );
@@ -122,7 +123,8 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
         // With --port and --fastboot usb, follow the USB module that owns that tty.
         if let (None, Some(tty)) = (&usb_selector, &port) {
             let Some(path) = usb_path_of_tty(tty) else {
-                error!("--fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
+                error!(
+                    "--fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
                     tty.display()
                 );
                 return Err(exit::USAGE);
@@ -190,8 +192,12 @@ pub fn package(path: &std::path::Path, json: bool) -> Result<Package, u8> {
 
 /// `--port` (or `--device serial:PATH`) names a tty that does not exist: say so at once, with
 /// the ttys that do. When a journal says an update is unfinished, the module may be
-/// re-enumerating, so the wait goes on (with the note said up front).
+/// re-enumerating, so the wait goes on (with the note said up front). With a fastboot
+/// endpoint as well the tty may rightly be absent (a module in fastboot has none).
 pub fn check_tty(args: &EndpointArgs, resumable: bool) -> Result<(), u8> {
+    if args.fastboot.is_some() {
+        return Ok(());
+    }
     let serial = args.device.as_deref().and_then(|d| match Selector::parse(d) {
         Ok(Selector::Serial(p)) => Some(p),
         _ => None,
@@ -218,7 +224,10 @@ pub fn check_tty(args: &EndpointArgs, resumable: bool) -> Result<(), u8> {
         );
         return Ok(());
     }
-    error!("{} does not exist; {listing}. Pass the module's DM tty with --port (`modemflash list` shows it).", tty.display());
+    error!(
+        "{} does not exist; {listing}. Pass the module's DM tty with --port (`modemflash list` shows it).",
+        tty.display()
+    );
     Err(exit::NO_MODULE)
 }
 

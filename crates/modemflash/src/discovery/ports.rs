@@ -182,9 +182,13 @@ impl ModuleBus for PortsBus {
             Port::Edl if self.edl.is_some() => {
                 self.edl.as_ref().map_or("no EDL tty given".into(), |p| p.display().to_string())
             }
-            Port::Dm | Port::Edl => self.dm.as_ref().map_or("no DM tty given".into(), |p| p.display().to_string()),
+            Port::Dm | Port::Edl => {
+                self.dm.as_ref().map_or("no DM tty given".into(), |p| p.display().to_string())
+            }
             Port::At => self.at.as_ref().map_or("no AT tty given".into(), |p| p.display().to_string()),
-            Port::Fastboot => self.fastboot.map_or("no fastboot endpoint given".into(), |a| format!("tcp:{a}")),
+            Port::Fastboot => {
+                self.fastboot.map_or("no fastboot endpoint given".into(), |a| format!("tcp:{a}"))
+            }
         }
     }
 }

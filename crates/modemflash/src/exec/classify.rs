@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn disconnect_timeout_and_nak_are_named() {
-        assert_eq!(kind_of(&FirehoseError::Transport(TransportError::Disconnected)), FailureKind::Disconnected);
+        assert_eq!(
+            kind_of(&FirehoseError::Transport(TransportError::Disconnected)),
+            FailureKind::Disconnected
+        );
         let nak = FirehoseError::Nak { cmd: "<erase/>".into(), device_log: vec![] };
         assert_eq!(kind_of(&nak), FailureKind::Refused);
         let silent = FastbootError::NoReply { cmd: "flash:system".into(), timeout: Duration::from_secs(1) };

@@ -294,8 +294,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         | Op::FirehosePatch { .. }
         | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
         Op::Verify { expected } => {
-            let rev =
-                read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;
+            let rev = read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;
             cx.observer
                 .event(&Event::DeviceLog { step: step.id.clone(), text: format!("module reports {rev}") });
             if let Some(want) = expected
