@@ -78,6 +78,10 @@ fn fastboot_vars(t: Box<dyn Transport>, doc: &mut InfoDoc) {
     if !doc.fastboot.is_empty() {
         doc.identity.sources.push(format!("fastboot getvar on {endpoint}"));
     }
+    if doc.identity.chipset.is_none() {
+        doc.identity.chipset =
+            doc.fastboot.get("product").and_then(|p| modemflash::catalog::Chipset::from_product(p));
+    }
 }
 
 fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {

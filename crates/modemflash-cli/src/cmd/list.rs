@@ -20,7 +20,7 @@ use crate::exit;
   modemflash list --json | jq '.modules[].usb_path'\n\n\
 Exit codes: 0 at least one module found, 3 no module found, 64 usage error.")]
 pub struct ListArgs {
-    /// Print one JSON document: {\"modules\": [...]}.
+    /// Print one JSON document: an object with a `modules` array.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -98,7 +98,7 @@ pub fn run(args: &PlanCmd) -> u8 {
 }
 
 pub fn print_plan(p: &Plan) {
-    say!("Package:  {} ({:?})", p.package, p.kind);
+    say!("Package:  {} ({})", p.package, p.kind.describe().split(',').next().unwrap_or_default());
     say!(
         "Module:   {} mode{}",
         p.found_in.name(),

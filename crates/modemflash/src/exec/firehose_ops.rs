@@ -270,11 +270,15 @@ fn program(
 }
 
 /// What answers on the EDL interface.
-enum Found {
+pub(super) enum Found {
     /// A boot ROM: its first bytes (a HELLO), or nothing yet.
     Sahara(Vec<u8>),
     /// A Firehose programmer: bytes after its answer to our `<nop>` (or its logs).
     Firehose(Vec<u8>),
+}
+
+pub(super) fn is_firehose(f: &Found) -> bool {
+    matches!(f, Found::Firehose(_))
 }
 
 fn is_hello(bytes: &[u8]) -> bool {
@@ -298,7 +302,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Read what the EDL interface says first. A boot ROM says HELLO at once; silence means
 /// either a ROM that already said it or a running programmer, which a `<nop>` tells apart
 /// (a ROM answers garbage with a new HELLO or not at all).
-fn probe(link: &mut Link) -> Result<Found, TransportError> {
+pub(super) fn probe(link: &mut Link) -> Result<Found, TransportError> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 4096];
     loop {

@@ -283,6 +283,15 @@ pub fn port_for(mode: DeviceMode) -> Port {
     }
 }
 
+/// What answers on an EDL interface: `true` for a running Firehose programmer, `false` for
+/// a boot ROM (Sahara) or anything else. Reads what the interface says first and sends a
+/// `<nop>` when it says nothing. Public for tools and the fuzz target.
+pub fn probe_edl(
+    link: &mut Box<dyn crate::transport::Transport>,
+) -> Result<bool, crate::transport::TransportError> {
+    firehose_ops::probe(link).map(|f| firehose_ops::is_firehose(&f))
+}
+
 /// Every mode a module can be found in.
 pub const ALL_MODES: [DeviceMode; 5] =
     [DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot, DeviceMode::Edl];
