@@ -246,7 +246,13 @@ fn corrupt_zip_and_huge_declared_size() {
     let z = tmp.path().join("bad.zip");
     fs::write(&z, b"PK\x03\x04 this is not really a zip").unwrap();
     match package::open(&z) {
-        Err(e @ PackageError::BadZip { .. }) => assert!(e.to_string().contains("bad.zip")),
+        Err(e @ PackageError::BadZip { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("bad.zip"), "{text}");
+            assert!(!text.contains("::"), "{text}");
+            assert_eq!(text.matches("zip").count(), 2, "said once, plus the file name: {text}");
+            assert!(text.contains("download was cut short"), "{text}");
+        }
         other => panic!("{other:?}"),
     }
     // A local header and central directory that declare 8 GiB uncompressed for a tiny
