@@ -47,11 +47,12 @@ pub struct UpdateCmd {
     /// Seconds to wait for each re-enumeration.
     #[arg(long, value_name = "SECS", default_value_t = 90)]
     pub timeout: u64,
-    /// Fastboot download block size in bytes (picky bootloaders such as EG25 want 16384).
-    #[arg(long, value_name = "BYTES")]
-    pub fastboot_block: Option<usize>,
-    /// Pause between fastboot download blocks, in milliseconds.
-    #[arg(long, value_name = "MS")]
+    /// Fastboot download block size in bytes, 64 to 16777216 (picky bootloaders such as EG25
+    /// want 16384).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(64..=16 << 20))]
+    pub fastboot_block: Option<u32>,
+    /// Pause between fastboot download blocks, in milliseconds (at most 10000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub fastboot_pacing: Option<u64>,
 }
 
@@ -76,7 +77,7 @@ pub fn run(args: &UpdateCmd) -> u8 {
     };
     let mut opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
     if let Some(b) = args.fastboot_block {
-        opts.fastboot.block_size = b;
+        opts.fastboot.block_size = usize::try_from(b).unwrap_or(16 << 20);
     }
     if let Some(ms) = args.fastboot_pacing {
         opts.fastboot.pacing = Duration::from_millis(ms);
