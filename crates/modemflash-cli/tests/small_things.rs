@@ -116,3 +116,51 @@ fn stale_tty_links_are_removed_at_start() {
     assert!(dir.join("dm").exists(), "dm should point at a live pty");
     assert!(dir.join("notes.txt").exists());
 }
+
+/// `modemflash sim … | head -1`: the reader goes away, the virtual module keeps serving.
+#[cfg(unix)]
+#[test]
+fn a_sim_whose_reader_left_keeps_serving() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    use modemflash::protocol::fastboot::{FastbootClient, FastbootOptions, FastbootTcp};
+    use modemflash::transport::tcp::TcpTransport;
+    let mut child = Command::cargo_bin("modemflash")
+        .unwrap()
+        .args([
+            "sim",
+            "--model",
+            "ec25",
+            "--start-mode",
+            "fastboot",
+            "--fastboot-tcp",
+            "127.0.0.1:0",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let addr = v["endpoints"][0]["tcp"].as_str().unwrap().to_owned();
+    let connect = || {
+        let t = TcpTransport::connect(addr.as_str(), Duration::from_secs(5)).unwrap();
+        FastbootClient::new(
+            FastbootTcp::client_handshake(t, Duration::from_secs(5)).unwrap(),
+            FastbootOptions::default(),
+        )
+    };
+    let mut fb = connect();
+    // Each write is an event the simulator can no longer print.
+    for _ in 0..3 {
+        fb.download(&mut std::io::Cursor::new(b"abc"), 3, &mut |_, _| {}).unwrap();
+        fb.flash("boot").unwrap();
+    }
+    assert_eq!(fb.getvar("product").unwrap(), "MDM9607");
+    assert!(child.try_wait().unwrap().is_none(), "the simulator exited");
+    let _ = child.kill();
+    let _ = child.wait();
+}

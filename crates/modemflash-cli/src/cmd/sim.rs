@@ -149,11 +149,14 @@ pub fn run(args: &SimArgs) -> u8 {
     let events = module.subscribe_from_start();
     let t0 = Instant::now();
     let mut out = std::io::stdout().lock();
+    // A closed stdout ends the output, not the module: a host may be in the middle of an
+    // update. The module runs on until a signal stops it.
+    let mut closed = false;
     while !stop.load(Ordering::SeqCst) {
         match events.recv_timeout(TICK) {
             Ok(e) => {
-                if print(&mut out, &e, args.json, t0).is_err() {
-                    break; // stdout closed
+                if !closed && print(&mut out, &e, args.json, t0).is_err() {
+                    closed = true;
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -161,8 +164,10 @@ pub fn run(args: &SimArgs) -> u8 {
         }
     }
     module.shutdown();
-    for e in events.try_iter() {
-        let _ = print(&mut out, &e, args.json, t0);
+    if !closed {
+        for e in events.try_iter() {
+            let _ = print(&mut out, &e, args.json, t0);
+        }
     }
     exit::OK
 }
