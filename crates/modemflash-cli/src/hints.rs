@@ -18,7 +18,7 @@ pub fn remedy(e: &ExecError, rerun: &str) -> String {
         ),
         FailureKind::Open => format!(
             "The port exists but could not be opened: check permissions (dialout group or udev rule), and that no other \
-             program (ModemManager, another flasher) holds it. Once it opens, {again}"
+             program (ModemManager, another flasher) holds it. {again}"
         ),
         FailureKind::Disconnected => format!(
             "The module went off the link mid-step (a loose cable, a power dip, or a reset). Check the cable and power, \
