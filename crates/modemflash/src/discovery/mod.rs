@@ -11,6 +11,7 @@
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod identity;
+pub mod module_id;
 #[cfg(feature = "modemmanager")]
 pub mod modemmanager;
 pub mod ports;
@@ -120,4 +121,10 @@ pub trait ModuleBus {
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError>;
     /// Where a port is, for messages (`/dev/ttyUSB0`, `tcp:127.0.0.1:5554`).
     fn endpoint(&self, port: Port) -> String;
+    /// What the bus itself tells about the module now: its port path and, where the mode
+    /// has a distinct one, its USB serial string (`module_id.rs`). Buses that know
+    /// neither return nothing.
+    fn location(&self) -> module_id::ModuleIdentity {
+        module_id::ModuleIdentity::default()
+    }
 }
