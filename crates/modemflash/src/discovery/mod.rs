@@ -11,9 +11,9 @@
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod identity;
-pub mod module_id;
 #[cfg(feature = "modemmanager")]
 pub mod modemmanager;
+pub mod module_id;
 pub mod ports;
 pub mod selector;
 pub mod sysfs;

@@ -187,12 +187,22 @@ impl ModuleIdentity {
 
     /// One line for people: `IMEI 8676…, chip serial 0x…, at usb:3-4`.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self.distinct().iter().map(|(k, v)| format!("{} {v}", k.name())).collect();
+        let mut parts: Vec<String> =
+            self.distinct().iter().map(|(k, v)| format!("{} {v}", k.name())).collect();
         if let Some(p) = &self.port_path {
             parts.push(format!("at {p}"));
         }
         if parts.is_empty() { "no identity".into() } else { parts.join(", ") }
     }
+}
+
+/// The chip serial in a Firehose start-up log line: `Chip serial num: 217664612 (0xcf94c64)`
+/// (also with an `INFO: ` prefix).
+pub fn parse_chip_serial_log(line: &str) -> Option<u32> {
+    let at = line.find("Chip serial num:")?;
+    let rest = line.get(at + "Chip serial num:".len()..)?.trim_start();
+    let digits: &str = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 #[cfg(test)]
@@ -206,6 +216,14 @@ mod tests {
             port_path: path.map(Into::into),
             ..ModuleIdentity::default()
         }
+    }
+
+    #[test]
+    fn chip_serial_log_lines() {
+        assert_eq!(parse_chip_serial_log("Chip serial num: 217664612 (0xcf94c64)"), Some(217_664_612));
+        assert_eq!(parse_chip_serial_log("INFO: Chip serial num: 0 (0x0)"), Some(0));
+        assert_eq!(parse_chip_serial_log("Chip serial num: 99999999999"), None);
+        assert_eq!(parse_chip_serial_log("Binary build date"), None);
     }
 
     #[test]

@@ -66,9 +66,8 @@ impl Tracker {
         let chosen = self.choose(found);
         match &chosen {
             Pick::One(f) => {
-                self.bystanders.extend(
-                    found.iter().filter(|o| o.usb_path != f.usb_path).map(|o| o.usb_path.clone()),
-                );
+                self.bystanders
+                    .extend(found.iter().filter(|o| o.usb_path != f.usb_path).map(|o| o.usb_path.clone()));
                 self.tracked = Some((**f).clone());
             }
             // Whatever is on the bus while the module is away is someone else.
