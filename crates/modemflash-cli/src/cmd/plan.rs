@@ -62,6 +62,9 @@ impl From<ModeArg> for DeviceMode {
     }
 }
 
+/// How long `plan` waits for a module that is not on the bus yet.
+const IDENTIFY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(args: &PlanCmd) -> u8 {
     let pkg = match target::package(&args.package, args.json) {
         Ok(p) => p,
@@ -74,7 +77,8 @@ pub fn run(args: &PlanCmd) -> u8 {
             Ok(b) => b,
             Err(code) => return code,
         };
-        match exec::identify_module(bus.as_mut()) {
+        // A module may still be re-enumerating (right after an interrupted update).
+        match exec::identify_module_waiting(bus.as_mut(), IDENTIFY_PATIENCE) {
             Ok(Some(s)) => (s.state, s.identity),
             Ok(None) => {
                 eprintln!("error: no module answers on the given endpoints");
