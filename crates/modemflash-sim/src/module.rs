@@ -59,11 +59,13 @@ impl Module {
     /// Power a module on with the given serving mode.
     pub fn start_serving(config: ModuleConfig, clock: SharedClock, serving: Serving) -> Module {
         let mut config = config;
+        let mut saved_identity = None;
         let (nand, mode) = match config.state_file.as_deref().and_then(state::load) {
             Some((nand, identity)) => {
-                if let Some(id) = identity {
-                    config.identity = id;
+                if let Some(id) = &identity {
+                    config.identity = id.clone();
                 }
+                saved_identity = identity;
                 let mode = mode_after_boot(config.model, &nand);
                 (nand, mode)
             }
@@ -71,7 +73,10 @@ impl Module {
         };
         let overrides = config.identity_overrides.clone();
         config.identity.apply(&overrides);
+        // The identity is the module's from the start: keep it in the state file at once.
+        let save_now = config.state_file.is_some() && saved_identity.as_ref() != Some(&config.identity);
         let mut core = Core::new(config, nand);
+        core.dirty = save_now;
         core.clock = clock.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
