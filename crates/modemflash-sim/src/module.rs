@@ -142,7 +142,7 @@ impl Module {
     /// Move the module to another port path: it shows up there from its next
     /// enumeration on (a USB3 port re-enumerating a module as USB2 on its companion bus).
     pub fn set_port_path(&self, path: &str) {
-        lock(&self.shared.core).config.port_path = path.to_owned();
+        path.clone_into(&mut lock(&self.shared.core).config.port_path);
     }
 
     /// Pull the plug and put it back: the boot logic decides the next mode.

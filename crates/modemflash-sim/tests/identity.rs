@@ -1,3 +1,4 @@
+#![allow(clippy::many_single_char_names)]
 //! Each virtual module has an identity of its own (issue 12), reported through every
 //! protocol that carries one, kept in the state file, and set by options where given.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]

@@ -1,3 +1,4 @@
+#![allow(clippy::many_single_char_names)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 //! Issue 12: a journal belongs to one module. Two virtual modules, each with its own
 //! identity: an update cut in every mode and then rerun on the other module starts over

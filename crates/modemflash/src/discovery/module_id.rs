@@ -151,16 +151,16 @@ impl ModuleIdentity {
     /// Add what `other` knows and this does not (the port path follows `other`, the
     /// latest place the module was seen).
     pub fn merge(&mut self, other: &ModuleIdentity) {
-        fn fill<T: Clone>(a: &mut Option<T>, b: &Option<T>) {
+        fn fill<T: Clone>(a: &mut Option<T>, b: Option<&T>) {
             if a.is_none() {
-                a.clone_from(b);
+                *a = b.cloned();
             }
         }
-        fill(&mut self.imei, &other.imei);
-        fill(&mut self.serial, &other.serial);
-        fill(&mut self.chip_serial, &other.chip_serial);
-        fill(&mut self.fastboot_serial, &other.fastboot_serial);
-        fill(&mut self.usb_serial, &other.usb_serial);
+        fill(&mut self.imei, other.imei.as_ref());
+        fill(&mut self.serial, other.serial.as_ref());
+        fill(&mut self.chip_serial, other.chip_serial.as_ref());
+        fill(&mut self.fastboot_serial, other.fastboot_serial.as_ref());
+        fill(&mut self.usb_serial, other.usb_serial.as_ref());
         if other.port_path.is_some() {
             self.port_path.clone_from(&other.port_path);
         }

@@ -172,13 +172,12 @@ impl Journal {
                 expect_mode: None,
                 last_failure,
             };
-            match self.active.and_then(|i| self.records.get_mut(i)) {
-                Some(slot) => *slot = record,
-                None => {
-                    self.prune();
-                    self.records.push(record);
-                    self.active = Some(self.records.len() - 1);
-                }
+            if let Some(slot) = self.active.and_then(|i| self.records.get_mut(i)) {
+                *slot = record;
+            } else {
+                self.prune();
+                self.records.push(record);
+                self.active = Some(self.records.len() - 1);
             }
         }
         self.save()

@@ -1,3 +1,4 @@
+#![allow(clippy::many_single_char_names)]
 use super::*;
 use crate::discovery::module_id::IdKind;
 
