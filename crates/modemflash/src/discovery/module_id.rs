@@ -15,6 +15,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::DeviceMode;
+
 /// Serial values that many modules share, so they never identify one (compared
 /// ignoring case). [confirmed] `MDM9615`: the EC20 R1's LK (field log). [inferred] the
 /// other chip names, on the assumption that other Quectel LKs do the same, and the AOSP
@@ -50,6 +52,10 @@ pub struct ModuleIdentity {
     /// The USB serial string, when the mode has one that is not a shared value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usb_serial: Option<String>,
+    /// The mode the USB serial string was seen in. Each mode's USB device has its own
+    /// string, so two are compared only when seen in the same mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_serial_mode: Option<DeviceMode>,
     /// The USB port path (`3-4`), or another stable place name. Where, not which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port_path: Option<String>,
@@ -160,7 +166,10 @@ impl ModuleIdentity {
         fill(&mut self.serial, other.serial.as_ref());
         fill(&mut self.chip_serial, other.chip_serial.as_ref());
         fill(&mut self.fastboot_serial, other.fastboot_serial.as_ref());
-        fill(&mut self.usb_serial, other.usb_serial.as_ref());
+        if self.usb_serial.is_none() {
+            self.usb_serial.clone_from(&other.usb_serial);
+            self.usb_serial_mode = other.usb_serial_mode;
+        }
         if other.port_path.is_some() {
             self.port_path.clone_from(&other.port_path);
         }
@@ -170,8 +179,12 @@ impl ModuleIdentity {
     /// differs makes it another module, even when another one matches: starting over on
     /// the same module only costs time, resuming on another one leaves it half-written.
     pub fn compare(&self, seen: &ModuleIdentity) -> Comparison {
-        let mine = self.distinct();
-        let theirs = seen.distinct();
+        let same_usb_mode = self.usb_serial_mode.is_some() && self.usb_serial_mode == seen.usb_serial_mode;
+        let keep = |v: Vec<(IdKind, String)>| -> Vec<(IdKind, String)> {
+            v.into_iter().filter(|(k, _)| *k != IdKind::UsbSerial || same_usb_mode).collect()
+        };
+        let mine = keep(self.distinct());
+        let theirs = keep(seen.distinct());
         let mut matched = Vec::new();
         for (kind, value) in &mine {
             if let Some((_, other)) = theirs.iter().find(|(k, _)| k == kind) {
@@ -258,6 +271,19 @@ mod tests {
         // A port path alone is never a positive match.
         assert_eq!(a.compare(&id(None, None, Some("3-4"))), Comparison::Unknown);
         assert_eq!(ModuleIdentity::default().compare(&a), Comparison::Unknown);
+    }
+
+    #[test]
+    fn usb_serials_of_different_modes_are_not_compared() {
+        let usb = |s: &str, m: DeviceMode| ModuleIdentity {
+            usb_serial: Some(s.into()),
+            usb_serial_mode: Some(m),
+            ..ModuleIdentity::default()
+        };
+        let normal = usb("A1B2", DeviceMode::Normal);
+        assert_eq!(normal.compare(&usb("FB99", DeviceMode::Fastboot)), Comparison::Unknown);
+        assert!(matches!(normal.compare(&usb("C3D4", DeviceMode::Normal)), Comparison::Other { .. }));
+        assert!(matches!(normal.compare(&usb("a1b2", DeviceMode::Normal)), Comparison::Same { .. }));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum Depth {
 /// What the module in `mode` tells about itself.
 pub fn read_identity(bus: &mut dyn ModuleBus, mode: DeviceMode, depth: Depth) -> ModuleIdentity {
     let mut id = bus.location();
+    if id.usb_serial.is_some() {
+        id.usb_serial_mode = Some(mode);
+    }
     match mode {
         DeviceMode::Normal => {
             if let Ok(t) = bus.open(Port::At) {
