@@ -186,7 +186,7 @@ pub fn print_journal(p: &Plan, m: &JournalMatch) {
     };
     println!("Journal:  {file}");
     println!("          {why}.");
-    println!("Module:   {}", m.module.describe());
+    println!("Identity: {}", m.module.describe());
     if m.resume && !p.skipped.is_empty() {
         println!("          skips {} step(s) done earlier: {}", p.skipped.len(), p.skipped.join(", "));
     }
