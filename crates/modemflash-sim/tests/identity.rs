@@ -41,7 +41,7 @@ fn two_instances_differ_and_report_their_own_identity_everywhere() {
         }
         // One connection at a time, as on a tty.
         drop(at);
-        let found = exec::identify_module(&mut SimBus::new(m.clone())).unwrap().unwrap();
+        let found = exec::identify_module(&mut SimBus::new(m.clone()), exec::Depth::Light).unwrap().unwrap();
         assert_eq!(found.identity.imei.as_deref(), Some(id.imei.as_str()));
         assert_eq!(found.identity.port_path.as_deref(), Some("usb:1-1"));
     }
@@ -50,7 +50,7 @@ fn two_instances_differ_and_report_their_own_identity_everywhere() {
     let e = start(Model::Ec25, SimMode::Edl);
     let chip = e.with_core(|c| c.config.identity.chip_serial);
     assert_eq!(e.bus().current().usb_serial, None, "05c6:9008 has no serial string");
-    let found = exec::identify_module(&mut SimBus::new(e.clone())).unwrap().unwrap();
+    let found = exec::identify_module(&mut SimBus::new(e.clone()), exec::Depth::Full).unwrap().unwrap();
     assert_eq!(found.identity.chip_serial, Some(chip));
     // Command mode left the ROM ready for an upload: a fresh HELLO answers again.
     let mut sahara = SaharaClient::new(e.bus().open(Role::Edl).unwrap());
@@ -63,7 +63,7 @@ fn two_instances_differ_and_report_their_own_identity_everywhere() {
     assert_eq!(client.getvar("serialno").unwrap(), fb);
     assert_eq!(f.bus().current().usb_serial.as_deref(), Some(fb.as_str()));
     drop(client);
-    let found = exec::identify_module(&mut SimBus::new(f.clone())).unwrap().unwrap();
+    let found = exec::identify_module(&mut SimBus::new(f.clone()), exec::Depth::Light).unwrap().unwrap();
     assert_eq!(found.identity.fastboot_serial.as_deref(), Some(fb.as_str()));
 
     // The EC20 R1's LK says MDM9615, like every real one: no identity at all.
@@ -72,7 +72,7 @@ fn two_instances_differ_and_report_their_own_identity_everywhere() {
     assert_eq!(client.getvar("serialno").unwrap(), "MDM9615");
     assert_eq!(r1.bus().current().usb_serial.as_deref(), Some("MDM9615"));
     drop(client);
-    let found = exec::identify_module(&mut SimBus::new(r1.clone())).unwrap().unwrap();
+    let found = exec::identify_module(&mut SimBus::new(r1.clone()), exec::Depth::Light).unwrap().unwrap();
     assert!(found.identity.is_anonymous(), "{:?}", found.identity);
     // Its DLOAD has no USB serial either.
     let d = start(Model::Ec20R1, SimMode::Dload);

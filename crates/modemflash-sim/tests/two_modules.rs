@@ -65,8 +65,8 @@ struct Run {
 /// plan, run.
 fn update(bus: &mut dyn ModuleBus, pkg: &Package, journal: &Path, fresh: bool) -> Run {
     let mut j = Journal::open(journal);
-    let found = exec::identify_module_waiting(bus, WAIT).unwrap().expect("a module");
     let fp = plan::fingerprint(pkg);
+    let found = exec::identify_module_waiting(bus, WAIT, j.depth_needed(&fp)).unwrap().expect("a module");
     let matched = j.select(&fp, &found.identity, found.state.mode, fresh).unwrap();
     let resume = j.resume_for(&fp);
     let plan = plan::build(

@@ -70,6 +70,9 @@ pub fn run(args: &PlanCmd) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let fingerprint = plan::fingerprint(&pkg);
+    let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
+    let mut journal = Journal::open(&path);
     let (state, identity) = if let Some(m) = args.assume_mode {
         (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
     } else {
@@ -78,7 +81,11 @@ pub fn run(args: &PlanCmd) -> u8 {
             Err(code) => return code,
         };
         // A module may still be re-enumerating (right after an interrupted update).
-        match exec::identify_module_waiting(bus.as_mut(), IDENTIFY_PATIENCE) {
+        match exec::identify_module_waiting(
+            bus.as_mut(),
+            IDENTIFY_PATIENCE,
+            journal.depth_needed(&fingerprint),
+        ) {
             Ok(Some(s)) => (s.state, s.identity),
             Ok(None) => {
                 eprintln!("error: no module answers on the given endpoints");
@@ -90,9 +97,6 @@ pub fn run(args: &PlanCmd) -> u8 {
             }
         }
     };
-    let fingerprint = plan::fingerprint(&pkg);
-    let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
-    let mut journal = Journal::open(&path);
     // A dry run: select() only reads the file.
     let matched = match journal.select(&fingerprint, &identity, state.mode, false) {
         Ok(m) => m,

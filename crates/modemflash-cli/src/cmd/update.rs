@@ -103,7 +103,8 @@ pub fn update(
 ) -> u8 {
     let Flags { json, yes, fresh } = flags;
     // A module may be re-enumerating (a rerun right after a failure): give it a moment.
-    let (state, identity) = match exec::identify_module_waiting(bus, IDENTIFY_PATIENCE) {
+    let depth = journal.depth_needed(&plan::fingerprint(pkg));
+    let (state, identity) = match exec::identify_module_waiting(bus, IDENTIFY_PATIENCE, depth) {
         Ok(Some(s)) => (s.state, s.identity),
         Ok(None) => {
             eprintln!(

@@ -110,6 +110,17 @@ impl Journal {
         self.path.as_deref()
     }
 
+    /// How far identification must go for [`Journal::select`]: all the way (Sahara
+    /// command mode) only when an unfinished record of this package exists, since a
+    /// module's first run needs no identity to decide anything.
+    pub fn depth_needed(&self, fingerprint: &str) -> super::Depth {
+        if self.records.iter().any(|r| r.package == fingerprint && !r.completed) {
+            super::Depth::Full
+        } else {
+            super::Depth::Light
+        }
+    }
+
     /// Every record in the file.
     pub fn records(&self) -> &[JournalRecord] {
         &self.records

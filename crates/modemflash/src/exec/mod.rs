@@ -316,10 +316,11 @@ pub struct Identified {
     pub identity: ModuleIdentity,
 }
 
-/// [`identify`], and read the module's identity too (Sahara command mode in EDL).
-pub fn identify_module(bus: &mut dyn ModuleBus) -> Result<Option<Identified>, BusError> {
+/// [`identify`], and read the module's identity too (with [`Depth::Full`], Sahara
+/// command mode in EDL).
+pub fn identify_module(bus: &mut dyn ModuleBus, depth: Depth) -> Result<Option<Identified>, BusError> {
     let Some(state) = identify(bus)? else { return Ok(None) };
-    let identity = read_identity(bus, state.mode, Depth::Full);
+    let identity = read_identity(bus, state.mode, depth);
     Ok(Some(Identified { state, identity }))
 }
 
@@ -327,9 +328,10 @@ pub fn identify_module(bus: &mut dyn ModuleBus) -> Result<Option<Identified>, Bu
 pub fn identify_module_waiting(
     bus: &mut dyn ModuleBus,
     patience: Duration,
+    depth: Depth,
 ) -> Result<Option<Identified>, BusError> {
     let Some(state) = identify_waiting(bus, patience)? else { return Ok(None) };
-    let identity = read_identity(bus, state.mode, Depth::Full);
+    let identity = read_identity(bus, state.mode, depth);
     Ok(Some(Identified { state, identity }))
 }
 
