@@ -358,3 +358,42 @@ fn a_reenumeration_never_adopts_the_neighbour() {
     assert_eq!(id.fastboot_serial.as_deref(), Some(fb.as_str()));
     assert_eq!(id.usb_serial.as_deref(), Some(fb.as_str()));
 }
+
+/// A module swapped in between identification and the run (or adopted by mistake on a
+/// re-enumeration) is stopped as soon as it shows an identity, before anything is written:
+/// here the Firehose programmer's chip serial right after the upload.
+#[test]
+fn another_module_found_mid_run_is_stopped_before_any_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = ec25_package(tmp.path());
+    let journal = tmp.path().join("journal.json");
+    let c = clock();
+    let a = module(Model::Ec25, SimMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
+    assert!(update(&mut SimBus::new(a.clone()), &pkg, &journal, false).result.is_err());
+    settle(&a);
+    let mut j = Journal::open(&journal);
+    let fp = plan::fingerprint(&pkg);
+    let found = exec::identify_module_waiting(&mut SimBus::new(a.clone()), WAIT, j.depth_needed(&fp))
+        .unwrap()
+        .unwrap();
+    assert!(j.select(&fp, &found.identity, found.state.mode, false).unwrap().resume);
+    let resume = j.resume_for(&fp);
+    let plan = plan::build(
+        &pkg,
+        &found.state,
+        &PlanOptions::default(),
+        resume.as_ref().map(|(f, d)| (f, d.as_slice())),
+    )
+    .unwrap();
+    // B, in EDL on the same port, is what the run meets.
+    a.shutdown();
+    let b = module(Model::Ec25, SimMode::Edl, "1-1", &[], &c);
+    let e = exec::run(&plan, &pkg, &mut SimBus::new(b.clone()), &mut j, &mut Quiet, &opts()).unwrap_err();
+    assert_eq!(e.kind, exec::FailureKind::WrongModule, "{e}");
+    assert_eq!(e.step, "sahara:upload");
+    assert!(e.message.contains("chip serial"), "{e}");
+    assert!(written(&b).is_empty(), "{:?}", written(&b));
+    // A's record did not take B's identity.
+    let chip_a = Journal::open(&journal).records()[0].module.chip_serial;
+    assert_ne!(chip_a, Some(b.with_core(|c| c.config.identity.chip_serial)));
+}
