@@ -94,7 +94,8 @@ impl At {
                 // Secure boot off (`real-traces.md` §2 [R]).
                 Self::ok(cx, &["+QCFG: \"secbootstat\",0"]);
             }
-            // The IMEI, bare (`quectel-flows.md` §5 [C]; `+CGSN` is the 3GPP name).
+            // The IMEI, bare, as Quectel's identification reads it [confirmed, Quectel's tools
+            // read it with AT+GSN]; `+CGSN` is the 3GPP name.
             "+GSN" | "+CGSN" => {
                 let imei = cx.core.config.identity.imei.clone();
                 Self::ok(cx, &[imei]);

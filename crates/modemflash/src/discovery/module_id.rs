@@ -3,14 +3,14 @@
 //! (`docs/journal.md` has the policy).
 //!
 //! What each mode shows (docs/facts/usb.md, fastboot.md, sahara.md, firehose.md):
-//! - normal mode: the IMEI (`AT+GSN`) [confirmed, quectel-flows];
+//! - normal mode: the IMEI (`AT+GSN`), as `discovery::identity` reads it;
 //! - EDL with the boot ROM: the chip serial (Sahara command mode `SERIAL_NUM_READ`);
 //! - EDL with the Firehose programmer: the chip serial in its `Chip serial num:` start-up log;
 //! - fastboot: `getvar:serialno`, which is also the USB serial string. The EC20 R1's LK
 //!   reports `MDM9615` there, the same on every such module [confirmed, field log], so a
 //!   value shared by a whole product is no identity;
-//! - 9615 DLOAD and 05c6:9008 EDL: no USB serial string [confirmed, field log and EC25-AU
-//!   descriptors];
+//! - 9615 DLOAD and 05c6:9008 EDL: no USB serial string (docs/facts/usb.md) [confirmed,
+//!   field log and EC25-AU descriptors];
 //! - every mode: the USB port path (`3-4`), which says where, not which.
 
 use serde::{Deserialize, Serialize};

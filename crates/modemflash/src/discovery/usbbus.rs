@@ -6,7 +6,7 @@
 //!   (distinct, `module_id.rs`) USB serial string, else the one device on a path never
 //!   seen before, and that only while every neighbour (every other catalogue module seen
 //!   since the module was found) is still on its own path. That last rule catches a USB3
-//!   module coming back as USB2 on another path (`quectel-flows.md` §3.4, §6) [C];
+//!   module coming back as USB2 on another path (docs/facts/usb.md) [C];
 //!   QFirehose rescans for a newer 05c6:9008 the same way. While a neighbour is away it
 //!   is not used at all: the neighbour may be what re-enumerates on the new path, and
 //!   adopting it would flash the wrong module. Devices seen while the module is away
