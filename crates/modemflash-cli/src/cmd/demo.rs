@@ -107,8 +107,8 @@ pub fn run(args: &DemoCmd) -> u8 {
     let mut bus = SimBus::new(module.clone());
     let mut journal = Journal::in_memory();
     let opts = ExecOptions { mode_timeout: Duration::from_secs(30), ..ExecOptions::default() };
-    let code =
-        super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, args.json, true);
+    let flags = super::update::Flags { json: args.json, yes: true, fresh: false };
+    let code = super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, flags);
     let after = module.revision();
     if !args.json {
         println!(

@@ -51,6 +51,10 @@ pub struct UpdateCmd {
     /// Pause between fastboot download blocks, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub fastboot_pacing: Option<u64>,
+    /// Discard the journal of this package for this module and start the update over
+    /// from the mode the module is in (other modules' records stay).
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// How long `update` waits for a module that is not on the bus yet.
@@ -75,7 +79,17 @@ pub fn run(args: &UpdateCmd) -> u8 {
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
     let mut journal = Journal::open(&journal_path);
-    update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, args.json, args.yes)
+    let flags = Flags { json: args.json, yes: args.yes, fresh: args.fresh };
+    update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, flags)
+}
+
+/// How `update` talks and what it may do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags {
+    pub json: bool,
+    pub yes: bool,
+    /// Discard this module's journal record first.
+    pub fresh: bool,
 }
 
 /// Identify, plan, confirm, run, report. Shared with `demo`.
@@ -85,12 +99,13 @@ pub fn update(
     journal: &mut Journal,
     plan_opts: &plan::PlanOptions,
     opts: &ExecOptions,
-    json: bool,
-    yes: bool,
+    flags: Flags,
 ) -> u8 {
+    let Flags { json, yes, fresh } = flags;
     // A module may be re-enumerating (a rerun right after a failure): give it a moment.
-    let state = match exec::identify_waiting(bus, IDENTIFY_PATIENCE) {
-        Ok(Some(s)) => s,
+    let depth = journal.depth_needed(&plan::fingerprint(pkg));
+    let (state, identity) = match exec::identify_module_waiting(bus, IDENTIFY_PATIENCE, depth) {
+        Ok(Some(s)) => (s.state, s.identity),
         Ok(None) => {
             eprintln!(
                 "error: no module answers on {} or {}",
@@ -107,6 +122,16 @@ pub fn update(
         }
     };
     let fingerprint = plan::fingerprint(pkg);
+    let matched = match journal.select(&fingerprint, &identity, state.mode, fresh) {
+        Ok(m) => m,
+        Err(e) => {
+            let path = journal.path().map(|p| p.display().to_string()).unwrap_or_default();
+            let text = format!("journal {path}: {e}; pass --journal PATH on a writable disk");
+            eprintln!("error: {text}");
+            result_json(json, exit::FAILED, None, Some(&text));
+            return exit::FAILED;
+        }
+    };
     let resume = journal.resume_for(&fingerprint);
     let plan = match plan::build(pkg, &state, plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
         Ok(p) => p,
@@ -117,9 +142,10 @@ pub fn update(
         }
     };
     if json {
-        ui::emit(&serde_json::json!({"event": "plan", "plan": &plan}));
+        ui::emit(&serde_json::json!({"event": "plan", "plan": super::plan::plan_json(&plan, &matched)}));
     } else {
         super::plan::print_plan(&plan);
+        super::plan::print_journal(&plan, &matched);
         println!();
     }
     if !yes && !json {
@@ -161,7 +187,7 @@ pub fn update(
             let remedy = hints::remedy(&e);
             if json {
                 ui::emit(
-                    &serde_json::json!({"event": "result", "ok": false, "exit": exit::FAILED, "error": &e.to_string(), "step": &e.step, "endpoint": &e.endpoint, "kind": e.kind, "remedy": remedy}),
+                    &serde_json::json!({"event": "result", "ok": false, "exit": exit::FAILED, "error": &e.to_string(), "step": &e.step, "endpoint": &e.endpoint, "kind": e.kind, "repeated_failure": e.repeated_failure, "remedy": remedy}),
                 );
             } else {
                 eprintln!("\nerror: {e}\n{remedy}");
