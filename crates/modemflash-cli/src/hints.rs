@@ -6,6 +6,9 @@ use modemflash::exec::{ExecError, FailureKind};
 
 /// What the user can do next. `rerun` is the exact command that continues the update.
 pub fn remedy(e: &ExecError, rerun: &str) -> String {
+    if let Some(n) = e.repeated_failure {
+        return repeated(e, n);
+    }
     let again = format!("The journal keeps what is done: rerun `{rerun}` to continue from this step.");
     match e.kind {
         FailureKind::ModeTimeout if e.step.contains("fastboot") => format!(
@@ -48,7 +51,52 @@ pub fn remedy(e: &ExecError, rerun: &str) -> String {
         FailureKind::Journal => {
             "The journal could not be written: pass --journal PATH on a writable disk, then rerun.".into()
         }
+        FailureKind::WrongModule => format!(
+            "The module on the bus is not the one this update was working on. Nothing more was written to it. \
+             Rerun `{rerun}`: the journal keeps each module's progress apart and starts over on this one. With several \
+             modules attached, pick one with --device usb:BUS-PORT (see `modemflash list`)."
+        ),
         FailureKind::Cancelled => format!("Nothing is lost: {again}"),
+    }
+}
+
+/// The same failure at the same step, `n` runs in a row: another plain rerun will not
+/// help, so say what will.
+fn repeated(e: &ExecError, n: u32) -> String {
+    format!(
+        "This is the {} run in a row that failed at step {} the same way ({}), so rerunning alone will not help. \
+         Try, in this order: (1) power-cycle the module (unplug it or cut its power for 10 s) and rerun; \
+         (2) rerun with --fresh, which discards this module's journal and starts the update over from the mode it is in; \
+         (3) report it to the project ({}) with the output of this run, `--json` if you can, and `modemflash info --json`.",
+        ordinal(n),
+        e.step,
+        kind_name(e.kind),
+        env!("CARGO_PKG_REPOSITORY")
+    )
+}
+
+fn ordinal(n: u32) -> String {
+    match n {
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
+}
+
+fn kind_name(k: FailureKind) -> &'static str {
+    match k {
+        FailureKind::ModeTimeout => "the module did not reach the mode in time",
+        FailureKind::Open => "a port could not be opened",
+        FailureKind::Protocol => "the module answered unexpectedly",
+        FailureKind::Refused => "the module refused a command",
+        FailureKind::Timeout => "the module stopped answering",
+        FailureKind::Disconnected => "the module went off the link",
+        FailureKind::Package => "a package file could not be read",
+        FailureKind::NotSupported => "the firmware lacks a command",
+        FailureKind::Verify => "the module came back with another revision",
+        FailureKind::Journal => "the journal could not be written",
+        FailureKind::WrongModule => "another module was on the bus",
+        FailureKind::Cancelled => "it was stopped on request",
     }
 }
 

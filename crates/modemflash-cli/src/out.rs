@@ -116,6 +116,8 @@ pub struct RunResult {
     pub step: Option<String>,
     pub endpoint: Option<String>,
     pub kind: Option<serde_json::Value>,
+    /// `n` (2 or more): the n-th run in a row that failed at this step in this way.
+    pub repeated_failure: Option<u32>,
     /// What a successful update did.
     pub outcome: Option<serde_json::Value>,
     /// The journal file of an update.
@@ -137,6 +139,7 @@ impl RunResult {
             step: None,
             endpoint: None,
             kind: None,
+            repeated_failure: None,
             outcome: None,
             journal: None,
         }

@@ -122,7 +122,7 @@ fn update_into_a_reader_that_closes_early_still_finishes() {
     assert!(err.contains("standard output was closed"), "{err}");
     assert_eq!(s.booted().as_deref(), Some(NEW_REV));
     let journal: Value = serde_json::from_str(&std::fs::read_to_string(s.journal()).unwrap()).unwrap();
-    assert_eq!(journal["completed"], true, "{journal}");
+    assert_eq!(journal["modules"][0]["completed"], true, "{journal}");
 }
 
 /// The first Ctrl-C stops between steps and says where the module is, that nothing is lost,
@@ -152,8 +152,8 @@ fn ctrl_c_stops_between_steps_and_the_rerun_finishes() {
     let cmd = err.lines().find_map(|l| l.strip_prefix("To continue: ")).unwrap().to_owned();
     assert!(cmd.starts_with("modemflash update ") && cmd.contains("--journal"), "{cmd}");
     let journal: Value = serde_json::from_str(&std::fs::read_to_string(s.journal()).unwrap()).unwrap();
-    assert_eq!(journal["completed"], false, "{journal}");
-    assert!(journal["done"].as_array().is_some_and(|d| !d.is_empty()), "{journal}");
+    assert_eq!(journal["modules"][0]["completed"], false, "{journal}");
+    assert!(journal["modules"][0]["done"].as_array().is_some_and(|d| !d.is_empty()), "{journal}");
     // The command it printed, as a user would paste it (the binary is ours).
     let rest: Vec<&str> = cmd.split(' ').skip(1).collect();
     let again = Command::cargo_bin("modemflash").unwrap().args(&rest).output().unwrap();
@@ -223,8 +223,20 @@ fn last_json(stdout: &[u8]) -> Vec<Value> {
 }
 
 /// Keys every `result` object has.
-const RESULT_KEYS: [&str; 11] =
-    ["event", "ok", "exit", "error", "problems", "remedy", "step", "endpoint", "kind", "outcome", "journal"];
+const RESULT_KEYS: [&str; 12] = [
+    "event",
+    "ok",
+    "exit",
+    "error",
+    "problems",
+    "remedy",
+    "step",
+    "endpoint",
+    "kind",
+    "repeated_failure",
+    "outcome",
+    "journal",
+];
 
 fn assert_result(v: &Value, exit: i64) {
     assert_eq!(v["event"], "result", "{v}");

@@ -50,8 +50,6 @@ pub struct EdlQuirks {
     pub read_chunk: u32,
     /// DONE_RESP `image_tx_status`: 1 complete (RM500Q), 0 pending (RM520N-GL) [L].
     pub done_status: u32,
-    /// SERIAL_NUM_READ answer (an EC25-E: 0x0cf94c64 [L]).
-    pub serial: u32,
     /// MSM_HW_ID_READ answer (`0x000480E100000000` on MDM9x07 [L]).
     pub msm_hw_id: u64,
     /// OEM_PK_HASH_READ answer (the Qualcomm test root of an unfused EC25-E [L]).
@@ -91,7 +89,6 @@ impl Default for EdlQuirks {
             max_cmd_len: 0x400,
             read_chunk: 0x1000,
             done_status: 1,
-            serial: 0x0cf9_4c64,
             msm_hw_id: 0x0004_80E1_0000_0000,
             pk_hash: TEST_ROOT_PK_HASH.to_vec(),
             programmer_boot: Duration::from_secs(1),
@@ -105,6 +102,95 @@ impl Default for EdlQuirks {
             program_buffer: 1 << 20,
         }
     }
+}
+
+/// Who a virtual module is: each instance has its own, drawn at random by
+/// [`ModuleConfig::new`] unless set (`modemflash sim --imei … --chip-serial …`), and kept
+/// in the state file. Reported through every protocol that carries one: `AT+GSN`/`AT+CGSN`
+/// (IMEI), Sahara `SERIAL_NUM_READ` and the Firehose `Chip serial num:` log (chip serial),
+/// fastboot `getvar:serialno` and the fastboot USB serial string.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SimIdentity {
+    /// 15 digits with a Luhn check digit. [I] the TAC `86769804` is an assumption.
+    pub imei: String,
+    /// The chip serial (an EC25-E's was 0x0cf94c64 [L]).
+    pub chip_serial: u32,
+    /// Fastboot `serialno` and the fastboot USB serial string. `None`: the chip name, as
+    /// the EC20 R1's LK reports (`MDM9615`, the same on every such module [confirmed,
+    /// field log]). [I] that an EC25's LK reports a serial of its own.
+    pub fastboot_serial: Option<String>,
+    /// USB serial string in normal mode. [I] no recording shows one; `None` by default.
+    pub normal_usb_serial: Option<String>,
+}
+
+/// Identity fields given explicitly; they win over the state file's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityOverrides {
+    pub imei: Option<String>,
+    pub chip_serial: Option<u32>,
+    pub fastboot_serial: Option<String>,
+}
+
+impl SimIdentity {
+    /// A fresh random identity for `model`.
+    pub fn random(model: Model) -> Self {
+        let a = random_u64();
+        let body = format!("86769804{:06}", a % 1_000_000);
+        let chip_serial = u32::try_from((a >> 20) & 0xffff_ffff).unwrap_or(1).max(1);
+        let fastboot_serial = match model {
+            Model::Ec20R1 => None,
+            Model::Ec25 => Some(format!("{:08x}", (a >> 8) as u32)),
+        };
+        SimIdentity {
+            imei: format!("{body}{}", luhn_digit(&body)),
+            chip_serial,
+            fastboot_serial,
+            normal_usb_serial: None,
+        }
+    }
+
+    /// Apply explicit settings.
+    pub fn apply(&mut self, o: &IdentityOverrides) {
+        if let Some(x) = &o.imei {
+            self.imei.clone_from(x);
+        }
+        if let Some(x) = o.chip_serial {
+            self.chip_serial = x;
+        }
+        if let Some(x) = &o.fastboot_serial {
+            self.fastboot_serial = Some(x.clone());
+        }
+    }
+}
+
+/// Random bits from the standard library's per-process hash keys, a counter and the time.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    h.write_u128(now.as_nanos());
+    h.finish()
+}
+
+/// The Luhn check digit of a string of digits (IMEIs end with one).
+pub fn luhn_digit(digits: &str) -> u32 {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b.saturating_sub(b'0'));
+            if i % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
 }
 
 /// How a virtual module behaves.
@@ -138,6 +224,12 @@ pub struct ModuleConfig {
     pub faults: Vec<Fault>,
     /// Keep the NAND and mode in this file across process restarts.
     pub state_file: Option<PathBuf>,
+    /// Who the module is (kept in the state file).
+    pub identity: SimIdentity,
+    /// Identity fields set explicitly, which win over the state file's.
+    pub identity_overrides: IdentityOverrides,
+    /// Where the module is plugged in, as the host's bus sees it (`1-1`).
+    pub port_path: String,
 }
 
 impl ModuleConfig {
@@ -162,6 +254,9 @@ impl ModuleConfig {
             edl: EdlQuirks::default(),
             faults: Vec::new(),
             state_file: None,
+            identity: SimIdentity::random(model),
+            identity_overrides: IdentityOverrides::default(),
+            port_path: "1-1".into(),
         }
     }
 }
@@ -237,5 +332,24 @@ impl Core {
     /// starts the programmer.
     pub fn ram_entry_ok(&self, addr: u32) -> bool {
         self.ram.get(&addr).is_some_and(|r| !r.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_identities_differ_and_are_well_formed() {
+        let a = SimIdentity::random(Model::Ec25);
+        let b = SimIdentity::random(Model::Ec25);
+        assert_ne!(a, b);
+        assert_eq!(a.imei.len(), 15);
+        assert!(a.imei.bytes().all(|c| c.is_ascii_digit()));
+        assert_ne!(a.chip_serial, 0);
+        assert!(a.fastboot_serial.is_some());
+        assert_eq!(SimIdentity::random(Model::Ec20R1).fastboot_serial, None);
+        // 49015420323751 + check digit 8 is the textbook Luhn example.
+        assert_eq!(luhn_digit("49015420323751"), 8);
     }
 }

@@ -116,7 +116,7 @@ impl Cx<'_> {
     /// the power goes (a module killed mid-update restarts with what had landed).
     fn persist(&mut self) {
         if let Some(path) = self.core.config.state_file.clone() {
-            match crate::state::save(&path, &self.core.nand) {
+            match crate::state::save(&path, &self.core.nand, &self.core.config.identity) {
                 Ok(()) => self.core.dirty = false,
                 Err(e) => self
                     .events

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use modemflash::discovery::module_id::ModuleIdentity;
 use modemflash::discovery::{BusError, ModuleBus, Port};
 use modemflash::plan::DeviceMode;
 use modemflash::transport::Transport;
@@ -83,6 +84,15 @@ impl ModuleBus for SimBus {
         self.module.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| {
             BusError::Open { port: port.name(), endpoint: self.endpoint(port), why: e.to_string() }
         })
+    }
+
+    fn location(&self) -> ModuleIdentity {
+        let mut id = ModuleIdentity {
+            port_path: Some(format!("usb:{}", self.module.port_path())),
+            ..Default::default()
+        };
+        id.set_usb_serial(self.module.bus().current().usb_serial.as_deref());
+        id
     }
 
     fn endpoint(&self, port: Port) -> String {

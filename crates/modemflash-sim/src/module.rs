@@ -58,14 +58,25 @@ impl Module {
 
     /// Power a module on with the given serving mode.
     pub fn start_serving(config: ModuleConfig, clock: SharedClock, serving: Serving) -> Module {
+        let mut config = config;
+        let mut saved_identity = None;
         let (nand, mode) = match config.state_file.as_deref().and_then(state::load) {
-            Some(nand) => {
+            Some((nand, identity)) => {
+                if let Some(id) = &identity {
+                    config.identity = id.clone();
+                }
+                saved_identity = identity;
                 let mode = mode_after_boot(config.model, &nand);
                 (nand, mode)
             }
             None => (factory::nand(&config), config.start_mode),
         };
+        let overrides = config.identity_overrides.clone();
+        config.identity.apply(&overrides);
+        // The identity is the module's from the start: keep it in the state file at once.
+        let save_now = config.state_file.is_some() && saved_identity.as_ref() != Some(&config.identity);
         let mut core = Core::new(config, nand);
+        core.dirty = save_now;
         core.clock = clock.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -121,6 +132,17 @@ impl Module {
     /// Revision the firmware reports in normal mode.
     pub fn revision(&self) -> String {
         self.with_core(|c| c.running_revision.clone())
+    }
+
+    /// Where the module is plugged in, as the host's bus sees it.
+    pub fn port_path(&self) -> String {
+        self.with_core(|c| c.config.port_path.clone())
+    }
+
+    /// Move the module to another port path: it shows up there from its next
+    /// enumeration on (a USB3 port re-enumerating a module as USB2 on its companion bus).
+    pub fn set_port_path(&self, path: &str) {
+        path.clone_into(&mut lock(&self.shared.core).config.port_path);
     }
 
     /// Pull the plug and put it back: the boot logic decides the next mode.
@@ -185,6 +207,23 @@ pub fn layout(model: Model, mode: SimMode) -> ((u16, u16), &'static [Role]) {
     }
 }
 
+/// The USB serial string a mode shows: fastboot's is its `serialno` (the EC20 R1's
+/// `MDM9615` [confirmed, field log]); 9615 DLOAD and 05c6:9008 EDL have none [confirmed,
+/// field log and EC25-AU descriptors]; normal mode's is configurable ([I]).
+fn usb_serial(config: &ModuleConfig, mode: SimMode) -> Option<String> {
+    match mode {
+        SimMode::Fastboot => Some(
+            config
+                .identity
+                .fastboot_serial
+                .clone()
+                .unwrap_or_else(|| handlers::fastboot::product(config.model).to_owned()),
+        ),
+        SimMode::Normal => config.identity.normal_usb_serial.clone(),
+        SimMode::Dload | SimMode::Streaming | SimMode::Edl => None,
+    }
+}
+
 fn attach(shared: &Arc<Shared>, mode: SimMode) {
     let mut core = lock(&shared.core);
     let model = core.config.model;
@@ -209,6 +248,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     let generation = core.generation;
     let (usb_id, roles) = layout(model, mode);
+    let usb_serial = usb_serial(&core.config, mode);
     let mut endpoints = Vec::new();
     let mut connectors = Vec::new();
     for &role in roles {
@@ -252,7 +292,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     if core.dirty {
         if let Some(path) = core.config.state_file.clone()
-            && let Err(e) = state::save(&path, &core.nand)
+            && let Err(e) = state::save(&path, &core.nand, &core.config.identity)
         {
             events.push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) });
         }
@@ -260,7 +300,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     drop(core);
     shared.serving.publish(mode, &endpoints);
-    shared.bus.attach(mode, usb_id, endpoints, connectors);
+    shared.bus.attach(mode, usb_id, usb_serial, endpoints, connectors);
     emit(shared, events);
 }
 
@@ -274,7 +314,7 @@ fn reset(shared: &Arc<Shared>, to: ResetTo, reason: &str) {
     if let Some(path) = core.config.state_file.clone()
         && core.dirty
     {
-        let _ = state::save(&path, &core.nand);
+        let _ = state::save(&path, &core.nand, &core.config.identity);
         core.dirty = false;
     }
     let next = match to {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use modemflash::exec::{self, Cancel, Collect, Event, ExecOptions, FailureKind, Journal, Observer};
+use modemflash::exec::{self, Cancel, Collect, Depth, Event, ExecOptions, FailureKind, Journal, Observer};
 use modemflash::package;
 use modemflash::plan::{self, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
@@ -43,10 +43,12 @@ fn a_stop_request_ends_the_run_between_steps_and_the_rerun_finishes() {
     let m = Module::start(ModuleConfig::new(Model::Ec20R1), Arc::new(VirtualClock::default()));
     m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
     let mut bus = SimBus::new(m.clone());
-    let state = exec::identify(&mut bus).unwrap().unwrap();
-    let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     let journal_path = tmp.path().join("journal.json");
     let mut journal = Journal::open(&journal_path);
+    let fingerprint = plan::fingerprint(&pkg);
+    let found = exec::identify_module(&mut bus, Depth::Light).unwrap().unwrap();
+    journal.select(&fingerprint, &found.identity, found.state.mode, false).unwrap();
+    let plan = plan::build(&pkg, &found.state, &PlanOptions::default(), None).unwrap();
     let opts = ExecOptions { mode_timeout: Duration::from_secs(120), ..ExecOptions::default() };
     let mut obs = StopAfter { cancel: opts.cancel.clone(), after: 3, done: 0, events: Vec::new() };
     let err = exec::run(&plan, &pkg, &mut bus, &mut journal, &mut obs, &opts).unwrap_err();
@@ -55,9 +57,11 @@ fn a_stop_request_ends_the_run_between_steps_and_the_rerun_finishes() {
     // Three steps started, three finished: none was cut off.
     let started = obs.events.iter().filter(|e| matches!(e, Event::StepStarted { .. })).count();
     assert_eq!(started, 3);
-    let record = Journal::open(&journal_path).record.unwrap();
+    let reopened = Journal::open(&journal_path);
+    let record = &reopened.records()[0];
     assert_eq!(record.done.len(), 3);
     assert!(!record.completed);
+    assert!(record.last_failure.is_none(), "a stop on request is no failure: {:?}", record.last_failure);
 
     // The rerun: identify again, plan from the journal, finish.
     let mut journal = Journal::open(&journal_path);

@@ -151,7 +151,7 @@ fn from_normal_mode_updates_and_verifies() {
     assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
     assert_eq!(m.revision(), NEW_REV);
     check_nand(&m, &pkg);
-    assert!(journal.record.as_ref().unwrap().completed);
+    assert!(journal.active().unwrap().completed);
     let logs: Vec<&str> = events
         .0
         .iter()

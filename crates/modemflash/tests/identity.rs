@@ -27,9 +27,9 @@ fn ec25_identity_through_diag_and_at() {
     assert!(id.full_revision.as_deref().is_some_and(|f| f.starts_with(&m.revision())), "{id:?}");
     assert!(id.msm_hw_version.is_some());
     assert!(id.sources.iter().any(|s| s.starts_with("DIAG 0x7C")), "{:?}", id.sources);
-    // The simulator does not know AT+GSN: the IMEI is missing and the note says why.
-    assert_eq!(id.imei, None);
-    assert!(id.notes.iter().any(|n| n.starts_with("AT+GSN")), "{:?}", id.notes);
+    // AT+GSN answers with this module's own IMEI.
+    assert_eq!(id.imei, Some(m.with_core(|c| c.config.identity.imei.clone())));
+    assert!(id.sources.iter().any(|s| s.starts_with("AT+GSN")), "{:?}", id.sources);
     m.shutdown();
 }
 

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use modemflash::exec;
+use modemflash::discovery::module_id::ModuleIdentity;
+use modemflash::exec::{self, Basis, Journal, JournalMatch};
 use modemflash::plan::{self, DeviceMode, ModuleState, Plan};
 
 use super::target::{self, EndpointArgs, PlanArgs};
@@ -34,6 +35,10 @@ pub struct PlanCmd {
     /// Print the plan as one JSON document.
     #[arg(long)]
     pub json: bool,
+    /// Journal file to plan against (default: the one `update` uses,
+    /// $XDG_STATE_HOME/modemflash/journal-<fingerprint>.json).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -57,20 +62,35 @@ impl From<ModeArg> for DeviceMode {
     }
 }
 
+/// How long `plan` waits for a module that is not on the bus yet.
+const IDENTIFY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(args: &PlanCmd) -> u8 {
     let pkg = match target::package(&args.package, args.json) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let state = if let Some(m) = args.assume_mode {
-        ModuleState { mode: m.into(), revision: args.assume_revision.clone() }
+    let fingerprint = plan::fingerprint(&pkg);
+    let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
+    let mut journal = Journal::open(&path);
+    let (state, identity) = if let Some(m) = args.assume_mode {
+        (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
     } else {
+        let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
+        if let Err(code) = target::check_tty(&args.endpoints, resumable) {
+            return code;
+        }
         let mut bus = match target::bus(&args.endpoints) {
             Ok(b) => b,
             Err(code) => return code,
         };
-        match exec::identify(bus.as_mut()) {
-            Ok(Some(s)) => s,
+        // A module may still be re-enumerating (right after an interrupted update).
+        match exec::identify_module_waiting(
+            bus.as_mut(),
+            IDENTIFY_PATIENCE,
+            journal.depth_needed(&fingerprint),
+        ) {
+            Ok(Some(s)) => (s.state, s.identity),
             Ok(None) => {
                 error!("no module answers on the given endpoints");
                 return exit::NO_MODULE;
@@ -81,12 +101,22 @@ pub fn run(args: &PlanCmd) -> u8 {
             }
         }
     };
-    match plan::build(&pkg, &state, &args.plan.options(), None) {
+    // A dry run: select() only reads the file.
+    let matched = match journal.select(&fingerprint, &identity, state.mode, false) {
+        Ok(m) => m,
+        Err(e) => {
+            error!("journal {}: {e}", path.display());
+            return exit::FAILED;
+        }
+    };
+    let resume = journal.resume_for(&fingerprint);
+    match plan::build(&pkg, &state, &args.plan.options(), resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
         Ok(p) => {
             if args.json {
-                crate::ui::emit(&p);
+                crate::ui::emit(&plan_json(&p, &matched));
             } else {
                 print_plan(&p);
+                print_journal(&p, &matched);
             }
             exit::OK
         }
@@ -117,5 +147,58 @@ pub fn print_plan(p: &Plan) {
     }
     for n in &p.notes {
         say!("note: {n}");
+    }
+}
+
+/// The plan as JSON with the journal's decision beside it: `journal.resume`, `journal.basis`
+/// (why it is trusted or not) and `journal.skips` (the steps it skips).
+pub fn plan_json(p: &Plan, m: &JournalMatch) -> serde_json::Value {
+    let mut v = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
+    let mut j = serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = j.as_object_mut() {
+        o.insert("skips".into(), serde_json::json!(p.skipped));
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("journal".into(), j);
+    }
+    v
+}
+
+/// What the journal will skip, and why it is trusted (or why not).
+pub fn print_journal(p: &Plan, m: &JournalMatch) {
+    let file = m.path.as_deref().unwrap_or("(in memory)");
+    let why = match &m.basis {
+        Basis::NoRecord => "no earlier run of this package".to_string(),
+        Basis::Identity { matched } => {
+            let ids: Vec<String> = matched.iter().map(|(k, v)| format!("{} {v}", k.name())).collect();
+            format!("resuming: the same module ({} matches the journal)", ids.join(", "))
+        }
+        Basis::PortAndMode { port_path, mode } => format!(
+            "resuming: {} mode shows no identity, so the journal is trusted because the module is at the same \
+             place ({port_path}) and in the mode it expects. If this is another module, rerun with --fresh",
+            mode.name()
+        ),
+        Basis::OtherModule { kind, recorded, seen } => format!(
+            "starting over: this is another module (its {} is {seen}; the journal's unfinished update is for {recorded}, \
+             and is kept for that module)",
+            kind.name()
+        ),
+        Basis::Unidentified { recorded, seen } => format!(
+            "starting over: nothing shows this is the module of the unfinished update in the journal ({recorded}); \
+             this one is {seen}. That update's record is kept"
+        ),
+        Basis::Completed => {
+            "starting over: the journal says this module's update of this package finished".into()
+        }
+        Basis::Discarded => "starting over: this module's journal was discarded (--fresh)".into(),
+    };
+    say!("Journal:  {file}");
+    say!("          {why}.");
+    say!("Identity: {}", m.module.describe());
+    if m.resume && !p.skipped.is_empty() {
+        say!("          skips {} step(s) done earlier: {}", p.skipped.len(), p.skipped.join(", "));
+    }
+    if m.other_modules > 0 {
+        say!("          unfinished updates of other modules kept: {}", m.other_modules);
     }
 }

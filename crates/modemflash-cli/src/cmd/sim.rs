@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use modemflash_sim::core::qfastboot_default;
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode};
+use modemflash_sim::{
+    Fault, IdentityOverrides, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode,
+};
 
 use crate::exit;
 
@@ -90,6 +92,33 @@ pub struct SimArgs {
     /// One JSON object per line on stdout (docs/sim-events.md).
     #[arg(long)]
     pub json: bool,
+    /// The module's IMEI (`AT+GSN`): 14 to 17 digits. Default: random, then kept in --state.
+    #[arg(long, value_name = "DIGITS", value_parser = parse_imei)]
+    pub imei: Option<String>,
+    /// The chip serial (Sahara serial number read, Firehose `Chip serial num`), decimal or
+    /// 0x-hex. Default: random, then kept in --state.
+    #[arg(long, value_name = "N", value_parser = parse_u32)]
+    pub chip_serial: Option<u32>,
+    /// Fastboot `serialno` and the fastboot USB serial string. Default: random on the
+    /// EC25; the EC20 R1's LK reports MDM9615, as real ones do.
+    #[arg(long, value_name = "TEXT")]
+    pub fastboot_serial: Option<String>,
+}
+
+fn parse_imei(s: &str) -> Result<String, String> {
+    if (14..=17).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("expected 14 to 17 digits, got {s:?}"))
+    }
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("expected a 32-bit number (decimal or 0x-hex), got {s:?}"))
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {
@@ -124,6 +153,11 @@ fn config(args: &SimArgs) -> ModuleConfig {
     }
     c.faults.clone_from(&args.fault);
     c.state_file.clone_from(&args.state);
+    c.identity_overrides = IdentityOverrides {
+        imei: args.imei.clone(),
+        chip_serial: args.chip_serial,
+        fastboot_serial: args.fastboot_serial.clone(),
+    };
     c
 }
 

@@ -54,6 +54,10 @@ pub struct UpdateCmd {
     /// Pause between fastboot download blocks, in milliseconds (at most 10000).
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub fastboot_pacing: Option<u64>,
+    /// Discard the journal of this package for this module and start the update over
+    /// from the mode the module is in (other modules' records stay).
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// How long `update` waits for a module that is not on the bus yet.
@@ -67,7 +71,8 @@ pub fn run(args: &UpdateCmd) -> u8 {
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
     let mut journal = Journal::open(&journal_path);
-    let resumable = journal.resume_for(&plan::fingerprint(&pkg)).is_some();
+    let fingerprint = plan::fingerprint(&pkg);
+    let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
     if let Err(code) = target::check_tty(&args.endpoints, resumable) {
         return code;
     }
@@ -82,7 +87,7 @@ pub fn run(args: &UpdateCmd) -> u8 {
     if let Some(ms) = args.fastboot_pacing {
         opts.fastboot.pacing = Duration::from_millis(ms);
     }
-    let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()) };
+    let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh };
     update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how)
 }
 
@@ -95,6 +100,8 @@ pub struct How {
     pub yes: bool,
     /// The exact command that continues this update (`None`: nothing can, as in the demo).
     pub rerun: Option<String>,
+    /// Discard this module's journal record first.
+    pub fresh: bool,
 }
 
 /// Identify, plan, confirm, run, report. Shared with `demo`.
@@ -106,10 +113,11 @@ pub fn update(
     opts: &ExecOptions,
     how: &How,
 ) -> u8 {
-    let json = how.json;
+    let (json, fresh) = (how.json, how.fresh);
     // A module may be re-enumerating (a rerun right after a failure): give it a moment.
-    let state = match exec::identify_waiting(bus, IDENTIFY_PATIENCE) {
-        Ok(Some(s)) => s,
+    let depth = journal.depth_needed(&plan::fingerprint(pkg));
+    let (state, identity) = match exec::identify_module_waiting(bus, IDENTIFY_PATIENCE, depth) {
+        Ok(Some(s)) => (s.state, s.identity),
         Ok(None) => {
             error!("no module answers on {}", where_looked(bus));
             let mut r = RunResult::new(exit::NO_MODULE);
@@ -124,6 +132,16 @@ pub fn update(
         }
     };
     let fingerprint = plan::fingerprint(pkg);
+    let matched = match journal.select(&fingerprint, &identity, state.mode, fresh) {
+        Ok(m) => m,
+        Err(e) => {
+            let path = journal.path().map(|p| p.display().to_string()).unwrap_or_default();
+            let text = format!("journal {path}: {e}; pass --journal PATH on a writable disk");
+            error!("{text}");
+            emit(json, &RunResult::new(exit::FAILED));
+            return exit::FAILED;
+        }
+    };
     let resume = journal.resume_for(&fingerprint);
     let plan = match plan::build(pkg, &state, plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
         Ok(p) => p,
@@ -134,9 +152,10 @@ pub fn update(
         }
     };
     if json {
-        ui::emit(&serde_json::json!({"event": "plan", "plan": &plan}));
+        ui::emit(&serde_json::json!({"event": "plan", "plan": super::plan::plan_json(&plan, &matched)}));
     } else {
         super::plan::print_plan(&plan);
+        super::plan::print_journal(&plan, &matched);
         say!();
     }
     if !how.yes && !json {
@@ -257,6 +276,7 @@ fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How) -> u8 
         r.step = Some(e.step.clone());
         r.endpoint = Some(e.endpoint.clone());
         r.kind = serde_json::to_value(e.kind).ok();
+        r.repeated_failure = e.repeated_failure;
         r.remedy = Some(if cancelled { format!("{state} {remedy}") } else { remedy });
         r.journal = journal;
         r.emit();

@@ -8,6 +8,7 @@
 //! - `ATI` → `Quectel` / model / `Revision: <rev>` [L]; `AT+CGMR`, `AT+GMR` → the bare
 //!   revision [F][I]; `AT+QGMR` → revision + sub-edition on the EC25 [F], `ERROR` on the
 //!   EC20 R1 [F].
+//! - `AT+GSN`, `AT+CGSN` → the module's own IMEI (`SimIdentity`).
 //! - `AT+QFASTBOOT` → fastboot when the firmware has it (see `ModuleConfig::qfastboot`),
 //!   answering `OK` first unless `qfastboot_silent` (the EG25 answers nothing [C]).
 
@@ -92,6 +93,12 @@ impl At {
             "+QCFG=\"SECBOOTSTAT\"" if self.model == Model::Ec25 => {
                 // Secure boot off (`real-traces.md` §2 [R]).
                 Self::ok(cx, &["+QCFG: \"secbootstat\",0"]);
+            }
+            // The IMEI, bare, as Quectel's identification reads it [confirmed, Quectel's tools
+            // read it with AT+GSN]; `+CGSN` is the 3GPP name.
+            "+GSN" | "+CGSN" => {
+                let imei = cx.core.config.identity.imei.clone();
+                Self::ok(cx, &[imei]);
             }
             "+QFASTBOOT" => Self::qfastboot(cx),
             _ => Self::error(cx),

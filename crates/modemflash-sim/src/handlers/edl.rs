@@ -406,7 +406,7 @@ impl Handler for EdlHandler {
 fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
     let edl = &cx.core.config.edl;
     let answer = match client_cmd {
-        exec::SERIAL_NUM_READ => edl.serial.to_le_bytes().to_vec(),
+        exec::SERIAL_NUM_READ => cx.core.config.identity.chip_serial.to_le_bytes().to_vec(),
         exec::MSM_HW_ID_READ => {
             let id = if cx.has_fault(&FaultKind::WrongChipId) { WRONG_CHIP_HW_ID } else { edl.msm_hw_id };
             id.to_le_bytes().to_vec()

@@ -28,7 +28,10 @@ impl Rig {
         }
     }
     fn ec25() -> Self {
-        Rig::new(ModuleConfig::new(Model::Ec25))
+        let mut config = ModuleConfig::new(Model::Ec25);
+        // The EC25-E's chip serial [L], so the log line can be checked byte for byte.
+        config.identity.chip_serial = 0x0cf9_4c64;
+        Rig::new(config)
     }
     fn data(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();

@@ -138,7 +138,10 @@ impl Fastboot {
     fn getvar(&self, name: &str, cx: &Cx<'_>) -> Option<String> {
         let part = |prefix: &str| name.strip_prefix(prefix).and_then(|p| resolve(cx, p));
         match name {
-            "product" | "serialno" => Some(product(self.model).into()),
+            "product" => Some(product(self.model).into()),
+            "serialno" => Some(
+                cx.core.config.identity.fastboot_serial.clone().unwrap_or_else(|| product(self.model).into()),
+            ),
             "version" => Some(PROTOCOL_VERSION.into()),
             "version-bootloader" => Some(BOOTLOADER_VERSION.into()),
             "max-download-size" => Some(format!("0x{:08x}", cx.core.config.fastboot.max_download_size)),

@@ -162,7 +162,8 @@ impl Programmer {
     pub fn start(cx: &mut Cx<'_>) -> Self {
         let edl = &cx.core.config.edl;
         let date = format!("Binary build date: {}\n", edl.build_date);
-        let serial = format!("Chip serial num: {} ({:#x})", edl.serial, edl.serial);
+        let chip = cx.core.config.identity.chip_serial;
+        let serial = format!("Chip serial num: {chip} ({chip:#x})");
         log(cx, &date);
         log(cx, &serial);
         log(cx, SUPPORTED_FUNCTIONS);

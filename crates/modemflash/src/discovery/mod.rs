@@ -13,6 +13,7 @@
 pub mod identity;
 #[cfg(feature = "modemmanager")]
 pub mod modemmanager;
+pub mod module_id;
 pub mod ports;
 pub mod selector;
 pub mod sysfs;
@@ -120,4 +121,10 @@ pub trait ModuleBus {
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError>;
     /// Where a port is, for messages (`/dev/ttyUSB0`, `tcp:127.0.0.1:5554`).
     fn endpoint(&self, port: Port) -> String;
+    /// What the bus itself tells about the module now: its port path and, where the mode
+    /// has a distinct one, its USB serial string (`module_id.rs`). Buses that know
+    /// neither return nothing.
+    fn location(&self) -> module_id::ModuleIdentity {
+        module_id::ModuleIdentity::default()
+    }
 }

@@ -191,6 +191,17 @@ impl ModuleBus for PortsBus {
             }
         }
     }
+
+    /// The place is the endpoint given: the DM tty, else the fastboot address. Explicit
+    /// endpoints carry no USB serial string.
+    fn location(&self) -> super::module_id::ModuleIdentity {
+        let place = self
+            .dm
+            .as_ref()
+            .map(|p| format!("serial:{}", p.display()))
+            .or_else(|| self.fastboot.map(|a| format!("tcp:{a}")));
+        super::module_id::ModuleIdentity { port_path: place, ..Default::default() }
+    }
 }
 
 /// Open a tty as a transport; every failure is worth a retry (the node may be appearing).

@@ -2,10 +2,16 @@
 //!
 //! - The device list comes from sysfs on Linux (ttys and drivers included) and from nusb
 //!   plus serialport's enumeration elsewhere.
-//! - The module is followed across re-enumerations: same bus/port path, else same serial
-//!   number, else the one catalogue device that was not on the bus before. That last rule
-//!   catches a USB3 module coming back as USB2 on another path (`quectel-flows.md` §3.4,
-//!   §6) [C]; QFirehose rescans for a newer 05c6:9008 the same way.
+//! - The module is followed across re-enumerations: same bus/port path, else same
+//!   (distinct, `module_id.rs`) USB serial string, else the one device on a path never
+//!   seen before, and that only while every neighbour (every other catalogue module seen
+//!   since the module was found) is still on its own path. That last rule catches a USB3
+//!   module coming back as USB2 on another path (docs/facts/usb.md) [C];
+//!   QFirehose rescans for a newer 05c6:9008 the same way. While a neighbour is away it
+//!   is not used at all: the neighbour may be what re-enumerates on the new path, and
+//!   adopting it would flash the wrong module. Devices seen while the module is away
+//!   count as neighbours from then on. The executor also checks every identity a new mode
+//!   shows against the ones seen earlier in the run.
 //! - The mode comes from the USB id. 05c6:9008 is shared by DMSS DLOAD, the streaming
 //!   programmer and Sahara EDL, so there the DM port is probed (`quectel-flows.md` §2.3).
 //! - Ports open the tty bound to the interface when there is one, else raw USB (feature
@@ -44,7 +50,9 @@ pub struct Tracker {
     pub selector: Option<Selector>,
     /// The module as last seen.
     pub tracked: Option<Found>,
-    /// Other catalogue modules that were on the bus when the module was first found.
+    /// Paths where other catalogue modules have been seen since the module was first
+    /// found. While it is not empty, a module that leaves its path is followed only by
+    /// its USB serial string.
     bystanders: HashSet<String>,
 }
 
@@ -56,12 +64,17 @@ impl Tracker {
     /// Choose the module in a scan and remember it.
     pub fn pick(&mut self, found: &[Found]) -> Pick {
         let chosen = self.choose(found);
-        if let Pick::One(f) = &chosen {
-            if self.tracked.is_none() {
-                self.bystanders =
-                    found.iter().filter(|o| o.usb_path != f.usb_path).map(|o| o.usb_path.clone()).collect();
+        match &chosen {
+            Pick::One(f) => {
+                self.bystanders
+                    .extend(found.iter().filter(|o| o.usb_path != f.usb_path).map(|o| o.usb_path.clone()));
+                self.tracked = Some((**f).clone());
             }
-            self.tracked = Some((**f).clone());
+            // Whatever is on the bus while the module is away is someone else.
+            Pick::Nothing | Pick::Ambiguous(_) if self.tracked.is_some() => {
+                self.bystanders.extend(found.iter().map(|o| o.usb_path.clone()));
+            }
+            Pick::Nothing | Pick::Ambiguous(_) => {}
         }
         chosen
     }
@@ -86,10 +99,16 @@ impl Tracker {
             if let Some(f) = found.iter().find(|f| f.usb_path == t.usb_path) {
                 return one(f);
             }
-            if let Some(serial) = t.serial.as_deref()
+            if let Some(serial) = t.serial.as_deref().filter(|s| super::module_id::is_distinct_serial(s))
                 && let Some(f) = found.iter().find(|f| f.serial.as_deref() == Some(serial))
             {
                 return one(f);
+            }
+            // A device on a new path can be ours only while every neighbour is still
+            // where it was: one that is away may be the one re-enumerating there.
+            let here: HashSet<&str> = found.iter().map(|f| f.usb_path.as_str()).collect();
+            if !self.bystanders.iter().all(|b| here.contains(b.as_str())) {
+                return Pick::Nothing;
             }
             let newcomers: Vec<&Found> =
                 found.iter().filter(|f| !self.bystanders.contains(&f.usb_path)).collect();
@@ -423,6 +442,15 @@ impl ModuleBus for UsbBus {
             Err(e) => Err(OpenFailure::Retry(e.to_string())),
         })
         .map_err(|f| f.into_error(port, self.endpoint(port)))
+    }
+
+    fn location(&self) -> super::module_id::ModuleIdentity {
+        let mut id = super::module_id::ModuleIdentity::default();
+        if let Some(f) = self.current() {
+            id.port_path = Some(format!("usb:{}", f.usb_path));
+            id.set_usb_serial(f.serial.as_deref());
+        }
+        id
     }
 
     fn endpoint(&self, port: Port) -> String {

@@ -13,7 +13,7 @@ fn found(tmp: &Path) -> (Roots, Vec<Found>) {
 }
 
 #[test]
-fn tracker_follows_path_then_serial_then_newcomer() {
+fn tracker_follows_path_and_never_adopts_a_newcomer_beside_a_neighbour() {
     let tmp = tempfile::tempdir().unwrap();
     let r = fake::roots(tmp.path());
     fake::ec25(&r.sysfs, "2-1", "5000");
@@ -28,18 +28,48 @@ fn tracker_follows_path_then_serial_then_newcomer() {
     let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
     assert_eq!((f.usb_path.as_str(), f.pid), ("2-1", 0x9008));
 
-    // USB3 → USB2: gone from 2-1, a 05c6:9008 appears on 1-1 (the EC20 on 1-4 stays put).
+    // USB3 → USB2 while the neighbour EC20 stays on 1-4: the one new device is ours.
     fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
     fake::qdl(&r.sysfs, "1-1", None);
     let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
     assert_eq!(f.usb_path, "1-1");
 
-    // Two newcomers: ambiguous, and the message lists them.
+    // Both re-enumerate at the same moment: ours leaves 1-1, the neighbour leaves 1-4,
+    // and one 05c6:9008 without a serial appears on 1-5. It may be the neighbour: not
+    // adopted, and it stays a neighbour from then on.
+    fs::remove_dir_all(r.sysfs.join("1-1")).unwrap();
+    fs::remove_dir_all(r.sysfs.join("1-4")).unwrap();
+    fake::qdl(&r.sysfs, "1-5", None);
+    assert_eq!(t.pick(&scan(&r).unwrap()), Pick::Nothing);
+    fake::ec20(&r.sysfs, "1-4", 0);
+    assert_eq!(t.pick(&scan(&r).unwrap()), Pick::Nothing, "1-5 was seen while ours was away");
+    // Back on its own path: followed again.
+    fake::qdl(&r.sysfs, "1-1", None);
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!(f.usb_path, "1-1");
+}
+
+#[test]
+fn a_lone_module_is_followed_to_a_new_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = fake::roots(tmp.path());
+    fake::qdl(&r.sysfs, "2-1", None);
+    let mut t = Tracker::new(None);
+    assert!(matches!(t.pick(&scan(&r).unwrap()), Pick::One(_)));
+    // USB3 → USB2 with nobody else ever on the bus: the one device there is ours.
+    fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
+    fake::qdl(&r.sysfs, "1-1", None);
+    let Pick::One(f) = t.pick(&scan(&r).unwrap()) else { panic!() };
+    assert_eq!(f.usb_path, "1-1");
+    // Two devices where ours was: ambiguous, and the message lists them.
     fs::remove_dir_all(r.sysfs.join("1-1")).unwrap();
     fake::qdl(&r.sysfs, "1-2", None);
     fake::qdl(&r.sysfs, "1-3", None);
     let Pick::Ambiguous(text) = t.pick(&scan(&r).unwrap()) else { panic!() };
     assert!(text.contains("2 modules") && text.contains("usb:1-2") && text.contains("usb:1-3"), "{text}");
+    // From then on both count as neighbours: neither is adopted.
+    fs::remove_dir_all(r.sysfs.join("1-3")).unwrap();
+    assert_eq!(t.pick(&scan(&r).unwrap()), Pick::Nothing);
 }
 
 #[test]

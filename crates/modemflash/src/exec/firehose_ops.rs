@@ -352,6 +352,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
             let mut fh = FirehoseClient::new(Box::new(Replay::new(link, rest)) as Link);
             let logs = fh.drain_logs(STARTUP_QUIET, STARTUP_QUIET).map_err(|e| proto(&e))?;
             device_logs(cx, &logs);
+            learn_chip_serial(session, &logs);
             session.firehose = Some(fh);
             return Ok(StepResult::default());
         }
@@ -381,19 +382,27 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     let mut fh = FirehoseClient::new(sahara.into_inner());
     let logs = fh.drain_logs(STARTUP_FIRST_WAIT, STARTUP_QUIET).map_err(|e| proto(&e))?;
     device_logs(cx, &logs);
+    learn_chip_serial(session, &logs);
     session.firehose = Some(fh);
     Ok(StepResult { revision: None, bytes: report.image_size })
 }
 
+/// The programmer's `Chip serial num:` start-up log (docs/facts/firehose.md) names the module.
+fn learn_chip_serial(session: &mut Session, logs: &[String]) {
+    if let Some(n) = logs.iter().find_map(|l| crate::discovery::module_id::parse_chip_serial_log(l)) {
+        session.learned.set_chip_serial(n);
+    }
+}
+
 /// A link that first returns bytes already read from it (while probing).
-struct Replay {
+pub(super) struct Replay {
     inner: Link,
     head: Vec<u8>,
     at: usize,
 }
 
 impl Replay {
-    fn new(inner: Link, head: Vec<u8>) -> Self {
+    pub(super) fn new(inner: Link, head: Vec<u8>) -> Self {
         Replay { inner, head, at: 0 }
     }
 }

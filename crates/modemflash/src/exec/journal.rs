@@ -1,15 +1,38 @@
-//! The journal: which steps of which plan are done, for which package, so a rerun after
-//! any interruption continues where the last one stopped. Saved after every step,
-//! atomically (temporary file + rename): a power cut never leaves half a journal.
+//! The journal: which steps of which plan are done, for which package **and which
+//! module**, so a rerun after any interruption continues where the last one stopped, and
+//! only on the module it stopped on. Saved after every step, atomically (temporary file +
+//! rename): a power cut never leaves half a journal.
+//!
+//! One file per package holds one record per module (`docs/journal.md`): a rerun on
+//! another module starts over on it and keeps the first module's record for that module.
+//! [`Journal::select`] decides which record, if any, this module may resume; the policy is
+//! in `journal_match.rs`.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::Flow;
+use super::FailureKind;
+pub use super::journal_match::{Basis, JournalMatch};
+use crate::discovery::module_id::ModuleIdentity;
+use crate::plan::{DeviceMode, Flow};
 
-/// What is on disk.
+/// Records kept per package file; the oldest finished ones go first.
+pub const MAX_RECORDS: usize = 32;
+/// Version of the file layout (1: a bare record, before module identities).
+const FILE_VERSION: u32 = 2;
+
+/// The last failure of an update, to tell a rerun that fails the same way again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub step: String,
+    pub kind: FailureKind,
+    /// How many runs in a row failed at this step in this way.
+    pub count: u32,
+}
+
+/// One module's update of one package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalRecord {
     /// Package fingerprint (`plan::fingerprint`).
@@ -22,30 +45,58 @@ pub struct JournalRecord {
     pub done: Vec<String>,
     /// Set once the update finished and was verified.
     pub completed: bool,
+    /// Which module: every identity the runs have seen, and where it was last.
+    #[serde(default)]
+    pub module: ModuleIdentity,
+    /// The mode the module was last in, or was sent to by the last step that ran.
+    #[serde(default)]
+    pub expect_mode: Option<DeviceMode>,
+    #[serde(default)]
+    pub last_failure: Option<FailureRecord>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalFile {
+    version: u32,
+    modules: Vec<JournalRecord>,
 }
 
 /// A journal file.
 #[derive(Debug)]
 pub struct Journal {
     path: Option<PathBuf>,
-    pub record: Option<JournalRecord>,
+    records: Vec<JournalRecord>,
+    /// The record this run works on.
+    active: Option<usize>,
+    /// What [`Journal::select`] saw of the module, for a record `begin` creates.
+    seen: ModuleIdentity,
 }
 
 impl Journal {
     /// A journal kept only in memory (tests, the demo).
     pub fn in_memory() -> Self {
-        Journal { path: None, record: None }
+        Journal { path: None, records: Vec::new(), active: None, seen: ModuleIdentity::default() }
     }
 
     /// Open (or start) the journal at `path`. An unreadable or foreign file is ignored:
-    /// a journal can only ever save work, never block an update.
+    /// a journal can only ever save work, never block an update. A version-1 file (one
+    /// record, no identity) is read as a record of a module of unknown identity.
     pub fn open(path: &Path) -> Self {
-        let record = std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok());
-        Journal { path: Some(path.to_owned()), record }
+        let text = std::fs::read_to_string(path).ok();
+        let records = text
+            .as_deref()
+            .and_then(|t| {
+                serde_json::from_str::<JournalFile>(t)
+                    .map(|f| f.modules)
+                    .or_else(|_| serde_json::from_str::<JournalRecord>(t).map(|r| vec![r]))
+                    .ok()
+            })
+            .unwrap_or_default();
+        Journal { path: Some(path.to_owned()), records, active: None, seen: ModuleIdentity::default() }
     }
 
     /// Default location: `$XDG_STATE_HOME/modemflash/` or `~/.local/state/modemflash/`,
-    /// one file per package fingerprint.
+    /// one file per package fingerprint, holding a record per module.
     pub fn default_path(fingerprint: &str) -> PathBuf {
         let base = std::env::var_os("XDG_STATE_HOME")
             .map(PathBuf::from)
@@ -59,9 +110,54 @@ impl Journal {
         self.path.as_deref()
     }
 
-    /// The flow and steps done for this package by an unfinished earlier run.
+    /// How far identification must go for [`Journal::select`]: all the way (Sahara
+    /// command mode) only when an unfinished record of this package exists, since a
+    /// module's first run needs no identity to decide anything.
+    pub fn depth_needed(&self, fingerprint: &str) -> super::Depth {
+        if self.records.iter().any(|r| r.package == fingerprint && !r.completed) {
+            super::Depth::Full
+        } else {
+            super::Depth::Light
+        }
+    }
+
+    /// Every record in the file.
+    pub fn records(&self) -> &[JournalRecord] {
+        &self.records
+    }
+
+    /// The record this run works on.
+    pub fn active(&self) -> Option<&JournalRecord> {
+        self.active.and_then(|i| self.records.get(i))
+    }
+
+    /// Choose the record this module may resume (see `journal_match.rs` and
+    /// `docs/journal.md`). With `fresh`, the record that would be resumed is discarded
+    /// and the update starts over; other modules' records stay.
+    pub fn select(
+        &mut self,
+        fingerprint: &str,
+        seen: &ModuleIdentity,
+        mode: DeviceMode,
+        fresh: bool,
+    ) -> io::Result<JournalMatch> {
+        self.seen = seen.clone();
+        let (index, mut m) = super::journal_match::decide(&self.records, fingerprint, seen, mode);
+        m.path = self.path.as_ref().map(|p| p.display().to_string());
+        self.active = index;
+        if fresh && let Some(i) = index {
+            self.records.remove(i);
+            self.active = None;
+            m = m.discarded();
+            self.save()?;
+        }
+        Ok(m)
+    }
+
+    /// The flow and steps done for this package by an unfinished earlier run on the
+    /// record chosen by [`Journal::select`] (or the one the last `begin` used).
     pub fn resume_for(&self, fingerprint: &str) -> Option<(Flow, Vec<String>)> {
-        let r = self.record.as_ref()?;
+        let r = self.active()?;
         (r.package == fingerprint && !r.completed).then(|| (r.flow, r.done.clone()))
     }
 
@@ -73,68 +169,110 @@ impl Journal {
         flow: Flow,
         revision_before: Option<String>,
     ) -> io::Result<()> {
-        let keep =
-            self.record.as_ref().is_some_and(|r| r.package == fingerprint && !r.completed && r.flow == flow);
+        let keep = self.active().is_some_and(|r| r.package == fingerprint && !r.completed && r.flow == flow);
         if !keep {
-            self.record = Some(JournalRecord {
+            let last_failure = self.active().and_then(|r| r.last_failure.clone());
+            let record = JournalRecord {
                 package: fingerprint.to_owned(),
                 package_path: package_path.to_owned(),
                 flow,
                 revision_before,
                 done: Vec::new(),
                 completed: false,
-            });
+                module: self.active().map_or_else(|| self.seen.clone(), |r| r.module.clone()),
+                expect_mode: None,
+                last_failure,
+            };
+            if let Some(slot) = self.active.and_then(|i| self.records.get_mut(i)) {
+                *slot = record;
+            } else {
+                self.prune();
+                self.records.push(record);
+                self.active = Some(self.records.len() - 1);
+            }
+        }
+        self.save()
+    }
+
+    fn prune(&mut self) {
+        while self.records.len() >= MAX_RECORDS {
+            let i = self.records.iter().position(|r| r.completed).unwrap_or(0);
+            self.records.remove(i);
+            self.active = None;
+        }
+    }
+
+    fn with_active(&mut self, f: impl FnOnce(&mut JournalRecord)) -> io::Result<()> {
+        if let Some(r) = self.active.and_then(|i| self.records.get_mut(i)) {
+            f(r);
         }
         self.save()
     }
 
     /// Record a finished step.
     pub fn mark(&mut self, step: &str) -> io::Result<()> {
-        if let Some(r) = &mut self.record
-            && !r.done.iter().any(|d| d == step)
-        {
-            r.done.push(step.to_owned());
+        self.with_active(|r| {
+            if !r.done.iter().any(|d| d == step) {
+                r.done.push(step.to_owned());
+            }
+        })
+    }
+
+    /// Record what the run learnt about the module (only when it changes anything).
+    pub fn learn(&mut self, identity: &ModuleIdentity) -> io::Result<()> {
+        let Some(r) = self.active.and_then(|i| self.records.get(i)) else { return Ok(()) };
+        let mut merged = r.module.clone();
+        merged.merge(identity);
+        if merged == r.module {
+            return Ok(());
         }
-        self.save()
+        self.with_active(|r| r.module = merged)
+    }
+
+    /// Record the mode the module is in, or is being sent to.
+    pub fn expect(&mut self, mode: DeviceMode) -> io::Result<()> {
+        if self.active().is_some_and(|r| r.expect_mode == Some(mode)) {
+            return Ok(());
+        }
+        self.with_active(|r| r.expect_mode = Some(mode))
+    }
+
+    /// Record a failure; returns how many runs in a row failed at this step this way.
+    pub fn fail(&mut self, step: &str, kind: FailureKind) -> io::Result<u32> {
+        let mut count = 1;
+        self.with_active(|r| {
+            count = match &r.last_failure {
+                Some(f) if f.step == step && f.kind == kind => f.count.saturating_add(1),
+                _ => 1,
+            };
+            r.last_failure = Some(FailureRecord { step: step.to_owned(), kind, count });
+        })?;
+        Ok(count)
     }
 
     /// The update finished and was verified.
     pub fn complete(&mut self) -> io::Result<()> {
-        if let Some(r) = &mut self.record {
+        self.with_active(|r| {
             r.completed = true;
-        }
-        self.save()
+            r.last_failure = None;
+        })
     }
 
     fn save(&self) -> io::Result<()> {
-        let (Some(path), Some(r)) = (&self.path, &self.record) else { return Ok(()) };
+        let Some(path) = &self.path else { return Ok(()) };
+        if self.records.is_empty() && !path.exists() {
+            return Ok(());
+        }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
+        let file = JournalFile { version: FILE_VERSION, modules: self.records.clone() };
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(r).map_err(io::Error::other)?)?;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&file).map_err(io::Error::other)?)?;
         std::fs::rename(tmp, path)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resume_only_for_the_same_unfinished_package() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("j.json");
-        let mut j = Journal::open(&p);
-        j.begin("abc", "/pkg", Flow::LegacyA, Some("EC20AQAR02A03E2G".into())).unwrap();
-        j.mark("diag:dload").unwrap();
-        let j2 = Journal::open(&p);
-        assert_eq!(j2.resume_for("abc"), Some((Flow::LegacyA, vec!["diag:dload".to_string()])));
-        assert_eq!(j2.resume_for("other"), None);
-        let mut j3 = Journal::open(&p);
-        j3.complete().unwrap();
-        assert_eq!(Journal::open(&p).resume_for("abc"), None);
-        std::fs::write(&p, "not json").unwrap();
-        assert_eq!(Journal::open(&p).resume_for("abc"), None);
-    }
-}
+#[path = "journal_tests.rs"]
+mod tests;

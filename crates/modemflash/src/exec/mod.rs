@@ -6,12 +6,17 @@ mod classify;
 mod event;
 mod firehose_ops;
 mod journal;
+mod journal_match;
 mod ops;
+mod whois;
 
 use std::time::{Duration, Instant};
 
 pub use event::{Collect, Event, Observer, Quiet};
-pub use journal::{Journal, JournalRecord};
+pub use journal::{Basis, FailureRecord, Journal, JournalMatch, JournalRecord};
+pub use whois::{Depth, read_identity};
+
+use crate::discovery::module_id::{Comparison, ModuleIdentity};
 
 use crate::discovery::{BusError, ModuleBus, Port};
 use crate::package::Package;
@@ -90,7 +95,7 @@ impl Default for ExecOptions {
 }
 
 /// What kind of failure, so the CLI can give the right remedy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
     /// The module did not show the expected mode in time.
@@ -115,6 +120,9 @@ pub enum FailureKind {
     Journal,
     /// Stopped on request ([`Cancel`]) between steps: nothing is half-done.
     Cancelled,
+    /// The module on the bus is positively another one than the run started on (an
+    /// identity it shows differs from one seen earlier in the run).
+    WrongModule,
 }
 
 /// A failed step: which, where, what.
@@ -126,6 +134,9 @@ pub struct ExecError {
     pub endpoint: String,
     pub kind: FailureKind,
     pub message: String,
+    /// `Some(n)`: the n-th run in a row (n ≥ 2) that failed at this step in this way, per
+    /// the journal. A rerun alone will not help.
+    pub repeated_failure: Option<u32>,
 }
 
 /// The end of a successful run.
@@ -156,6 +167,7 @@ pub fn run(
         endpoint,
         kind,
         message,
+        repeated_failure: None,
     };
     if let Some(first) = plan.steps.first() {
         journal
@@ -165,6 +177,38 @@ pub fn run(
     for id in &plan.skipped {
         observer.event(&Event::StepSkipped { step: id.clone() });
     }
+    let result = run_steps(plan, package, bus, journal, observer, opts, started);
+    result.map_err(|mut e| {
+        // A rerun that fails the same way in the same place says so.
+        // A stop on request is no failure of the module.
+        if !matches!(e.kind, FailureKind::Journal | FailureKind::Cancelled)
+            && let Ok(n) = journal.fail(&e.step, e.kind)
+        {
+            e.repeated_failure = (n >= 2).then_some(n);
+        }
+        e
+    })
+}
+
+fn run_steps(
+    plan: &Plan,
+    package: &Package,
+    bus: &mut dyn ModuleBus,
+    journal: &mut Journal,
+    observer: &mut dyn Observer,
+    opts: &ExecOptions,
+    started: Instant,
+) -> Result<Outcome, ExecError> {
+    let fail = |step: &Step, endpoint: String, kind: FailureKind, message: String| ExecError {
+        step: step.id.clone(),
+        title: step.title.clone(),
+        endpoint,
+        kind,
+        message,
+        repeated_failure: None,
+    };
+    // Every identity the module shows during the run must agree with what was known.
+    let mut known = journal.active().map(|r| r.module.clone()).unwrap_or_default();
     let mut session = ops::Session::default();
     let mut revision_after = None;
     let mut bytes_written = 0;
@@ -196,6 +240,10 @@ pub fn run(
                 }
             }
             session.mode = Some(step.needs);
+            let seen = read_identity(bus, step.needs, Depth::Light);
+            check_identity(&mut known, &seen, journal)
+                .map_err(|m| fail(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
+            let _ = journal.expect(step.needs);
         }
         // Timed from here: the wait for re-enumeration is not part of the step's speed.
         let t0 = Instant::now();
@@ -212,10 +260,14 @@ pub fn run(
                 return Err(fail(step, bus.endpoint(e.port), e.kind, e.message));
             }
         }
-        if step.leads_to.is_some() {
+        let learned = std::mem::take(&mut session.learned);
+        check_identity(&mut known, &learned, journal)
+            .map_err(|m| fail(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
+        if let Some(next) = step.leads_to {
             // The module leaves the bus: every open port is stale.
             session.close();
             session.mode = None;
+            let _ = journal.expect(next);
         }
         journal
             .mark(&step.id)
@@ -267,7 +319,35 @@ fn cancelled(step: &Step, bus: &dyn ModuleBus) -> ExecError {
         endpoint: bus.endpoint(port_for(step.needs)),
         kind: FailureKind::Cancelled,
         message: "stopped on request before this step; every earlier step is done and journaled".into(),
+        repeated_failure: None,
     }
+}
+
+/// Compare what the module shows now with what the run knows; learn and journal it when
+/// it agrees. `Err` names the identity that differs.
+fn check_identity(
+    known: &mut ModuleIdentity,
+    seen: &ModuleIdentity,
+    journal: &mut Journal,
+) -> Result<(), String> {
+    if let Comparison::Other { kind, recorded, seen: now } = known.compare(seen) {
+        return Err(format!(
+            "this is another module: its {} is {now}, the module this update {} has {recorded}",
+            kind.name(),
+            if journal.active().is_some_and(|r| !r.done.is_empty()) {
+                "was journaled on"
+            } else {
+                "started on"
+            }
+        ));
+    }
+    let before = known.clone();
+    known.merge(seen);
+    if *known != before {
+        // A journal that cannot be written fails the next step's mark, with its reason.
+        let _ = journal.learn(known);
+    }
+    Ok(())
 }
 
 fn journal_name(j: &Journal) -> String {
@@ -310,6 +390,32 @@ pub fn identify_waiting(
         Err(BusError::Timeout { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// A module as found: its state for the planner and who it is for the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    pub state: crate::plan::ModuleState,
+    pub identity: ModuleIdentity,
+}
+
+/// [`identify`], and read the module's identity too (with [`Depth::Full`], Sahara
+/// command mode in EDL).
+pub fn identify_module(bus: &mut dyn ModuleBus, depth: Depth) -> Result<Option<Identified>, BusError> {
+    let Some(state) = identify(bus)? else { return Ok(None) };
+    let identity = read_identity(bus, state.mode, depth);
+    Ok(Some(Identified { state, identity }))
+}
+
+/// [`identify_waiting`] with the identity.
+pub fn identify_module_waiting(
+    bus: &mut dyn ModuleBus,
+    patience: Duration,
+    depth: Depth,
+) -> Result<Option<Identified>, BusError> {
+    let Some(state) = identify_waiting(bus, patience)? else { return Ok(None) };
+    let identity = read_identity(bus, state.mode, depth);
+    Ok(Some(Identified { state, identity }))
 }
 
 /// Identify the module: its mode, and in normal mode its revision (DIAG 0x7C, else ATI).

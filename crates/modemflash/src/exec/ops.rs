@@ -28,6 +28,9 @@ pub(super) struct Session {
     fastboot: Option<FastbootClient<Link>>,
     /// The Firehose programmer's session (MDM9x07 flow, `firehose_ops.rs`).
     pub(super) firehose: Option<crate::protocol::firehose::FirehoseClient<Link>>,
+    /// Identities the steps have seen (fastboot serialno, the Firehose chip serial); the
+    /// runner checks and journals them after each step.
+    pub(super) learned: crate::discovery::module_id::ModuleIdentity,
 }
 
 impl std::fmt::Debug for Session {
@@ -126,6 +129,10 @@ fn fastboot<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut Fas
             step: cx.step.id.clone(),
             text: format!("fastboot product: {product}"),
         });
+        // Which module this is, where its LK tells (an EC20 R1's says only `MDM9615`).
+        if let Ok(serial) = client.getvar("serialno") {
+            session.learned.set_fastboot(&serial, Some(&product));
+        }
         session.fastboot = Some(client);
     }
     session.fastboot.as_mut().ok_or_else(|| err(Port::Fastboot, FailureKind::Open, "fastboot session lost"))

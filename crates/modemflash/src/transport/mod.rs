@@ -15,6 +15,8 @@ pub mod bulk;
 pub mod memory;
 pub mod serial;
 pub mod tcp;
+#[cfg(unix)]
+mod tty_unix;
 
 use std::time::Duration;
 

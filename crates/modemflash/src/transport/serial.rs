@@ -20,9 +20,65 @@ pub const BAUD_RATE: u32 = 115_200;
 /// (`quectel-flows.md` §3.3) [C].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Whether a serial port named `path` is there to open.
+///
+/// A file test is right for Unix device nodes, but not for Windows COM ports: `COM5` (or
+/// `\\.\COM5`) is a device name, not a file, and asking for its metadata fails although the
+/// port opens. On Windows such names count as present, and opening them tells.
+pub fn tty_present(path: &std::path::Path) -> bool {
+    if cfg!(windows) && is_windows_device_name(path) {
+        return true;
+    }
+    path.exists()
+}
+
+/// `COM<n>` or `\\.\COM<n>` (any case), the names Windows gives serial ports.
+pub fn is_windows_device_name(path: &std::path::Path) -> bool {
+    let s = path.to_string_lossy();
+    let s = s.strip_prefix(r"\\.\").unwrap_or(&s);
+    let upper = s.to_ascii_uppercase();
+    upper.strip_prefix("COM").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The port underneath: `serialport`'s, or the Unix fallback of `tty_unix.rs`.
+enum Line {
+    Port(Box<dyn SerialPort>),
+    #[cfg(unix)]
+    Tty(super::tty_unix::Tty),
+}
+
+impl Line {
+    fn set_timeout(&mut self, d: Duration) -> io::Result<()> {
+        match self {
+            Line::Port(p) => p.set_timeout(d).map_err(io::Error::from),
+            #[cfg(unix)]
+            Line::Tty(t) => {
+                t.set_timeout(d);
+                Ok(())
+            }
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Line::Port(p) => p.read(buf),
+            #[cfg(unix)]
+            Line::Tty(t) => t.read(buf),
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Line::Port(p) => p.write(data),
+            #[cfg(unix)]
+            Line::Tty(t) => t.write(data),
+        }
+    }
+}
+
 /// An open serial port.
 pub struct SerialTransport {
-    port: Box<dyn SerialPort>,
+    port: Line,
     info: LinkInfo,
 }
 
@@ -50,6 +106,13 @@ fn is_hangup(e: &io::Error) -> bool {
     ["I/O error", "Input/output error", "No such device"].iter().any(|t| text.contains(t))
 }
 
+/// Whether `serialport` failed because a system call it needs is missing. `serialport` keeps
+/// only the errno text of such errors, so the text is checked too.
+#[cfg(unix)]
+fn is_enosys(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(super::tty_unix::ENOSYS) || e.to_string().contains("not implemented")
+}
+
 fn map_err(e: io::Error, timeout: Duration) -> TransportError {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => TransportError::Timeout(timeout),
@@ -60,22 +123,42 @@ fn map_err(e: io::Error, timeout: Duration) -> TransportError {
 
 impl SerialTransport {
     /// Open `path` raw, 8N1, no flow control, [`BAUD_RATE`].
+    ///
+    /// Where `serialport` cannot configure the tty because a call it needs does not exist
+    /// (ENOSYS: termios2 under qemu-user or an old kernel), the tty is opened with the same
+    /// settings through plain termios instead (`tty_unix.rs`).
     pub fn open(path: &str) -> Result<Self, TransportError> {
-        let port = serialport::new(path, BAUD_RATE)
+        let opened = serialport::new(path, BAUD_RATE)
             .data_bits(DataBits::Eight)
             .parity(Parity::None)
             .stop_bits(StopBits::One)
             .flow_control(FlowControl::None)
             .timeout(SEND_TIMEOUT)
             .open()
-            .map_err(io::Error::from)?;
+            .map_err(io::Error::from);
+        let port = match opened {
+            Ok(p) => Line::Port(p),
+            #[cfg(unix)]
+            Err(e) if is_enosys(&e) => Line::Tty(super::tty_unix::Tty::open(path, SEND_TIMEOUT)?),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Self { port, info: LinkInfo::stream(path) })
+    }
+
+    /// Open `path` through the Unix termios fallback directly (tests of that path).
+    #[cfg(unix)]
+    #[doc(hidden)]
+    pub fn open_termios(path: &str) -> Result<Self, TransportError> {
+        Ok(Self {
+            port: Line::Tty(super::tty_unix::Tty::open(path, SEND_TIMEOUT)?),
+            info: LinkInfo::stream(path),
+        })
     }
 }
 
 impl Transport for SerialTransport {
     fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.port.set_timeout(SEND_TIMEOUT).map_err(io::Error::from)?;
+        self.port.set_timeout(SEND_TIMEOUT)?;
         let mut rest = data;
         while !rest.is_empty() {
             match self.port.write(rest) {
@@ -95,7 +178,7 @@ impl Transport for SerialTransport {
         let deadline = crate::time::deadline(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            self.port.set_timeout(left).map_err(io::Error::from)?;
+            self.port.set_timeout(left)?;
             match self.port.read(buf) {
                 Ok(0) => return Err(TransportError::Disconnected),
                 Ok(n) => return Ok(n),
@@ -127,8 +210,30 @@ mod tests {
 
     #[test]
     fn bytes_cross_both_ways_and_timeout_holds() {
+        both_ways(SerialTransport::open);
+    }
+
+    /// The termios fallback (used where `serialport` meets ENOSYS, as under qemu-user)
+    /// behaves the same on a real pty.
+    #[test]
+    fn termios_fallback_crosses_both_ways_and_times_out() {
+        both_ways(SerialTransport::open_termios);
+    }
+
+    #[test]
+    fn termios_fallback_sees_a_hangup() {
+        let (master, slave_fd, path) = pty();
+        let mut t = SerialTransport::open_termios(&path).unwrap();
+        drop(slave_fd);
+        drop(master);
+        let mut buf = [0u8; 8];
+        let r = t.recv(&mut buf, Duration::from_secs(1));
+        assert!(matches!(r, Err(TransportError::Disconnected)), "{r:?}");
+    }
+
+    fn both_ways(open: fn(&str) -> Result<SerialTransport, TransportError>) {
         let (mut master, slave_fd, path) = pty();
-        let mut t = SerialTransport::open(&path).unwrap();
+        let mut t = open(&path).unwrap();
         drop(slave_fd);
         assert_eq!(t.info().endpoint, path);
 
@@ -165,6 +270,18 @@ mod tests {
         let mut buf = [0u8; 8];
         let r = t.recv(&mut buf, Duration::from_secs(1));
         assert!(matches!(r, Err(TransportError::Disconnected)), "{r:?}");
+    }
+
+    #[test]
+    fn windows_com_names_are_recognised() {
+        for n in ["COM5", "com12", r"\\.\COM3"] {
+            assert!(is_windows_device_name(std::path::Path::new(n)), "{n}");
+        }
+        for n in ["COM", "COMX", "/dev/ttyUSB0", "COM5.txt"] {
+            assert!(!is_windows_device_name(std::path::Path::new(n)), "{n}");
+        }
+        // Off Windows, presence is the file test.
+        assert!(!tty_present(std::path::Path::new("COM5")));
     }
 
     #[test]
