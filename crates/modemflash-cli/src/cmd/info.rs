@@ -118,7 +118,7 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
                 error!("{e}");
                 exit::FAILED
             })?;
-            let at_exists = bus.at.as_ref().is_some_and(|p| p.exists());
+            let at_exists = bus.at.as_ref().is_some_and(|p| modemflash::transport::serial::tty_present(p));
             let at = if at_exists { bus.open(Port::At).ok() } else { None };
             doc.identity = identify(Some(dm), at);
             if !at_exists {

@@ -203,7 +203,7 @@ pub fn check_tty(args: &EndpointArgs, resumable: bool) -> Result<(), u8> {
         _ => None,
     });
     let Some(tty) = args.port.clone().or(serial) else { return Ok(()) };
-    if tty.exists() {
+    if modemflash::transport::serial::tty_present(&tty) {
         return Ok(());
     }
     let present = ttys_near(&tty);
