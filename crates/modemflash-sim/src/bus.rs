@@ -101,6 +101,8 @@ pub struct Enumeration {
     /// `None` while the module is off the bus (rebooting).
     pub mode: Option<SimMode>,
     pub usb_id: Option<(u16, u16)>,
+    /// The device descriptor and strings a host reads (bcdDevice, iProduct, serial).
+    pub usb: Option<crate::identity::UsbIdentity>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -141,7 +143,13 @@ impl VirtualBus {
     pub fn new(clock: SharedClock) -> Self {
         VirtualBus {
             state: Mutex::new(State {
-                enumeration: Enumeration { generation: 0, mode: None, usb_id: None, endpoints: Vec::new() },
+                enumeration: Enumeration {
+                    generation: 0,
+                    mode: None,
+                    usb_id: None,
+                    usb: None,
+                    endpoints: Vec::new(),
+                },
                 connectors: Vec::new(),
             }),
             changed: Condvar::new(),
@@ -169,6 +177,7 @@ impl VirtualBus {
         s.enumeration.generation += 1;
         s.enumeration.mode = None;
         s.enumeration.usb_id = None;
+        s.enumeration.usb = None;
         s.enumeration.endpoints.clear();
         s.connectors.clear();
         drop(s);
@@ -179,14 +188,15 @@ impl VirtualBus {
     pub(crate) fn attach(
         &self,
         mode: SimMode,
-        usb_id: (u16, u16),
+        usb: crate::identity::UsbIdentity,
         endpoints: Vec<Endpoint>,
         connectors: Vec<Connector>,
     ) -> u64 {
         let mut s = self.lock();
         s.enumeration.generation += 1;
         s.enumeration.mode = Some(mode);
-        s.enumeration.usb_id = Some(usb_id);
+        s.enumeration.usb_id = Some((usb.vid, usb.pid));
+        s.enumeration.usb = Some(usb);
         s.enumeration.endpoints = endpoints;
         s.connectors = connectors;
         let g = s.enumeration.generation;

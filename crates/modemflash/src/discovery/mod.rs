@@ -11,6 +11,7 @@
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod identity;
+pub mod listen;
 #[cfg(feature = "modemmanager")]
 pub mod modemmanager;
 pub mod ports;

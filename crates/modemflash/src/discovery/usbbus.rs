@@ -5,9 +5,13 @@
 //! - The module is followed across re-enumerations: same bus/port path, else same serial
 //!   number, else the one catalogue device that was not on the bus before. That last rule
 //!   catches a USB3 module coming back as USB2 on another path (`quectel-flows.md` §3.4,
-//!   §6) [C]; QFirehose rescans for a newer 05c6:9008 the same way.
-//! - The mode comes from the USB id. 05c6:9008 is shared by DMSS DLOAD, the streaming
-//!   programmer and Sahara EDL, so there the DM port is probed (`quectel-flows.md` §2.3).
+//!   §6) [C]; QFirehose rescans for a newer 05c6:9008 the same way. The EC20 R1 keeps
+//!   its path (and id 05c6:9215) when it enters DLOAD, so it is followed through DLOAD.
+//! - The mode comes from the USB identity (catalogue rows tell modes apart by interface
+//!   count, bcdDevice and iProduct). 05c6:9008 is EDL, and nothing is written to find it
+//!   out. The 9615's DLOAD identity is shared by its boot ROM (DMSS) and the streaming
+//!   programmer, so there the port is probed, listening before speaking
+//!   ([`super::listen`]).
 //! - Ports open the tty bound to the interface when there is one, else raw USB (feature
 //!   `usb`). The EDL interface prefers raw USB, as QFirehose does for 05c6:9008
 //!   (`protocols.md` §8) [C], and falls back to the tty.
@@ -21,13 +25,13 @@ use super::sysfs::{self, Found, FoundPort, Roots};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::catalog::InterfaceRole;
 use crate::plan::DeviceMode;
-use crate::protocol::dmss::{DmssClient, ProbedMode};
+use super::listen::{ListenOptions, listen_then_probe};
 use crate::transport::Transport;
 use crate::transport::serial::SerialTransport;
 
 /// Poll interval while waiting for a mode.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-/// How long one mode probe on 05c6:9008 may take.
+/// How long the DMSS probe of a 9615 in DLOAD may collect its answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Which module among those found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,16 +121,6 @@ fn describe_many(many: &[&Found]) -> String {
         many.len(),
         many.iter().map(|f| describe(f)).collect::<Vec<_>>().join(", ")
     )
-}
-
-fn probed_mode(p: &ProbedMode) -> Option<DeviceMode> {
-    match p {
-        ProbedMode::Dload => Some(DeviceMode::Dload),
-        ProbedMode::NormalDiag => Some(DeviceMode::Normal),
-        ProbedMode::StreamingProgrammer => Some(DeviceMode::Streaming),
-        ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx => Some(DeviceMode::Edl),
-        ProbedMode::Unknown(_) => None,
-    }
 }
 
 /// The interface roles that serve a port, in order of preference.
@@ -333,11 +327,12 @@ pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
     Ok(Vec::new())
 }
 
-/// Probe the DM port of a QDLoader device for the mode behind it.
+/// Find the mode behind a device whose identity does not tell it (the 9615's DLOAD):
+/// listen, and probe only a silent port.
 fn probe(f: &Found) -> Option<DeviceMode> {
     let t = open_port(f, Port::Dm).ok()?;
-    let mut client = DmssClient::new(t);
-    probed_mode(&client.probe(PROBE_TIMEOUT).ok()?)
+    let (heard, _link) = listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok()?;
+    heard.mode
 }
 
 fn open_tty(p: &FoundPort) -> Result<Box<dyn Transport>, String> {

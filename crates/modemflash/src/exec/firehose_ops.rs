@@ -22,7 +22,8 @@ use crate::protocol::firehose::{
 };
 use crate::protocol::sahara::client::HELLO_TIMEOUT;
 use crate::protocol::sahara::{Packet, SaharaClient, decode};
-use crate::transport::{LinkInfo, Transport, TransportError};
+use crate::transport::replay::Replay;
+use crate::transport::{Transport, TransportError};
 
 #[path = "firehose_sparse.rs"]
 mod sparse;
@@ -370,60 +371,10 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     Ok(StepResult { revision: None, bytes: report.image_size })
 }
 
-/// A link that first returns bytes already read from it (while probing).
-struct Replay {
-    inner: Link,
-    head: Vec<u8>,
-    at: usize,
-}
-
-impl Replay {
-    fn new(inner: Link, head: Vec<u8>) -> Self {
-        Replay { inner, head, at: 0 }
-    }
-}
-
-impl Transport for Replay {
-    fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.inner.send(data)
-    }
-
-    fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let left = self.head.get(self.at..).unwrap_or_default();
-        if left.is_empty() {
-            return self.inner.recv(buf, timeout);
-        }
-        let n = left.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), left.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.at += n;
-        Ok(n)
-    }
-
-    fn info(&self) -> &LinkInfo {
-        self.inner.info()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::transport::memory::stream_pair;
-
-    #[test]
-    fn replay_returns_the_head_then_the_link() {
-        let (host, mut dev) = stream_pair("edl");
-        dev.send(b"later").unwrap();
-        let mut r = Replay::new(Box::new(host), b"first".to_vec());
-        let mut buf = [0u8; 3];
-        let mut got = Vec::new();
-        while got.len() < 10 {
-            let n = r.recv(&mut buf, Duration::from_millis(100)).unwrap();
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert_eq!(got, b"firstlater");
-    }
 
     #[test]
     fn a_running_programmer_answers_the_probe() {
