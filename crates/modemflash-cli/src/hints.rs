@@ -24,5 +24,6 @@ pub fn remedy(e: &ExecError) -> String {
         FailureKind::NotSupported => "This firmware lacks the command; rerun with `--flow a` (the DLOAD path), which every legacy module supports.".into(),
         FailureKind::Verify => "The module booted, but not into the package's revision. Run `modemflash info` and check that the package matches the module.".into(),
         FailureKind::Journal => "The journal could not be written: pass --journal PATH on a writable disk.".into(),
+        FailureKind::WrongChipset => "Nothing was written. Use a package built for the module's chipset (`modemflash info` shows the module, `modemflash inspect PKG` the package); rerunning with this package will not help.".into(),
     }
 }

@@ -290,7 +290,7 @@ fn a_corrupt_image_fails_md5_and_the_plan_refuses() {
     data[5000] ^= 1;
     std::fs::write(&boot, data).unwrap();
     let pkg = package::open(&root).unwrap();
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some("EC25EFAR06A08M4G".into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some("EC25EFAR06A08M4G".into()));
     assert!(matches!(
         plan::build(&pkg, &state, &PlanOptions::default(), None),
         Err(PlanError::InvalidPackage(_))
@@ -301,7 +301,7 @@ fn a_corrupt_image_fails_md5_and_the_plan_refuses() {
 fn plan_entry_from_normal_mode_after_everything_was_written_is_verify_only() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &FirehoseSpec::default());
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some(NEW_REV.into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some(NEW_REV.into()));
     let all = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     let done: Vec<String> = all
         .steps
@@ -320,7 +320,7 @@ fn plan_entry_from_normal_mode_after_everything_was_written_is_verify_only() {
             || half.iter().all(|h| h != "firehose:program:mibib")
     );
     // A module in fastboot has no place in this flow.
-    let fb = plan::ModuleState { mode: DeviceMode::Fastboot, revision: None };
+    let fb = plan::ModuleState::new(DeviceMode::Fastboot, None);
     assert!(matches!(
         plan::build(&pkg, &fb, &PlanOptions::default(), None),
         Err(PlanError::CannotStartFrom(..))

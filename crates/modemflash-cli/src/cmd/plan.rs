@@ -63,7 +63,7 @@ pub fn run(args: &PlanCmd) -> u8 {
         Err(code) => return code,
     };
     let state = if let Some(m) = args.assume_mode {
-        ModuleState { mode: m.into(), revision: args.assume_revision.clone() }
+        ModuleState::new(m.into(), args.assume_revision.clone())
     } else {
         let mut bus = match target::bus(&args.endpoints) {
             Ok(b) => b,

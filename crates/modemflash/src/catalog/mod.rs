@@ -11,10 +11,10 @@ mod usb;
 pub use revision::{Revision, RevisionFit};
 pub use usb::{DeviceFacts, Interface, InterfaceRole, Matchers, USB_IDS, UsbId, lookup, lookup_device};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Qualcomm chipset generation, which decides the update path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Chipset {
     /// MDM9615 ("9x15"): EC20 R1. DMSS `.hex` programmer → streaming DLOAD → fastboot.

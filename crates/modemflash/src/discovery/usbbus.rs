@@ -420,6 +420,11 @@ impl ModuleBus for UsbBus {
         .map_err(|f| f.into_error(port, self.endpoint(port)))
     }
 
+    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+        let f = self.current()?;
+        super::chip_from_usb(f.chipset, f.family, f.vid, f.pid, f.serial.as_deref())
+    }
+
     fn endpoint(&self, port: Port) -> String {
         match self.current() {
             Some(f) => port_endpoint(f, port),

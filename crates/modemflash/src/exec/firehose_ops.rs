@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use super::ops::{Cx, OpError, Session, StepResult};
 use super::{Event, FailureKind, Observer};
+use crate::catalog::Chipset;
 use crate::discovery::Port;
-use crate::plan::Op;
+use crate::plan::chip::chip_from_msm_id;
+use crate::plan::{ModuleChip, Op};
 use crate::protocol::diag::client::DiagClient;
 use crate::protocol::firehose::client::{
     ERASE_TIMEOUT, PROGRAM_ACK_TIMEOUT, RAW_ELEMENT_TIMEOUT, STARTUP_FIRST_WAIT, STARTUP_QUIET,
@@ -324,18 +326,62 @@ fn probe(link: &mut Link) -> Result<Found, TransportError> {
     }
 }
 
-fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Result<StepResult, OpError> {
+/// The chipset as the EDL interface tells it: Sahara command mode's MSM HW id, read from
+/// the HELLO the target sent (never written to before that). The target then gets
+/// SWITCH_MODE and says HELLO again; that link is kept in the session for the upload.
+/// A Firehose programmer already running tells the 9x07 family by itself (the MDM9615
+/// has no Firehose programmer, docs/facts/firehose.md [inferred]); its session is kept.
+pub(super) fn edl_chip(session: &mut Session, cx: &mut Cx<'_>) -> Result<ModuleChip, OpError> {
     session.firehose = None;
+    let mut link = match session.edl.take() {
+        Some(l) => l,
+        None => open(cx, Port::Edl)?,
+    };
+    match probe(&mut link).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))? {
+        Found::Firehose(rest) => {
+            session.firehose = Some(FirehoseClient::new(Replay::boxed(link, rest)));
+            Ok(ModuleChip::new(
+                Chipset::Mdm9x07,
+                "a Firehose programmer already runs on its EDL interface; an MDM9615 has none",
+            ))
+        }
+        Found::Sahara(bytes) => {
+            let mut sahara = SaharaClient::new(Replay::boxed(link, bytes));
+            let identity = sahara.read_identity().map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+            let (link, rest) = sahara.into_parts();
+            session.edl = Some(Replay::boxed(link, rest));
+            Ok(chip_from_msm_id(identity.hw_id.msm_id))
+        }
+    }
+}
+
+fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Result<StepResult, OpError> {
     let id = cx.step.id.clone();
-    let mut link = open(cx, Port::Edl)?;
-    let found = probe(&mut link).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+    if session.firehose.is_some() {
+        // The chipset check found the programmer running and kept its session.
+        cx.observer.event(&Event::DeviceLog {
+            step: id,
+            text: "a Firehose programmer already answers on the EDL interface; upload skipped".into(),
+        });
+        return Ok(StepResult::default());
+    }
+    // After the chipset check the target is a Sahara boot ROM that was just switched to
+    // image transfer: its fresh HELLO is read by the upload itself, nothing is probed.
+    let (link, found) = match session.edl.take() {
+        Some(l) => (l, Found::Sahara(Vec::new())),
+        None => {
+            let mut l = open(cx, Port::Edl)?;
+            let found = probe(&mut l).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+            (l, found)
+        }
+    };
     let early = match found {
         Found::Firehose(rest) => {
             cx.observer.event(&Event::DeviceLog {
                 step: id,
                 text: "a Firehose programmer already answers on the EDL interface; upload skipped".into(),
             });
-            let mut fh = FirehoseClient::new(Box::new(Replay::new(link, rest)) as Link);
+            let mut fh = FirehoseClient::new(Replay::boxed(link, rest));
             let logs = fh.drain_logs(STARTUP_QUIET, STARTUP_QUIET).map_err(|e| proto(&e))?;
             device_logs(cx, &logs);
             session.firehose = Some(fh);
@@ -346,7 +392,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     let path = cx.package.path_of(programmer);
     let image = std::fs::File::open(&path)
         .map_err(|e| err(Port::Edl, FailureKind::Package, format!("{}: {e}", path.display())))?;
-    let mut sahara = SaharaClient::new(Box::new(Replay::new(link, early)) as Link).with_timeouts(
+    let mut sahara = SaharaClient::new(Replay::boxed(link, early)).with_timeouts(
         crate::protocol::sahara::SaharaTimeouts { hello: HELLO_TIMEOUT, ..Default::default() },
     );
     // No expected image id: serve the one the target asks for (13 on 9x07 boot ROMs).
