@@ -61,7 +61,10 @@ fn plan_without_a_module_and_with_assumed_modes() {
     .stdout;
     let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(plan["flow"], "legacy-recover-fastboot");
-    assert_eq!(plan["steps"][0]["id"], "fastboot:flash:sbl2");
+    // Nothing tells the assumed module's chipset: fastboot's product is checked first.
+    assert_eq!(plan["steps"][0]["id"], "check:chipset");
+    assert_eq!(plan["steps"][0]["expected"], "mdm9615");
+    assert_eq!(plan["steps"][1]["id"], "fastboot:flash:sbl2");
     let out = run(
         Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
             "--assume-mode",

@@ -19,8 +19,8 @@ use crate::clock::SharedClock;
 use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
 use crate::fault::FaultKind;
-use crate::identity::{UsbIdentity, usb_identity};
 use crate::handler::{Action, Cx, ResetTo};
+use crate::identity::{UsbIdentity, usb_identity};
 use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
 

@@ -55,7 +55,8 @@ fn legacy_package_in_fw_is_refused_on_a_virtual_ec25_before_anything_is_sent() {
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!(state.chip.as_ref().map(|c| c.chipset), Some(Chipset::Mdm9x07), "from 2c7c:0125");
     for force in [false, true] {
-        let e = plan::build(&pkg, &state, &PlanOptions { force, ..PlanOptions::default() }, None).unwrap_err();
+        let e =
+            plan::build(&pkg, &state, &PlanOptions { force, ..PlanOptions::default() }, None).unwrap_err();
         let text = e.to_string();
         assert!(matches!(e, PlanError::WrongChipset { .. }), "{e:?}");
         assert!(text.contains("package is for MDM9615 (EC20 R1"), "{text}");
@@ -130,8 +131,8 @@ fn in_edl_the_sahara_hw_id_is_checked_before_the_upload() {
     let (m, mut bus) = start(Model::Ec25, SimMode::Edl, vec![Fault::parse("wrong-chip-id").unwrap()]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let p = plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None).unwrap();
-    let e = exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts)
-        .unwrap_err();
+    let e =
+        exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts).unwrap_err();
     assert_eq!((e.step.as_str(), e.kind), ("check:chipset", FailureKind::WrongChipset));
     assert!(e.message.contains("another Qualcomm chip (Sahara MSM_ID 0x007050e1)"), "{}", e.message);
     assert_eq!(writes(&m), 0);
@@ -143,6 +144,7 @@ fn a_legacy_package_is_refused_on_a_module_in_edl() {
     let pkg = legacy_in_fw(tmp.path());
     let (_m, mut bus) = start(Model::Ec25, SimMode::Edl, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
-    let e = plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None).unwrap_err();
+    let e =
+        plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None).unwrap_err();
     assert!(e.to_string().contains("Sahara boot ROM"), "{e}");
 }

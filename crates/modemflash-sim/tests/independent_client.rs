@@ -138,7 +138,9 @@ fn command_mode_switch_upload_then_firehose_as_edl_does() {
     raw.link.send(cfg.as_bytes()).unwrap();
     let text = raw.xml_until_response();
     assert!(text.contains("value=\"ACK\""), "{text}");
-    raw.link.send(b"<?xml version=\"1.0\" ?><data><getstorageinfo physical_partition_number=\"0\" /></data>").unwrap();
+    raw.link
+        .send(b"<?xml version=\"1.0\" ?><data><getstorageinfo physical_partition_number=\"0\" /></data>")
+        .unwrap();
     // The JSON sits XML-escaped in a `<log value=…>` attribute, as the real programmer sends it.
     let text = raw.xml_until_response().replace("&quot;", "\"");
     // edl reads block_size as bytes per block: pages per block = block_size / page_size.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modemflash::discovery::ModuleBus;
-use modemflash::discovery::ports::PortsBus;
 use modemflash::discovery::Port;
+use modemflash::discovery::ports::PortsBus;
 use modemflash::plan::DeviceMode;
 use modemflash::protocol::sahara::SaharaClient;
 use modemflash_sim::{Fault, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode};
@@ -45,7 +45,8 @@ fn the_probe_never_wedges_a_fragile_boot_rom() {
     let mut sahara = SaharaClient::new(bus.open(Port::Edl).unwrap());
     let id = sahara.read_identity().unwrap();
     assert_eq!(id.hw_id.msm_id, 0x0004_80E1);
-    let wedged = m.history().iter().any(|e| matches!(e, SimEvent::Log { text } if text.contains("error state")));
+    let wedged =
+        m.history().iter().any(|e| matches!(e, SimEvent::Log { text } if text.contains("error state")));
     assert!(!wedged, "{:?}", m.history());
 }
 

@@ -345,7 +345,9 @@ impl EdlHandler {
 
     /// Fault `fragile-rom`: the boot ROM stops answering for good.
     fn wedge(&mut self, cx: &mut Cx<'_>, what: &str) {
-        cx.log(format!("sahara: {what} before HELLO_RESP; the boot ROM is in an error state until a power cycle"));
+        cx.log(format!(
+            "sahara: {what} before HELLO_RESP; the boot ROM is in an error state until a power cycle"
+        ));
         self.framer = Framer::default();
         self.state = State::Wedged;
     }

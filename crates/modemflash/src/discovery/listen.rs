@@ -120,7 +120,8 @@ mod tests {
     use crate::protocol::dmss::PROBE_NOP;
     use crate::transport::memory::stream_pair;
 
-    const OPTS: ListenOptions = ListenOptions { listen: Duration::from_millis(300), probe: Duration::from_secs(2) };
+    const OPTS: ListenOptions =
+        ListenOptions { listen: Duration::from_millis(300), probe: Duration::from_secs(2) };
 
     fn hello() -> Vec<u8> {
         let mut h = vec![0u8; 48];

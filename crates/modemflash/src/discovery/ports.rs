@@ -18,8 +18,8 @@ use super::listen::{Heard, ListenOptions, listen_then_probe};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::plan::DeviceMode;
 use crate::protocol::fastboot::tcp::FastbootTcp;
-use crate::transport::replay::Replay;
 use crate::transport::Transport;
+use crate::transport::replay::Replay;
 use crate::transport::serial::SerialTransport;
 use crate::transport::tcp::TcpTransport;
 

@@ -20,12 +20,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use super::listen::{ListenOptions, listen_then_probe};
 use super::selector::Selector;
 use super::sysfs::{self, Found, FoundPort, Roots};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::catalog::InterfaceRole;
 use crate::plan::DeviceMode;
-use super::listen::{ListenOptions, listen_then_probe};
 use crate::transport::Transport;
 use crate::transport::serial::SerialTransport;
 

@@ -4,9 +4,9 @@
 use std::io::Read;
 
 use super::{Event, ExecOptions, FailureKind, Observer, port_for};
+use crate::catalog::Chipset;
 use crate::discovery::{ModuleBus, Port};
 use crate::package::{Package, ihex};
-use crate::catalog::Chipset;
 use crate::plan::{DeviceMode, ModuleChip, Op, Step, chip};
 use crate::protocol::at::AtError;
 use crate::protocol::at::client::{AtClient, FastbootOutcome};
@@ -349,7 +349,10 @@ fn check_chipset(
             ),
         ));
     };
-    cx.observer.event(&Event::DeviceLog { step: step.id.clone(), text: format!("the module is {}", chip.describe()) });
+    cx.observer.event(&Event::DeviceLog {
+        step: step.id.clone(),
+        text: format!("the module is {}", chip.describe()),
+    });
     if chip.chipset != expected {
         return Err(err(
             port,

@@ -15,7 +15,9 @@ pub struct Replay {
 
 impl std::fmt::Debug for Replay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replay").field("left", &self.head.len().saturating_sub(self.at)).finish_non_exhaustive()
+        f.debug_struct("Replay")
+            .field("left", &self.head.len().saturating_sub(self.at))
+            .finish_non_exhaustive()
     }
 }
 

@@ -22,7 +22,8 @@ pub struct StorageInfo {
 impl StorageInfo {
     /// Pages per block, when the numbers divide.
     pub fn pages_per_block(&self) -> Option<u64> {
-        (self.page_size > 0 && self.block_size % self.page_size == 0).then(|| self.block_size / self.page_size)
+        (self.page_size > 0 && self.block_size % self.page_size == 0)
+            .then(|| self.block_size / self.page_size)
     }
 
     /// The whole device in bytes.
@@ -77,7 +78,8 @@ mod tests {
     fn junk_is_none() {
         assert_eq!(parse_storage_info(&["\"storage_info\": {\"total_blocks\":".into()]), None);
         assert_eq!(parse_storage_info(&[]), None);
-        let s = parse_storage_info(&[r#""storage_info" "total_blocks":1,"block_size":3,"page_size":0"#.into()]);
+        let s =
+            parse_storage_info(&[r#""storage_info" "total_blocks":1,"block_size":3,"page_size":0"#.into()]);
         assert_eq!(s.unwrap().pages_per_block(), None);
     }
 
