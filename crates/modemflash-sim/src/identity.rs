@@ -30,6 +30,7 @@ pub struct UsbIdentity {
     pub interfaces: u8,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` signature
 fn hex16<S: serde::Serializer>(v: &u16, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{v:04x}"))
 }

@@ -53,15 +53,31 @@ pub struct Heard {
     pub probed: bool,
 }
 
-/// Judge bytes that came unprompted; `None` = undecided.
-fn judge_unprompted(raw: &[u8]) -> Option<Option<DeviceMode>> {
+/// A verdict on bytes that came unprompted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Not decided yet: read on.
+    Undecided,
+    /// Something we know (EDL), or something we do not (`None`) and leave alone.
+    Decided(Option<DeviceMode>),
+}
+
+/// Judge bytes that came unprompted.
+fn judge_unprompted(raw: &[u8]) -> Verdict {
     if raw.starts_with(b"<?xml") || raw.starts_with(b"\n<?xml") {
-        return raw.windows(7).any(|w| w == b"</data>").then_some(Some(DeviceMode::Edl));
+        return if raw.windows(7).any(|w| w == b"</data>") {
+            Verdict::Decided(Some(DeviceMode::Edl))
+        } else {
+            Verdict::Undecided
+        };
     }
-    match classify_probe(raw)? {
-        ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx => Some(Some(DeviceMode::Edl)),
+    match classify_probe(raw) {
+        None => Verdict::Undecided,
+        Some(ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx) => {
+            Verdict::Decided(Some(DeviceMode::Edl))
+        }
         // Anything else said unprompted is not a DMSS/DIAG answer: leave the port alone.
-        _ => Some(None),
+        Some(_) => Verdict::Decided(None),
     }
 }
 
@@ -94,13 +110,16 @@ pub fn listen_then_probe(
             Err(TransportError::Timeout(_)) => break,
             Err(e) => return Err(e),
         }
-        if let Some(mode) = judge_unprompted(&got) {
+        if let Verdict::Decided(mode) = judge_unprompted(&got) {
             return Ok((Heard { mode, unprompted: got, probed: false }, link));
         }
     }
     if !got.is_empty() {
         // Something spoke but said nothing we know (or not all of it yet): never answer it.
-        let mode = judge_unprompted(&got).flatten();
+        let mode = match judge_unprompted(&got) {
+            Verdict::Decided(mode) => mode,
+            Verdict::Undecided => None,
+        };
         return Ok((Heard { mode, unprompted: got, probed: false }, link));
     }
     let mut dmss = DmssClient::new(link);

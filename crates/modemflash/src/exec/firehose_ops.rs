@@ -367,13 +367,12 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     }
     // After the chipset check the target is a Sahara boot ROM that was just switched to
     // image transfer: its fresh HELLO is read by the upload itself, nothing is probed.
-    let (link, found) = match session.edl.take() {
-        Some(l) => (l, Found::Sahara(Vec::new())),
-        None => {
-            let mut l = open(cx, Port::Edl)?;
-            let found = probe(&mut l).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
-            (l, found)
-        }
+    let (link, found) = if let Some(l) = session.edl.take() {
+        (l, Found::Sahara(Vec::new()))
+    } else {
+        let mut l = open(cx, Port::Edl)?;
+        let found = probe(&mut l).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+        (l, found)
     };
     let early = match found {
         Found::Firehose(rest) => {

@@ -22,7 +22,7 @@ pub struct StorageInfo {
 impl StorageInfo {
     /// Pages per block, when the numbers divide.
     pub fn pages_per_block(&self) -> Option<u64> {
-        (self.page_size > 0 && self.block_size % self.page_size == 0)
+        (self.page_size > 0 && self.block_size.is_multiple_of(self.page_size))
             .then(|| self.block_size / self.page_size)
     }
 
