@@ -173,7 +173,8 @@ fn firehose_flashes_the_package_and_the_module_boots_it() {
         assert_eq!(fh.last_log(), [finished]);
     }
     let info = fh.getstorageinfo(0).unwrap();
-    assert!(info.log[0].contains("\"page_size\":4096"));
+    let s = modemflash::protocol::firehose::storage::parse_storage_info(&info.log).unwrap();
+    assert_eq!((s.page_size, s.pages_per_block(), s.total_blocks), (4096, Some(64), 2048));
 
     let power = fh.power_reset(Some(10)).unwrap();
     assert_eq!(power.log[0], "Inside handlePower() - Requested POWER_RESET");

@@ -106,7 +106,7 @@ fn flow_b_with_at_qfastboot() {
 fn flow_b_is_chosen_for_firmware_with_at_qfastboot() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path());
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some("EC20AQAR02A08E2G".into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some("EC20AQAR02A08E2G".into()));
     assert_eq!(plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap().flow, Flow::LegacyB);
 }
 

@@ -74,7 +74,7 @@ pub fn run(args: &PlanCmd) -> u8 {
     let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
     let mut journal = Journal::open(&path);
     let (state, identity) = if let Some(m) = args.assume_mode {
-        (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
+        (ModuleState::new(m.into(), args.assume_revision.clone()), ModuleIdentity::default())
     } else {
         let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
         if let Err(code) = target::check_tty(&args.endpoints, resumable) {

@@ -10,8 +10,12 @@
 //!   loadable segment in program-header order in reads of at most `read_chunk` bytes that
 //!   never cross a segment end. END_IMAGE_TX 0, DONE → DONE_RESP, and after
 //!   `programmer_boot` the Firehose programmer ([`super::firehose`]) owns the endpoint.
-//! - HELLO_RESP mode 3: command mode (CMD_READY, EXECUTE serial / MSM HW id / PK hash,
-//!   SWITCH_MODE(0) → a fresh HELLO).
+//! - HELLO_RESP mode 3: command mode (CMD_READY, EXECUTE serial / MSM HW id / PK hash).
+//!   SWITCH_MODE(m) → a fresh HELLO whose mode field is `m` (0 image transfer, 3 command),
+//!   as a real 9x07 does: edl's log of one shows the second HELLO after its SWITCH_MODE
+//!   (bkerler/edl #714, #457), and edl and libopenpst wait for it.
+//! - Fault `fragile-rom`: before HELLO_RESP, one byte that is not a Sahara packet wedges
+//!   the ROM until a power cycle (modelled on bkerler/edl #335, #398, #752).
 //!
 //! Everything the image header declares is bounded ([`MAX_PHNUM`], [`MAX_IMAGE_BYTES`]);
 //! a bad image ends with END_IMAGE_TX and a named status (§4.3).
@@ -79,6 +83,8 @@ enum State {
     Booting { ticks_left: u32, early: Vec<u8> },
     /// The Firehose programmer runs.
     Firehose(Box<Programmer>),
+    /// Fault `fragile-rom` fired: nothing is answered until a power cycle.
+    Wedged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,11 +158,17 @@ impl EdlHandler {
     }
 
     fn send_hello(&mut self, cx: &mut Cx<'_>) {
+        self.send_hello_in(cx, 0);
+    }
+
+    /// HELLO with `mode` in its mode field (0 after power-on, the requested mode after
+    /// SWITCH_MODE).
+    fn send_hello_in(&mut self, cx: &mut Cx<'_>, mode: u32) {
         let hello = Hello {
             version: 2,
             version_supported: 1,
             max_cmd_len: cx.core.config.edl.max_cmd_len,
-            mode: 0,
+            mode,
             reserved: [0; 6],
             len: HELLO_LEN,
         };
@@ -315,8 +327,11 @@ impl EdlHandler {
                 _ => Self::end_image(cx, 0, status::INVALID_CLIENT_CMD),
             },
             (State::Command { .. }, Packet::SwitchMode { mode }) => match mode {
-                0 => self.send_hello(cx),
-                3 => cx.send(Packet::CmdReady.encode()),
+                // A fresh HELLO in the requested mode; the host's HELLO_RESP then picks.
+                0 | 3 => {
+                    cx.log(format!("sahara: SWITCH_MODE({mode}); HELLO again"));
+                    self.send_hello_in(cx, mode);
+                }
                 _ => Self::end_image(cx, 0, status::INVALID_MODE_SWITCH),
             },
             // The host echoing a HELLO, or packets after a failure: nothing to say.
@@ -328,8 +343,21 @@ impl EdlHandler {
         }
     }
 
+    /// Fault `fragile-rom`: the boot ROM stops answering for good.
+    fn wedge(&mut self, cx: &mut Cx<'_>, what: &str) {
+        cx.log(format!(
+            "sahara: {what} before HELLO_RESP; the boot ROM is in an error state until a power cycle"
+        ));
+        self.framer = Framer::default();
+        self.state = State::Wedged;
+    }
+
     fn on_packets(&mut self, data: &[u8], cx: &mut Cx<'_>) {
         let before_hello = matches!(self.state, State::WaitHelloResp | State::Failed);
+        let fragile = before_hello && cx.has_fault(&FaultKind::FragileRom);
+        if fragile && !starts_sahara_packet(self.framer.buffered(), data) {
+            return self.wedge(cx, &format!("{} non-Sahara byte(s)", data.len()));
+        }
         if before_hello && self.framer.buffered() == 0 && data.len() < HEADER_LEN {
             // fwupd/QFirehose write one byte when no HELLO came (§4.5 step 1).
             cx.log("sahara: host nudged; HELLO again");
@@ -339,6 +367,7 @@ impl EdlHandler {
         while let Some(next) = self.framer.next_packet() {
             match next {
                 Ok(packet) => self.on_packet(packet, cx),
+                Err(e) if fragile => return self.wedge(cx, &e.to_string()),
                 Err(e) => {
                     cx.log(format!("sahara: {e}"));
                     if before_hello {
@@ -375,6 +404,7 @@ impl Handler for EdlHandler {
             return; // a ZLP ends a transfer; nothing in it
         }
         match &mut self.state {
+            State::Wedged => {}
             State::Firehose(p) => p.on_data(data, cx),
             State::Booting { early, .. } => {
                 let room = MAX_EARLY_BYTES.saturating_sub(early.len());
@@ -400,6 +430,21 @@ impl Handler for EdlHandler {
             _ => {}
         }
     }
+}
+
+/// Whether `data`, arriving with `buffered` bytes already held, can be the start of a
+/// Sahara packet a host sends before HELLO_RESP: a HELLO_RESP (0x02) or RESET (0x07)
+/// header with a length of at least the header.
+fn starts_sahara_packet(buffered: usize, data: &[u8]) -> bool {
+    if buffered > 0 {
+        return true; // the header was judged when it came
+    }
+    if data.len() < HEADER_LEN {
+        return false;
+    }
+    let cmd = le32(data, 0);
+    let len = le32(data, 4);
+    matches!(cmd, 0x02 | 0x07) && len as usize >= HEADER_LEN
 }
 
 /// What EXECUTE `client_cmd` answers (`real-traces.md` §3.1), `None` when unsupported.

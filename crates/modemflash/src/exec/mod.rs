@@ -123,6 +123,9 @@ pub enum FailureKind {
     /// The module on the bus is positively another one than the run started on (an
     /// identity it shows differs from one seen earlier in the run).
     WrongModule,
+    /// The module's chipset is not the package's (or could not be told): nothing was
+    /// written, and rerunning will not help.
+    WrongChipset,
 }
 
 /// A failed step: which, where, what.
@@ -418,9 +421,11 @@ pub fn identify_module_waiting(
     Ok(Some(Identified { state, identity }))
 }
 
-/// Identify the module: its mode, and in normal mode its revision (DIAG 0x7C, else ATI).
+/// Identify the module: its mode, in normal mode its revision (DIAG 0x7C, else ATI), and
+/// the chipset its USB identity tells (the revision and the mode may tell it too, see
+/// `plan::chip`).
 pub fn identify(bus: &mut dyn ModuleBus) -> Result<Option<crate::plan::ModuleState>, BusError> {
     let Some(mode) = bus.detect()? else { return Ok(None) };
     let revision = if mode == DeviceMode::Normal { ops::read_revision(bus).ok() } else { None };
-    Ok(Some(crate::plan::ModuleState { mode, revision }))
+    Ok(Some(crate::plan::ModuleState { mode, revision, chip: bus.chip() }))
 }
