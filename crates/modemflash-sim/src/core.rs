@@ -138,6 +138,9 @@ pub struct ModuleConfig {
     pub faults: Vec<Fault>,
     /// Keep the NAND and mode in this file across process restarts.
     pub state_file: Option<PathBuf>,
+    /// How the streaming programmer reads PARTITION_TABLE sizes: the library's unit table
+    /// and 9615 NAND geometry (blocks of 128 KiB [I, strong]; `package::ptable`).
+    pub ptable_units: modemflash::package::ptable::TableUnits,
 }
 
 impl ModuleConfig {
@@ -162,6 +165,7 @@ impl ModuleConfig {
             edl: EdlQuirks::default(),
             faults: Vec::new(),
             state_file: None,
+            ptable_units: modemflash::package::ptable::TableUnits::default(),
         }
     }
 }

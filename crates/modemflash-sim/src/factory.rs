@@ -6,6 +6,8 @@
 // Indexing below is into fixed-size header buffers built here, never into input.
 #![allow(clippy::indexing_slicing)]
 
+use modemflash::package::ptable;
+
 use crate::boot::{Model, TEMP_APPSBL_MARKER};
 use crate::builder::{self, FirehoseSpec, LegacySpec, REVISION_MARKER};
 use crate::bus::SimMode;
@@ -53,11 +55,14 @@ pub fn nand(config: &ModuleConfig) -> Nand {
     let model = config.model;
     match model {
         Model::Ec20R1 => {
-            let parts: Vec<(String, Option<u64>)> = builder::partition_entries(&LegacySpec::default())
-                .into_iter()
-                .map(|(n, kib, _, _)| (canonical(&n), (kib != u32::MAX).then_some(u64::from(kib) * 1024)))
-                .collect();
-            nand.define(&parts);
+            // The factory table is the builder's, read with the library's parser and units
+            // (the same reading the streaming programmer applies to a PARTITION_TABLE).
+            let table = builder::partition_table(&LegacySpec::default());
+            if let Ok(parsed) = ptable::parse_with(&table, &config.ptable_units) {
+                let parts: Vec<(String, Option<u64>)> =
+                    parsed.entries.iter().map(|e| (canonical(&e.name), e.length_bytes)).collect();
+                nand.define(&parts);
+            }
         }
         Model::Ec25 => {
             let spec = FirehoseSpec::default();

@@ -6,7 +6,7 @@ mod legacy;
 mod write;
 
 pub use firehose::{FirehoseSpec, partition_layout, write as write_firehose};
-pub use legacy::{LegacySpec, partition_entries, write as write_legacy};
+pub use legacy::{LegacySpec, TABLE_VERSION, partition_entries, partition_table, write as write_legacy};
 pub use write::zip_dir;
 
 use std::path::PathBuf;

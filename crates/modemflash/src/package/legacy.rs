@@ -251,6 +251,7 @@ pub(super) fn analyse(
     if layout.partition_tables.is_empty() {
         report.error(None, "no usable partition table: partition.mbn or partition2.mbn is needed");
     }
+    super::fit::check_legacy(&layout, files, report);
     for (needle, what) in REQUIRED {
         if !files
             .iter()
@@ -323,7 +324,13 @@ fn check_ptable(source: &Source, path: &str, report: &mut Report) -> bool {
         Ok(t) => {
             report.check_passed(
                 path,
-                &format!("user partition table v{} with {} entries", t.version, t.entries.len()),
+                &format!(
+                    "user partition table v{} with {} entries, sizes in {} of {} bytes",
+                    t.version,
+                    t.entries.len(),
+                    t.unit.name(),
+                    t.unit_bytes
+                ),
             );
             report.set_details(path, FileDetails::PartitionTable(t));
             true

@@ -11,6 +11,7 @@
 //! Every problem is collected (not just the first), each naming its file.
 
 mod firehose;
+mod fit;
 pub mod headers;
 pub mod ihex;
 mod legacy;
