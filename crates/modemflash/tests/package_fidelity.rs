@@ -6,8 +6,10 @@
 use std::fs;
 use std::path::Path;
 
-use modemflash::package::{self, FileDetails, ptable};
-use modemflash_sim::builder::{self, LegacySpec};
+use modemflash::catalog::Chipset;
+use modemflash::package::revision::RevisionSource;
+use modemflash::package::{self, FileDetails, Severity, ptable};
+use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
 
 fn errors(p: &package::Package) -> Vec<String> {
     p.report.errors().map(|f| format!("{}: {}", f.file.clone().unwrap_or_default(), f.message)).collect()
@@ -64,4 +66,98 @@ fn an_image_that_cannot_fit_its_partition_makes_the_package_invalid() {
     );
     // partition2.mbn (the builder's own table) holds it: only one table is named.
     assert!(!e.iter().any(|m| m.contains("partition2.mbn is")), "{e:?}");
+}
+
+fn warnings(p: &package::Package) -> Vec<String> {
+    p.report.findings.iter().filter(|f| f.severity == Severity::Warning).map(|f| f.message.clone()).collect()
+}
+
+#[test]
+fn a_legacy_package_in_a_folder_named_fw_tells_its_revision_from_the_modem_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    legacy(&root);
+    let p = package::open(&root).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+    assert_eq!(p.chipset(), Chipset::Mdm9615);
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC20AQAR02A04E2G");
+    assert_eq!(p.report.revision_source, Some(RevisionSource::ModemImage));
+    assert_eq!(p.report.revision_evidence[0].from, "dsp2.mbn");
+    assert!(
+        p.report.fits.iter().any(|f| f.contains("EC20 R1") && f.contains("05c6:9215")),
+        "{:?}",
+        p.report.fits
+    );
+}
+
+#[test]
+fn a_folder_name_never_decides_the_chipset_or_the_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("EC25EFAR06A11M4G");
+    legacy(&root);
+    let p = package::open(&root).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+    assert_eq!(p.chipset(), Chipset::Mdm9615);
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC20AQAR02A04E2G");
+    assert!(p.report.fits.iter().any(|f| f.contains("EC20 R1")), "{:?}", p.report.fits);
+    assert!(!p.report.fits.iter().any(|f| f.contains("EC25")), "{:?}", p.report.fits);
+    let folder = p.report.revision_evidence.iter().find(|e| e.source == RevisionSource::FolderName).unwrap();
+    assert!(!folder.used);
+    assert!(
+        warnings(&p).iter().any(|w| w.contains("EC25EFAR06A11M4G") && w.contains("ignored")),
+        "{:?}",
+        warnings(&p)
+    );
+
+    // Without a revision string in dsp2.mbn the contradicting name is still not used.
+    fs::write(root.join("dsp2.mbn"), fs::read(tmp.path().join("EC25EFAR06A11M4G/dsp1.mbn")).unwrap())
+        .unwrap();
+    let p = package::open(&root).unwrap();
+    assert_eq!(p.chipset(), Chipset::Mdm9615);
+    assert!(p.report.revision.is_none(), "{:?}", p.report.revision);
+    assert!(p.report.fits.iter().any(|f| f.contains("EC20 R1")), "{:?}", p.report.fits);
+}
+
+#[test]
+fn sources_that_disagree_are_reported_and_the_contents_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("EC20AQAR02A05E2G");
+    legacy(&root);
+    let p = package::open(&root).unwrap();
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC20AQAR02A04E2G");
+    assert!(
+        warnings(&p).iter().any(|w| w.contains("EC20AQAR02A05E2G") && w.contains("EC20AQAR02A04E2G is used")),
+        "{:?}",
+        warnings(&p)
+    );
+}
+
+#[test]
+fn zip_name_is_used_when_the_contents_tell_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let root = src.join("fw");
+    legacy(&root);
+    fs::write(root.join("dsp2.mbn"), fs::read(root.join("dsp1.mbn")).unwrap()).unwrap();
+    let zip = tmp.path().join("EC20AQAR02A04E2G.zip");
+    builder::zip_dir(&src, &zip).unwrap();
+    let p = package::open(&zip).unwrap();
+    assert_eq!(p.report.revision_source, Some(RevisionSource::ZipName));
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC20AQAR02A04E2G");
+}
+
+#[test]
+fn firehose_revision_from_contents_xml_then_the_modem_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    builder::write_firehose(&root, &FirehoseSpec { md5: false, ..FirehoseSpec::default() }).unwrap();
+    let p = package::open(&root).unwrap();
+    assert_eq!(p.chipset(), Chipset::Mdm9x07);
+    assert_eq!(p.report.revision_source, Some(RevisionSource::ContentsXml));
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC25EFAR06A11M4G");
+    fs::remove_file(root.join("contents.xml")).unwrap();
+    let p = package::open(&root).unwrap();
+    assert_eq!(p.report.revision_source, Some(RevisionSource::ModemImage));
+    assert_eq!(p.report.revision_evidence[0].from, "update/NON-HLOS.ubi");
+    assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC25EFAR06A11M4G");
 }

@@ -146,14 +146,7 @@ pub fn update(
                     &serde_json::json!({"event": "result", "ok": true, "exit": exit::OK, "outcome": out}),
                 );
             } else {
-                println!(
-                    "\nUpdated: {} → {} in {:.1}s ({} steps, {} skipped).",
-                    out.revision_before.as_deref().unwrap_or("?"),
-                    out.revision_after.as_deref().unwrap_or("?"),
-                    out.elapsed_ms as f64 / 1000.0,
-                    out.steps_run,
-                    out.steps_skipped
-                );
+                println!("\n{}", summary(&out));
             }
             exit::OK
         }
@@ -172,6 +165,30 @@ pub fn update(
             exit::FAILED
         }
     }
+}
+
+/// The last line of a successful run: what happened to the revision, in words.
+fn summary(out: &exec::Outcome) -> String {
+    use modemflash::catalog::RevisionChange;
+    let before = out.revision_before.as_deref().unwrap_or("?");
+    let after = out.revision_after.as_deref().unwrap_or("?");
+    let head = match out.change {
+        RevisionChange::Newer | RevisionChange::Different | RevisionChange::Unknown => {
+            format!("Updated: {before} → {after}")
+        }
+        RevisionChange::Same => format!("Re-flashed the same revision: {before} → {after}"),
+        RevisionChange::Older => format!("Downgraded to an older build: {before} → {after}"),
+        RevisionChange::Unconfirmed => format!(
+            "Finished, but the module still reports {after}: the package names no revision, \
+             so whether new firmware was installed cannot be told"
+        ),
+    };
+    format!(
+        "{head} in {:.1}s ({} steps, {} skipped).",
+        out.elapsed_ms as f64 / 1000.0,
+        out.steps_run,
+        out.steps_skipped
+    )
 }
 
 fn result_json(json: bool, code: u8, outcome: Option<&exec::Outcome>, error: Option<&str>) {

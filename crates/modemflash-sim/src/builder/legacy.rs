@@ -7,12 +7,12 @@ use std::path::Path;
 use modemflash::package::{ihex, ptable};
 
 use super::write::{Prng, boot_header, boot_len, mbn_header, seed_of, write_file, write_text, yaffs2_header};
-use super::{Built, REVISION_MARKER};
+use super::{Built, version_blob, version_offset, write_file_with};
 
 /// What to put in a legacy package. Sizes are in bytes.
 #[derive(Debug, Clone)]
 pub struct LegacySpec {
-    /// Revision the package installs (written into the boot image command line).
+    /// Revision the package installs (its version record is written into `dsp2.mbn`).
     pub revision: String,
     pub programmer_size: usize,
     /// GO / load address of the programmers (0x41700000 in the field log [L]).
@@ -143,12 +143,15 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
             // Quectel's temporary aboot carries this string (quectel-flows.md §2.6) [C].
             header.extend_from_slice(crate::boot::TEMP_APPSBL_MARKER);
         }
-        put(name, write_file(&dir.join(name), &header, size, seed_of(name, spec.seed))?);
+        let version = version_blob(&spec.revision);
+        // The modem firmware (dsp2) carries the revision string, like a real package [I].
+        let insert = (name == "dsp2.mbn").then(|| (version_offset(size, header.len()), version.as_slice()));
+        put(name, write_file_with(&dir.join(name), &header, size, seed_of(name, spec.seed), insert)?);
     }
-    let cmdline = format!("console=ttyHSL0,115200 {REVISION_MARKER}{}", spec.revision);
+    let cmdline = "console=ttyHSL0,115200";
     let ramdisk = spec.kernel_size / 2;
     for (name, label) in [("boot-oe-msm9615.img", "boot"), ("recovery-boot-oe-msm9615.img", "recovery")] {
-        let header = boot_header(spec.kernel_size, ramdisk, label, &cmdline);
+        let header = boot_header(spec.kernel_size, ramdisk, label, cmdline);
         put(
             name,
             write_file(

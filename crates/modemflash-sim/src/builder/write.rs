@@ -36,6 +36,17 @@ pub(crate) fn seed_of(name: &str, seed: u64) -> u64 {
 
 /// Write `header` then pseudo-random bytes up to `size` in total.
 pub(crate) fn write_file(path: &Path, header: &[u8], size: u64, seed: u64) -> io::Result<u64> {
+    write_file_with(path, header, size, seed, None)
+}
+
+/// [`write_file`], with `insert.1` written over the bytes at offset `insert.0`.
+pub(crate) fn write_file_with(
+    path: &Path,
+    header: &[u8],
+    size: u64,
+    seed: u64,
+    insert: Option<(u64, &[u8])>,
+) -> io::Result<u64> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -44,13 +55,23 @@ pub(crate) fn write_file(path: &Path, header: &[u8], size: u64, seed: u64) -> io
     out.write_all(header.get(..head_len as usize).unwrap_or_default())?;
     let mut rng = Prng::new(seed);
     let mut left = size - head_len;
+    let mut pos = head_len;
     let mut buf = vec![0u8; 1 << 20];
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n).unwrap_or_default();
         rng.fill(chunk);
+        if let Some((at, bytes)) = insert {
+            for (i, b) in bytes.iter().enumerate() {
+                let abs = at + i as u64;
+                if abs >= pos && abs < pos + n as u64 {
+                    chunk[(abs - pos) as usize] = *b;
+                }
+            }
+        }
         out.write_all(chunk)?;
         left -= n as u64;
+        pos += n as u64;
     }
     out.flush()?;
     Ok(size)

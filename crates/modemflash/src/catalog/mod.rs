@@ -8,7 +8,7 @@
 mod revision;
 mod usb;
 
-pub use revision::{Revision, RevisionFit};
+pub use revision::{Revision, RevisionChange, RevisionFit, RevisionScanner};
 pub use usb::{Interface, InterfaceRole, USB_IDS, UsbId, lookup};
 
 use serde::Serialize;

@@ -43,6 +43,52 @@ pub enum RevisionFit {
     Unsure,
 }
 
+/// What an update did to the module's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevisionChange {
+    /// A later build of the same line.
+    Newer,
+    /// The same revision as before: the same firmware was written again.
+    Same,
+    /// An earlier build of the same line.
+    Older,
+    /// Another revision that cannot be ordered against the old one.
+    Different,
+    /// The module reports what it reported before and the package names no revision, so
+    /// whether new firmware was installed cannot be told.
+    Unconfirmed,
+    /// The revision before (or after) is not known.
+    Unknown,
+}
+
+impl RevisionChange {
+    /// Compare the revision before an update with the one after it; `expected` is what
+    /// the package names, if anything.
+    pub fn between(before: Option<&str>, after: Option<&str>, expected: Option<&str>) -> Self {
+        let (Some(b), Some(a)) = (before, after) else { return RevisionChange::Unknown };
+        if a.trim().eq_ignore_ascii_case(b.trim()) {
+            return if expected.is_some() { RevisionChange::Same } else { RevisionChange::Unconfirmed };
+        }
+        let (b, a) = (Revision::parse(b), Revision::parse(a));
+        let same_line = a.model.is_some()
+            && a.model == b.model
+            && a.variant == b.variant
+            && a.release.is_some()
+            && a.release == b.release;
+        match (same_line, a.build, b.build) {
+            (true, Some(x), Some(y)) if x > y => RevisionChange::Newer,
+            (true, Some(x), Some(y)) if x < y => RevisionChange::Older,
+            (true, Some(_), Some(_)) => match a.sub_edition.cmp(&b.sub_edition) {
+                std::cmp::Ordering::Greater => RevisionChange::Newer,
+                std::cmp::Ordering::Less => RevisionChange::Older,
+                std::cmp::Ordering::Equal => RevisionChange::Same,
+            },
+            _ => RevisionChange::Different,
+        }
+    }
+}
+
 /// Chipset rules: (model, tail prefix or "" for any, chipset). First match wins.
 /// [I] inferred from the revision table in `quectel-flows.md` §5: 9615-era EC20 builds end
 /// in `E2G`, 9x07 builds in `M4G`/`M2G`.
@@ -190,6 +236,94 @@ impl Revision {
     }
 }
 
+/// Longest run of revision characters kept between two pieces of a stream. Revision
+/// strings with a sub-edition are ~30 bytes; longer runs are still searched, in pieces.
+pub const MAX_TOKEN: usize = 64;
+/// Shortest run that can hold a revision: a 4-character model and `R..A..`.
+const MIN_TOKEN: usize = 10;
+
+/// Bytes that can be part of a revision string (`EC25EFAR06A11M4G_01.001.01.001`).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+}
+
+/// Finds the first Quectel revision string in bytes that arrive in pieces (a file read in
+/// chunks, a partition written block by block). Memory is bounded: at most
+/// [`MAX_TOKEN`] bytes are kept between pieces, whatever the stream's length.
+#[derive(Debug, Clone, Default)]
+pub struct RevisionScanner {
+    token: Vec<u8>,
+    found: Option<Revision>,
+    scanned: u64,
+}
+
+impl RevisionScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The revision found so far.
+    pub fn found(&self) -> Option<&Revision> {
+        self.found.as_ref()
+    }
+
+    /// Bytes fed so far.
+    pub fn scanned(&self) -> u64 {
+        self.scanned
+    }
+
+    fn end_token(&mut self) {
+        if self.token.len() >= MIN_TOKEN
+            && let Ok(text) = std::str::from_utf8(&self.token)
+        {
+            self.found = Revision::find_in(text);
+        }
+        self.token.clear();
+    }
+
+    /// Feed the next piece of the stream.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.scanned = self.scanned.saturating_add(data.len() as u64);
+        if self.found.is_some() {
+            return;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            if self.token.is_empty() {
+                // Skip to the next run of at least MIN_TOKEN candidates quickly.
+                match rest.iter().position(|b| token_byte(*b)) {
+                    Some(i) => rest = rest.get(i..).unwrap_or_default(),
+                    None => return,
+                }
+            }
+            let run = rest.iter().position(|b| !token_byte(*b)).unwrap_or(rest.len());
+            let room = MAX_TOKEN.saturating_sub(self.token.len());
+            let take = run.min(room);
+            self.token.extend_from_slice(rest.get(..take).unwrap_or_default());
+            rest = rest.get(take..).unwrap_or_default();
+            if take < run || self.token.len() >= MAX_TOKEN || !rest.is_empty() {
+                // The run ended here (or filled the window): look at it.
+                self.end_token();
+                if self.found.is_some() {
+                    return;
+                }
+                if take == run {
+                    // Skip the byte that ended the run.
+                    rest = rest.get(1..).unwrap_or_default();
+                }
+            }
+        }
+    }
+
+    /// End of the stream: look at the last run.
+    pub fn finish(mut self) -> Option<Revision> {
+        if self.found.is_none() {
+            self.end_token();
+        }
+        self.found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +392,20 @@ mod tests {
     }
 
     #[test]
+    fn change_between_revisions() {
+        use RevisionChange as C;
+        let (a03, a04) = (Some("EC20AQAR02A03E2G"), Some("EC20AQAR02A04E2G"));
+        assert_eq!(C::between(a03, a04, a04), C::Newer);
+        assert_eq!(C::between(a04, a03, a03), C::Older);
+        assert_eq!(C::between(a04, a04, a04), C::Same);
+        assert_eq!(C::between(a04, a04, None), C::Unconfirmed);
+        assert_eq!(C::between(None, a04, a04), C::Unknown);
+        assert_eq!(C::between(a04, Some("EC20AQAR03A01E2G"), None), C::Different);
+        let (s1, s2) = (Some("EC25EFAR06A11M4G_01.001.01.001"), Some("EC25EFAR06A11M4G_01.002.01.002"));
+        assert_eq!(C::between(s1, s2, s2), C::Newer);
+    }
+
+    #[test]
     fn find_inside_names() {
         let r = Revision::find_in("/fw/EC20AQAR02A04E2G_firmware.zip").unwrap();
         assert_eq!(r.raw, "EC20AQAR02A04E2G");
@@ -267,7 +415,39 @@ mod tests {
         assert!(Revision::find_in("update package").is_none());
     }
 
+    #[test]
+    fn scanner_finds_a_revision_split_across_pieces() {
+        let mut data = vec![0x5au8; 10_000];
+        let rev = b"\0EC20AQAR02A04E2G  1  [Jun 30 2017 10:21:29]\0";
+        data.splice(4000..4000, rev.iter().copied());
+        for piece in [1usize, 7, 4001, 65536] {
+            let mut s = RevisionScanner::new();
+            for chunk in data.chunks(piece) {
+                s.feed(chunk);
+            }
+            assert_eq!(s.finish().map(|r| r.raw).as_deref(), Some("EC20AQAR02A04E2G"), "piece {piece}");
+        }
+        // At the very end, with no byte after it.
+        let mut s = RevisionScanner::new();
+        s.feed(b"xx EC25EFAR06A11M4G_01.001.01.001");
+        assert_eq!(s.finish().unwrap().sub_edition.as_deref(), Some("01.001.01.001"));
+        // Nothing in random-looking bytes, and a run longer than the window is harmless.
+        let mut s = RevisionScanner::new();
+        s.feed(&[b'A'; 1000]);
+        s.feed(b"R01A02");
+        assert!(s.finish().is_none());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn scanner_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300), cut in 0usize..300) {
+            let mut s = RevisionScanner::new();
+            let (a, b) = data.split_at(cut.min(data.len()));
+            s.feed(a);
+            s.feed(b);
+            let _ = s.finish();
+        }
+
         #[test]
         fn never_panics(s in ".{0,40}") {
             let r = Revision::parse(&s);
