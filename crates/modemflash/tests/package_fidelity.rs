@@ -161,3 +161,35 @@ fn firehose_revision_from_contents_xml_then_the_modem_image() {
     assert_eq!(p.report.revision_evidence[0].from, "update/NON-HLOS.ubi");
     assert_eq!(p.report.revision.as_ref().unwrap().raw, "EC25EFAR06A11M4G");
 }
+
+#[test]
+fn every_file_a_legacy_flow_writes_is_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    legacy(&root);
+    // recovery-boot-oe-msm9615.img stays: it must not stand in for the boot image.
+    fs::remove_file(root.join("boot-oe-msm9615.img")).unwrap();
+    let p = package::open(&root).unwrap();
+    assert!(!p.is_valid());
+    assert!(errors(&p).iter().any(|m| m.contains("missing boot-oe-msm9615.img")), "{:?}", errors(&p));
+    for file in ["dsp2.mbn", "rpm.mbn", "appsboot.mbn"] {
+        let root = tmp.path().join(file);
+        legacy(&root);
+        fs::remove_file(root.join(file)).unwrap();
+        let p = package::open(&root).unwrap();
+        assert!(
+            errors(&p).iter().any(|m| m.contains(&format!("missing {file}"))),
+            "{file}: {:?}",
+            errors(&p)
+        );
+    }
+    // The user data image may be left out: the module keeps its data. Said as a note.
+    let root = tmp.path().join("no-usrfs");
+    legacy(&root);
+    fs::remove_file(root.join("9615-cdp-usr-image.usrfs.yaffs2")).unwrap();
+    let p = package::open(&root).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+    assert!(
+        p.report.findings.iter().any(|f| f.severity == Severity::Note && f.message.contains("user data"))
+    );
+}
