@@ -193,3 +193,61 @@ fn every_file_a_legacy_flow_writes_is_required() {
         p.report.findings.iter().any(|f| f.severity == Severity::Note && f.message.contains("user data"))
     );
 }
+
+/// md5.txt lines in both forms real packages use: relative to the package root
+/// (`D:\update\…`, upper-case digest) and starting with the package's own folder
+/// (`E:\EC25EFAR06A11M4G\update\…`, lower-case digest).
+#[test]
+fn md5_lines_in_both_forms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let root = src.join("EC25EFAR06A11M4G");
+    builder::write_firehose(&root, &FirehoseSpec::default()).unwrap();
+    let text = fs::read_to_string(root.join("md5.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mixed: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 2 == 0 {
+                format!("{l}\r\n")
+            } else {
+                let (path, digest) = l.rsplit_once(':').unwrap();
+                let rel = path.strip_prefix("D:\\").unwrap();
+                format!("E:\\EC25EFAR06A11M4G\\{rel}:{}\r\n", digest.to_ascii_lowercase())
+            }
+        })
+        .collect();
+    fs::write(root.join("md5.txt"), &mixed).unwrap();
+    let p = package::open(&root).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+    let md5 = p.report.files.iter().find(|f| f.path == "md5.txt").unwrap();
+    let want = format!("{n} of {n} listed files verified", n = lines.len());
+    assert!(md5.checks.contains(&want), "{:?}", md5.checks);
+
+    // The same package zipped under its folder: the folder prefix still resolves.
+    let zip = tmp.path().join("fw.zip");
+    builder::zip_dir(&src, &zip).unwrap();
+    let p = package::open(&zip).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+}
+
+#[test]
+fn md5_list_that_resolves_nothing_is_an_error_naming_its_first_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    builder::write_firehose(&root, &FirehoseSpec::default()).unwrap();
+    fs::write(
+        root.join("md5.txt"),
+        "D:\\other\\NON-HLOS.ubi:d41d8cd98f00b204e9800998ecf8427e\r\nD:\\other\\sbl1.mbn:d41d8cd98f00b204e9800998ecf8427e\r\n",
+    )
+    .unwrap();
+    let p = package::open(&root).unwrap();
+    assert!(!p.is_valid());
+    assert!(
+        errors(&p).iter().any(|m| m.starts_with("md5.txt: none of the 2 listed files")
+            && m.contains("line 1 names other/NON-HLOS.ubi")),
+        "{:?}",
+        errors(&p)
+    );
+}

@@ -418,18 +418,48 @@ fn check_md5(source: &Source, files: &[SourceFile], root: &str, report: &mut Rep
         }
         report.warning(Some(&f.path), &format!("line {}: {}", s.line, s.why));
     }
-    let mut ok = 0;
+    // The package's own folder names, which lines written on the build machine may start
+    // with (`E:\EC25EFAR06A11M4G\update\…`).
+    let given = source.given.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let inner = root.rsplit('/').next().unwrap_or(root).to_owned();
+    let folders = [given.as_str(), inner.as_str()];
+    let mut resolved: Vec<(&md5::Md5Entry, &SourceFile)> = Vec::new();
     for e in &entries {
-        let rel = join(root, &e.path);
-        let Some(target) = files.iter().find(|x| x.path.eq_ignore_ascii_case(&rel)) else {
-            report.warning(
+        let target = md5::candidates(&e.path, &folders).iter().find_map(|cand| {
+            let rel = join(root, cand);
+            files.iter().find(|x| x.path.eq_ignore_ascii_case(&rel))
+        });
+        match target {
+            Some(t) => resolved.push((e, t)),
+            None => report.warning(
                 Some(&f.path),
                 &format!("line {}: {} is listed but not in the package", e.line, e.path),
-            );
-            continue;
-        };
-        match source.open_file(&target.path).and_then(md5::digest) {
-            Ok(d) if d == e.md5 => {
+            ),
+        }
+    }
+    if resolved.is_empty()
+        && let Some(first) = entries.first()
+    {
+        report.error(
+            Some(&f.path),
+            &format!(
+                "none of the {} listed files is in the package (line {} names {}, looked for {}); \
+                 the md5 list belongs to another package layout, so nothing could be verified",
+                entries.len(),
+                first.line,
+                first.path,
+                join(root, &first.path)
+            ),
+        );
+        return;
+    }
+    let jobs: Vec<(std::path::PathBuf, u64)> =
+        resolved.iter().map(|(_, t)| (source.path_of(&t.path), t.size)).collect();
+    let digests = md5::digest_all(&jobs);
+    let mut ok = 0;
+    for ((e, target), d) in resolved.iter().zip(digests) {
+        match d {
+            Ok(d) if d.eq_ignore_ascii_case(&e.md5) => {
                 ok += 1;
                 report.check_passed(&target.path, "md5 matches md5.txt");
             }
