@@ -38,7 +38,8 @@ pub fn version_blob(revision: &str) -> Vec<u8> {
 }
 
 /// Where in a modem image of `size` bytes (after a `header` of `header_len`) the version
-/// record goes: the middle, unaligned, so a reader must scan the stream rather than a head.
+/// record goes: the middle of the image, but no further than 4 MiB in, unaligned, so a
+/// reader must scan the stream rather than a 4 KiB head [I: its real place is unknown].
 pub(crate) fn version_offset(size: u64, header_len: usize) -> u64 {
-    (size / 2 + 3).max(header_len as u64)
+    ((size / 2).min(4 << 20) + 3).max(header_len as u64)
 }

@@ -236,23 +236,35 @@ impl Revision {
     }
 }
 
-/// Longest run of revision characters kept between two pieces of a stream. Revision
-/// strings with a sub-edition are ~30 bytes; longer runs are still searched, in pieces.
-pub const MAX_TOKEN: usize = 64;
-/// Shortest run that can hold a revision: a 4-character model and `R..A..`.
-const MIN_TOKEN: usize = 10;
+/// Most bytes of revision characters looked at before a release marker (`EC20AQA` before
+/// `R02A04`) and after it (`E2G_01.001.01.001`).
+const BEFORE_MARKER: usize = 32;
+const AFTER_MARKER: usize = 48;
+/// Bytes kept between two pieces of a stream: more than one whole candidate.
+const CARRY: usize = 128;
+/// Largest piece looked at in one go (bounds the scanner's buffer).
+const PIECE: usize = 64 * 1024;
 
 /// Bytes that can be part of a revision string (`EC25EFAR06A11M4G_01.001.01.001`).
 fn token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
 }
 
+/// `R\d\dA\d\d` at `p`.
+fn marker_at(b: &[u8], p: usize) -> bool {
+    matches!(b.get(p..p + 6), Some([b'R', r1, r2, b'A', a1, a2])
+        if r1.is_ascii_digit() && r2.is_ascii_digit() && a1.is_ascii_digit() && a2.is_ascii_digit())
+}
+
 /// Finds the first Quectel revision string in bytes that arrive in pieces (a file read in
-/// chunks, a partition written block by block). Memory is bounded: at most
-/// [`MAX_TOKEN`] bytes are kept between pieces, whatever the stream's length.
+/// chunks, a partition written block by block). Memory is bounded (a carry of [`CARRY`]
+/// bytes plus one piece of at most 64 KiB), whatever the stream's length. Candidates are
+/// found by their release marker `R\d\dA\d\d` and parsed with [`Revision::find_in`].
 #[derive(Debug, Clone, Default)]
 pub struct RevisionScanner {
-    token: Vec<u8>,
+    buf: Vec<u8>,
+    /// Stream bytes dropped from the front of `buf`.
+    dropped: u64,
     found: Option<Revision>,
     scanned: u64,
 }
@@ -272,53 +284,57 @@ impl RevisionScanner {
         self.scanned
     }
 
-    fn end_token(&mut self) {
-        if self.token.len() >= MIN_TOKEN
-            && let Ok(text) = std::str::from_utf8(&self.token)
-        {
-            self.found = Revision::find_in(text);
+    /// Look for candidates in `buf`. With `last` false, a candidate that reaches the end of
+    /// `buf` waits for the next piece (the carry keeps it whole).
+    fn scan_buf(&mut self, last: bool) {
+        let b = self.buf.as_slice();
+        let mut i = 0;
+        while let Some(off) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'R')) {
+            let p = i + off;
+            i = p + 1;
+            if !marker_at(b, p) {
+                continue;
+            }
+            let mut s = p;
+            while s > 0 && p - s < BEFORE_MARKER && b.get(s - 1).is_some_and(|c| token_byte(*c)) {
+                s -= 1;
+            }
+            let mut e = p + 6;
+            while e < b.len() && e - p < AFTER_MARKER && b.get(e).is_some_and(|c| token_byte(*c)) {
+                e += 1;
+            }
+            if (e == b.len() && !last) || (s == 0 && self.dropped > 0) {
+                // Reaches the end (seen whole with the next piece), or starts in bytes
+                // already dropped (seen whole with the previous piece).
+                continue;
+            }
+            if let Some(r) = b.get(s..e).and_then(|t| std::str::from_utf8(t).ok()).and_then(Revision::find_in)
+            {
+                self.found = Some(r);
+                return;
+            }
         }
-        self.token.clear();
     }
 
     /// Feed the next piece of the stream.
     pub fn feed(&mut self, data: &[u8]) {
         self.scanned = self.scanned.saturating_add(data.len() as u64);
-        if self.found.is_some() {
-            return;
-        }
-        let mut rest = data;
-        while !rest.is_empty() {
-            if self.token.is_empty() {
-                // Skip to the next run of at least MIN_TOKEN candidates quickly.
-                match rest.iter().position(|b| token_byte(*b)) {
-                    Some(i) => rest = rest.get(i..).unwrap_or_default(),
-                    None => return,
-                }
+        for piece in data.chunks(PIECE) {
+            if self.found.is_some() {
+                return;
             }
-            let run = rest.iter().position(|b| !token_byte(*b)).unwrap_or(rest.len());
-            let room = MAX_TOKEN.saturating_sub(self.token.len());
-            let take = run.min(room);
-            self.token.extend_from_slice(rest.get(..take).unwrap_or_default());
-            rest = rest.get(take..).unwrap_or_default();
-            if take < run || self.token.len() >= MAX_TOKEN || !rest.is_empty() {
-                // The run ended here (or filled the window): look at it.
-                self.end_token();
-                if self.found.is_some() {
-                    return;
-                }
-                if take == run {
-                    // Skip the byte that ended the run.
-                    rest = rest.get(1..).unwrap_or_default();
-                }
-            }
+            self.buf.extend_from_slice(piece);
+            self.scan_buf(false);
+            let cut = self.buf.len().saturating_sub(CARRY);
+            self.buf.drain(..cut);
+            self.dropped = self.dropped.saturating_add(cut as u64);
         }
     }
 
-    /// End of the stream: look at the last run.
+    /// End of the stream: look at what is left.
     pub fn finish(mut self) -> Option<Revision> {
         if self.found.is_none() {
-            self.end_token();
+            self.scan_buf(true);
         }
         self.found
     }
@@ -431,11 +447,17 @@ mod tests {
         let mut s = RevisionScanner::new();
         s.feed(b"xx EC25EFAR06A11M4G_01.001.01.001");
         assert_eq!(s.finish().unwrap().sub_edition.as_deref(), Some("01.001.01.001"));
-        // Nothing in random-looking bytes, and a run longer than the window is harmless.
+        // Nothing in a long run without a model, and a candidate cut by the end of a piece
+        // waits for the next one.
         let mut s = RevisionScanner::new();
         s.feed(&[b'A'; 1000]);
         s.feed(b"R01A02");
         assert!(s.finish().is_none());
+        let mut s = RevisionScanner::new();
+        s.feed(b"..EC20AQAR02A04E");
+        assert!(s.found().is_none());
+        s.feed(b"2G\0\0");
+        assert_eq!(s.found().map(|r| r.raw.as_str()), Some("EC20AQAR02A04E2G"));
     }
 
     proptest::proptest! {
