@@ -68,7 +68,7 @@ fn main() {
     // Warm the page cache.
     md5sum();
     inspect();
-    let (mut a, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut t_inspect, mut t_md5sum, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..rounds {
         let (ti, tm) = if i % 2 == 0 {
             let ti = inspect();
@@ -78,18 +78,18 @@ fn main() {
             (inspect(), tm)
         };
         println!("round {i}: inspect {ti:.3} s, md5sum {tm:.3} s, ratio {:.3}", ti / tm);
-        a.push(ti);
-        b.push(tm);
-        r.push(ti / tm);
+        t_inspect.push(ti);
+        t_md5sum.push(tm);
+        ratios.push(ti / tm);
     }
     // Where the time goes: the hashing alone, on one worker and on all.
     let jobs: Vec<(PathBuf, u64)> =
         listed.iter().map(|p| (p.clone(), std::fs::metadata(p).unwrap().len())).collect();
     for workers in [1, cores()] {
-        let (t, c) = (Instant::now(), cpu());
-        let d = package::md5::digest_all_with(&jobs, workers);
-        assert!(d.iter().all(Result::is_ok));
-        let (wall, used) = (t.elapsed().as_secs_f64(), cpu() - c);
+        let (started, cpu0) = (Instant::now(), cpu());
+        let digests = package::md5::digest_all_with(&jobs, workers);
+        assert!(digests.iter().all(Result::is_ok));
+        let (wall, used) = (started.elapsed().as_secs_f64(), cpu() - cpu0);
         println!(
             "hashing alone, {workers} worker(s): wall {wall:.3} s, cpu {used:.3} s ({:.2} cores busy)",
             used / wall
@@ -105,9 +105,9 @@ fn main() {
     );
     println!(
         "median: inspect {:.3} s, md5sum {:.3} s, ratio {:.3} (goal <= 0.6)",
-        median(a),
-        median(b),
-        median(r)
+        median(t_inspect),
+        median(t_md5sum),
+        median(ratios)
     );
 }
 

@@ -251,3 +251,38 @@ fn md5_list_that_resolves_nothing_is_an_error_naming_its_first_line() {
         errors(&p)
     );
 }
+
+#[test]
+fn junk_elf_program_headers_make_the_programmer_invalid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    builder::write_firehose(&root, &FirehoseSpec { md5: false, ..FirehoseSpec::default() }).unwrap();
+    let prog = root.join("update/firehose/prog_nand_firehose_9x07.mbn");
+    let good = fs::read(&prog).unwrap();
+    let p = package::open(&root).unwrap();
+    assert!(p.is_valid(), "{:?}", errors(&p));
+    let f = p.report.files.iter().find(|f| f.path.ends_with("prog_nand_firehose_9x07.mbn")).unwrap();
+    assert!(f.checks.iter().any(|c| c.contains("a hash segment and 1 PT_LOAD")), "{:?}", f.checks);
+    let cases: [(usize, &[u8], &str); 4] = [
+        (42, &[56, 0], "e_phentsize is 56"),
+        (44, &[0xff, 0x7f], "e_phnum is 32767"),
+        // PT_LOAD's p_filesz far past the end of the file.
+        (52 + 64 + 16, &[0, 0, 0, 0x10], "lies outside the file"),
+        // The hash segment's Qualcomm type bits cleared.
+        (52 + 32 + 24, &[0, 0, 0, 0], "no hash segment"),
+    ];
+    for (at, bytes, why) in cases {
+        let mut junk = good.clone();
+        junk[at..at + bytes.len()].copy_from_slice(bytes);
+        fs::write(&prog, &junk).unwrap();
+        let p = package::open(&root).unwrap();
+        assert!(!p.is_valid(), "{why}");
+        assert!(
+            errors(&p)
+                .iter()
+                .any(|m| m.contains("the boot ROM would refuse this programmer") && m.contains(why)),
+            "{why}: {:?}",
+            errors(&p)
+        );
+    }
+}

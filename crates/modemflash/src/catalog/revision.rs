@@ -287,28 +287,35 @@ impl RevisionScanner {
     /// Look for candidates in `buf`. With `last` false, a candidate that reaches the end of
     /// `buf` waits for the next piece (the carry keeps it whole).
     fn scan_buf(&mut self, last: bool) {
-        let b = self.buf.as_slice();
-        let mut i = 0;
-        while let Some(off) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'R')) {
-            let p = i + off;
-            i = p + 1;
-            if !marker_at(b, p) {
+        let buf = self.buf.as_slice();
+        let mut from = 0;
+        while let Some(off) = buf.get(from..).and_then(|rest| rest.iter().position(|&c| c == b'R')) {
+            let marker = from + off;
+            from = marker + 1;
+            if !marker_at(buf, marker) {
                 continue;
             }
-            let mut s = p;
-            while s > 0 && p - s < BEFORE_MARKER && b.get(s - 1).is_some_and(|c| token_byte(*c)) {
-                s -= 1;
+            let mut start = marker;
+            while start > 0
+                && marker - start < BEFORE_MARKER
+                && buf.get(start - 1).is_some_and(|c| token_byte(*c))
+            {
+                start -= 1;
             }
-            let mut e = p + 6;
-            while e < b.len() && e - p < AFTER_MARKER && b.get(e).is_some_and(|c| token_byte(*c)) {
-                e += 1;
+            let mut end = marker + 6;
+            while end < buf.len()
+                && end - marker < AFTER_MARKER
+                && buf.get(end).is_some_and(|c| token_byte(*c))
+            {
+                end += 1;
             }
-            if (e == b.len() && !last) || (s == 0 && self.dropped > 0) {
+            if (end == buf.len() && !last) || (start == 0 && self.dropped > 0) {
                 // Reaches the end (seen whole with the next piece), or starts in bytes
                 // already dropped (seen whole with the previous piece).
                 continue;
             }
-            if let Some(r) = b.get(s..e).and_then(|t| std::str::from_utf8(t).ok()).and_then(Revision::find_in)
+            if let Some(r) =
+                buf.get(start..end).and_then(|t| std::str::from_utf8(t).ok()).and_then(Revision::find_in)
             {
                 self.found = Some(r);
                 return;

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 
-use super::headers;
 use super::md5;
 use super::report::{FileDetails, Phase, Report, Role, Use};
 use super::source::{Source, SourceFile};
+use super::{elf, headers};
 
 /// Largest XML file read (real ones are a few KiB).
 const MAX_XML: u64 = 4 << 20;
@@ -272,12 +272,40 @@ pub(super) fn analyse(
 }
 
 fn check_programmer(source: &Source, f: &SourceFile, report: &mut Report) {
-    use std::io::Read;
+    use std::io::{Read, Seek, SeekFrom};
     let mut head = Vec::new();
     if let Err(e) = source.open_file(&f.path).and_then(|r| r.take(80).read_to_end(&mut head)) {
         return report.error(Some(&f.path), &format!("cannot read: {e}"));
     }
-    if let Some(elf) = headers::parse_elf(&head) {
+    if let Some(mut elf) = headers::parse_elf(&head) {
+        // The program headers, as the boot ROM follows them over Sahara.
+        let mut read_at = |at: u64, len: usize| -> std::io::Result<Vec<u8>> {
+            let mut r = source.open_file(&f.path)?;
+            r.seek(SeekFrom::Start(at))?;
+            let mut buf = Vec::with_capacity(len);
+            r.take(len as u64).read_to_end(&mut buf)?;
+            Ok(buf)
+        };
+        match elf::check(&head, f.size, &mut read_at) {
+            Ok(prog) => {
+                let loads = prog.segments.iter().filter(|p| p.p_type == elf::PT_LOAD && p.filesz > 0).count();
+                report.check_passed(
+                    &f.path,
+                    &format!(
+                        "ELF32 program headers: {} entries, a hash segment and {loads} PT_LOAD, {} bytes loaded, all inside the file",
+                        prog.segments.len(),
+                        prog.load_bytes
+                    ),
+                );
+                elf.segments = prog.segments;
+            }
+            Err(e) => report.error(
+                Some(&f.path),
+                &format!(
+                    "the boot ROM would refuse this programmer: {e}; the file is corrupt or not a 9x07 Firehose programmer"
+                ),
+            ),
+        }
         if elf.machine == 40 || elf.machine == 183 {
             report.check_passed(
                 &f.path,

@@ -10,6 +10,7 @@
 //!
 //! Every problem is collected (not just the first), each naming its file.
 
+pub mod elf;
 mod firehose;
 mod fit;
 pub mod headers;
