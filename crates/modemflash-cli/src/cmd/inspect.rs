@@ -82,13 +82,21 @@ fn render(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "Kind:     {}", r.description)?;
     writeln!(out, "Chipset:  {}", r.chipset.name())?;
     if let Some(rev) = &r.revision {
+        let from = r
+            .revision_evidence
+            .iter()
+            .find(|e| e.used)
+            .map(|e| format!(", from {} ({})", e.source.describe(), e.from))
+            .unwrap_or_default();
         writeln!(
             out,
-            "Revision: {} (model {}, release line {})",
+            "Revision: {} (model {}, release line {}{from})",
             rev.raw,
             rev.model.as_deref().unwrap_or("?"),
             rev.release_line().unwrap_or_else(|| "?".into())
         )?;
+    } else {
+        writeln!(out, "Revision: not named by contents.xml, the modem image, or the package's name")?;
     }
     if !r.fits.is_empty() {
         writeln!(out, "Fits:")?;
