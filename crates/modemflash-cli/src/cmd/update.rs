@@ -198,3 +198,34 @@ fn result_json(json: bool, code: u8, outcome: Option<&exec::Outcome>, error: Opt
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use modemflash::catalog::RevisionChange;
+    use modemflash::exec::Outcome;
+
+    fn outcome(before: &str, after: &str, expected: Option<&str>) -> Outcome {
+        Outcome {
+            revision_before: Some(before.into()),
+            revision_after: Some(after.into()),
+            expected_revision: expected.map(str::to_owned),
+            change: RevisionChange::between(Some(before), Some(after), expected),
+            steps_run: 3,
+            steps_skipped: 0,
+            bytes_written: 0,
+            elapsed_ms: 1500,
+        }
+    }
+
+    #[test]
+    fn the_summary_names_what_happened_to_the_revision() {
+        let (a03, a04) = ("EC20AQAR02A03E2G", "EC20AQAR02A04E2G");
+        let s = super::summary(&outcome(a03, a04, Some(a04)));
+        assert!(s.starts_with("Updated: EC20AQAR02A03E2G → EC20AQAR02A04E2G in 1.5s"), "{s}");
+        assert!(super::summary(&outcome(a04, a04, Some(a04))).starts_with("Re-flashed the same revision"));
+        assert!(super::summary(&outcome(a04, a03, Some(a03))).starts_with("Downgraded to an older build"));
+        let s = super::summary(&outcome(a03, a03, None));
+        assert!(s.starts_with("Finished, but the module still reports EC20AQAR02A03E2G"), "{s}");
+        assert!(!s.contains("Updated"), "{s}");
+    }
+}
