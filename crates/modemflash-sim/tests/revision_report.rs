@@ -109,3 +109,29 @@ fn a_resumed_run_reports_the_revision_before_from_the_journal() {
     assert_eq!(out.revision_before.as_deref(), Some("EC20AQAR02A03E2G"));
     assert_eq!(out.change, RevisionChange::Newer);
 }
+
+#[test]
+fn a_module_that_reports_another_revision_than_the_package_names_fails_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fw");
+    builder::write_legacy(&root, &LegacySpec::default()).unwrap();
+    // contents.xml (trusted first) names A05; the modem image written carries A04.
+    std::fs::write(
+        root.join("contents.xml"),
+        "<contents><product_name>EC20AQAR02A05E2G</product_name></contents>",
+    )
+    .unwrap();
+    let pkg = package::open(&root).unwrap();
+    assert_eq!(pkg.report.revision.as_ref().unwrap().raw, "EC20AQAR02A05E2G");
+    let (_m, mut bus) = start(SimMode::Normal, "EC20AQAR02A03E2G");
+    let state = exec::identify(&mut bus).unwrap().unwrap();
+    let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
+    let err = exec::run(&plan, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts())
+        .unwrap_err();
+    assert_eq!(err.step, "verify");
+    assert_eq!(err.kind, exec::FailureKind::Verify);
+    assert!(
+        err.message.contains("reports EC20AQAR02A04E2G, the package installs EC20AQAR02A05E2G"),
+        "{err:?}"
+    );
+}
