@@ -85,7 +85,7 @@ pub fn candidates(entry_path: &str, folders: &[&str]) -> Vec<String> {
 }
 
 /// Read buffer of each hashing worker.
-const HASH_BUFFER: usize = 1 << 20;
+const HASH_BUFFER: usize = 128 * 1024;
 /// Most hashing workers, whatever the machine.
 const MAX_WORKERS: usize = 16;
 
