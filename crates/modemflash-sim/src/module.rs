@@ -241,7 +241,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     let mut events = Vec::new();
     if mode == SimMode::Normal
-        && let Some(rev) = boot::boot_revision(&core.nand)
+        && let Some(rev) = boot::firmware_revision(model, &core.nand)
     {
         core.running_revision = rev;
     }

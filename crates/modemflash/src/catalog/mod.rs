@@ -8,7 +8,7 @@
 mod revision;
 mod usb;
 
-pub use revision::{Revision, RevisionFit};
+pub use revision::{Revision, RevisionChange, RevisionFit, RevisionScanner};
 pub use usb::{DeviceFacts, Interface, InterfaceRole, Matchers, USB_IDS, UsbId, lookup, lookup_device};
 
 use serde::{Deserialize, Serialize};

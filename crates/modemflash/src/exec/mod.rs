@@ -148,6 +148,8 @@ pub struct Outcome {
     pub revision_before: Option<String>,
     pub revision_after: Option<String>,
     pub expected_revision: Option<String>,
+    /// What the run did to the revision (newer, the same, older, ...).
+    pub change: crate::catalog::RevisionChange,
     pub steps_run: usize,
     pub steps_skipped: usize,
     pub bytes_written: u64,
@@ -284,10 +286,22 @@ fn run_steps(
             .complete()
             .map_err(|e| fail(last, journal_name(journal), FailureKind::Journal, e.to_string()))?;
     }
+    // A resumed run met the module in a mode without a revision: the journal kept the one
+    // it reported when the update began.
+    let revision_before = plan
+        .revision_before
+        .clone()
+        .or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
+    let change = crate::catalog::RevisionChange::between(
+        revision_before.as_deref(),
+        revision_after.as_deref(),
+        plan.expected_revision.as_deref(),
+    );
     Ok(Outcome {
-        revision_before: plan.revision_before.clone(),
+        revision_before,
         revision_after,
         expected_revision: plan.expected_revision.clone(),
+        change,
         steps_run: total,
         steps_skipped: plan.skipped.len(),
         bytes_written,

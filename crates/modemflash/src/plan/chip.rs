@@ -53,12 +53,11 @@ pub struct PackageChip {
 /// is MDM9x07. [`Package`] may later tell it from finer contents; this is the one place
 /// that asks.
 pub fn package_chipset(p: &Package) -> Chipset {
-    if p.legacy.is_some() {
-        Chipset::Mdm9615
-    } else if p.firehose.is_some() {
-        Chipset::Mdm9x07
-    } else {
-        p.report.kind.chipset()
+    // From the package's kind and contents, never its folder or zip name (`package::open`).
+    match p.chipset() {
+        Chipset::Unknown if p.legacy.is_some() => Chipset::Mdm9615,
+        Chipset::Unknown if p.firehose.is_some() => Chipset::Mdm9x07,
+        c => c,
     }
 }
 

@@ -110,7 +110,8 @@ impl<T: Transport> SaharaClient<T> {
 
     /// Upload `image` (a programmer such as `prog_nand_firehose_9x07.mbn` or NPRG) by
     /// serving the target's reads, in whatever order it asks. Progress is bytes served
-    /// (capped at the image size) out of the image size.
+    /// (capped at the image size) out of the image size, and the whole size once the
+    /// target says it is done.
     pub fn upload_image<R: Read + Seek>(
         &mut self,
         mut image: R,
@@ -134,6 +135,9 @@ impl<T: Transport> SaharaClient<T> {
                         progress(served.min(size), size);
                     }
                     Action::Done(done) => {
+                        // The target read what it needed: an ELF's gaps between segments
+                        // are never read, so served bytes fall short of the file size.
+                        progress(size, size);
                         self.framer = Framer::with_bytes(machine.take_unused());
                         return Ok(UploadReport {
                             target: machine.target_hello().copied(),
