@@ -3,7 +3,7 @@
 # a simulated 05c6:9008 (tools/usb-e2e/sim, USB/IP) is attached inside a QEMU guest (TCG),
 # where qcserial binds it; tools/usb-e2e/guest then runs modemflash's sysfs discovery, UsbBus
 # over the qcserial tty, and nusb raw bulk I/O (qcserial detached, ZLP, 1 MiB transfers).
-# Recipe and pitfalls: shared/reference/usb-harness.md §A.
+# Recipe and pitfalls: `tools/usb-e2e/README.md`.
 #
 # Needs (Debian): qemu-system-x86 busybox-static usbip cpio kmod, and a linux-image package
 # (downloaded with apt-get download, not installed). Takes ~1 min after the builds.

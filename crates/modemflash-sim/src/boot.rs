@@ -1,5 +1,5 @@
 //! What a module boots into after a reset, decided only by what its NAND holds
-//! (`quectel-flows.md` §2, `protocols.md` §10).
+//! (`docs/facts/quectel.md`).
 //!
 //! - a valid boot chain plus a valid boot image and root file system → normal mode,
 //!   reporting the revision found in the modem image written (`dsp2` on the 9615, `modem`
@@ -10,7 +10,7 @@
 //!   9x07).
 //!
 //! That aboot falls into fastboot when the boot image is invalid is inferred from
-//! Quectel's tools writing a dummy `0:boot` for exactly that purpose [I]; the rule table
+//! Quectel's tools writing a dummy `0:boot` for exactly that purpose [inferred]; the rule table
 //! below is data so it can be corrected.
 
 use modemflash::package::headers;
@@ -74,8 +74,7 @@ impl Model {
 }
 
 /// Marker in a temporary APPSBL: Quectel's `appsboot_tmp.mbn` contains the string
-/// `quec_get_fastboot` and always stops in fastboot (`quectel-flows.md` §2.6) [C string,
-/// I behaviour].
+/// `quec_get_fastboot` and always stops in fastboot (`docs/facts/streaming.md`) [confirmed].
 pub const TEMP_APPSBL_MARKER: &[u8] = b"quec_get_fastboot";
 
 /// Where a reset leads.

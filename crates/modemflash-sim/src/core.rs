@@ -15,20 +15,20 @@ use crate::nand::Nand;
 pub struct FastbootQuirks {
     /// Answer to `getvar:max-download-size`.
     pub max_download_size: u64,
-    /// Largest single USB transfer accepted during `download` (EG25: 16 KiB) [F].
+    /// Largest single USB transfer accepted during `download` (EG25: 16 KiB) [inferred].
     pub max_block: Option<usize>,
     /// Minimum gap the bootloader needs between blocks; faster hosts get a FAIL.
     pub min_gap: Duration,
     /// Partition names the bootloader accepts for another partition, `(alias, target)`,
-    /// used when the alias itself is not in the NAND. [I] inferred: QFlash flashes
+    /// used when the alias itself is not in the NAND. [inferred] QFlash flashes
     /// `aboot` on the EC20 R1, whose table names the partition `0:APPSBL`
-    /// (`quectel-flows.md` §2.7), so its LK must map one to the other.
+    /// (`docs/facts/quectel.md`), so its LK must map one to the other.
     pub partition_aliases: Vec<(String, String)>,
 }
 
 impl Default for FastbootQuirks {
     fn default() -> Self {
-        // EC25 aboot's real max-download-size is unknown (protocols.md "Unconfirmed") [I].
+        // EC25 aboot's real max-download-size is unknown (`docs/facts/quectel.md` "Unconfirmed") [inferred].
         FastbootQuirks {
             max_download_size: 0x0800_0000,
             max_block: None,
@@ -39,32 +39,32 @@ impl Default for FastbootQuirks {
 }
 
 /// How an EC25 behaves in EDL: its boot ROM (Sahara) and the Firehose programmer it
-/// loads (`real-traces.md` §3, §4, §7). Values not seen on a real 9x07 are marked [I]/[D].
+/// loads (`docs/facts/sahara.md`). Values not seen on a real 9x07 are marked [inferred].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdlQuirks {
-    /// HELLO `max_cmd_len`: in no public record (`real-traces.md` §3.1) [I]; 0x400 is
+    /// HELLO `max_cmd_len`: in no public record (`docs/facts/sahara.md`) [inferred]; 0x400 is
     /// what the codec's examples use.
     pub max_cmd_len: u32,
     /// Largest READ_DATA inside a segment: 0x1000 on SDX ROMs, assumed for the MDM9607
-    /// ROM [D] (`real-traces.md` §3.2, §8).
+    /// ROM [inferred] (`docs/facts/sahara.md`).
     pub read_chunk: u32,
-    /// DONE_RESP `image_tx_status`: 1 complete (RM500Q), 0 pending (RM520N-GL) [L].
+    /// DONE_RESP `image_tx_status`: 1 complete (RM500Q), 0 pending (RM520N-GL) [confirmed].
     pub done_status: u32,
-    /// MSM_HW_ID_READ answer (`0x000480E100000000` on MDM9x07 [L]).
+    /// MSM_HW_ID_READ answer (`0x000480E100000000` on MDM9x07 [confirmed]).
     pub msm_hw_id: u64,
-    /// OEM_PK_HASH_READ answer (the Qualcomm test root of an unfused EC25-E [L]).
+    /// OEM_PK_HASH_READ answer (the Qualcomm test root of an unfused EC25-E [confirmed]).
     pub pk_hash: Vec<u8>,
-    /// Time from DONE_RESP to the programmer's first `<log>` (~1.0 s on RM500Q [L]).
+    /// Time from DONE_RESP to the programmer's first `<log>` (~1.0 s on RM500Q [confirmed]).
     pub programmer_boot: Duration,
-    /// `Binary build date: %s @ %s` of the programmer (the 2021 EG25-G build [B]).
+    /// `Binary build date: %s @ %s` of the programmer (the 2021 EG25-G build [confirmed]).
     pub build_date: String,
-    /// NAND page ("sector") size: 4096 on EC25-E (`p4K_b256K`) [L].
+    /// NAND page ("sector") size: 4096 on EC25-E (`p4K_b256K`) [confirmed].
     pub page_size: u32,
-    /// Pages per erase block: 64 [L].
+    /// Pages per erase block: 64 [confirmed].
     pub pages_per_block: u32,
-    /// Erase blocks: 2048 on the 512 MiB EC25-E part [L].
+    /// Erase blocks: 2048 on the 512 MiB EC25-E part [confirmed].
     pub total_blocks: u32,
-    /// NAND product name for `getstorageinfo` (Toshiba KSLCMBL2VA2M2A on EC25-E [L]).
+    /// NAND product name for `getstorageinfo` (Toshiba KSLCMBL2VA2M2A on EC25-E [confirmed]).
     pub nand_name: String,
     /// Device timing (benchmarks): USB throughput of `<program>` data in bytes/s. `None`
     /// takes data as fast as it comes. Paced on the module clock.
@@ -73,11 +73,11 @@ pub struct EdlQuirks {
     /// waits until the NAND has caught up. `None`: instant.
     pub nand_rate: Option<u64>,
     /// Bytes the programmer accepts ahead of the NAND before it stops reading (so a slow
-    /// NAND slows the link down). [I] inferred: the real buffer size is not known.
+    /// NAND slows the link down). [inferred] the real buffer size is not known.
     pub program_buffer: u64,
 }
 
-/// The EC25-E test-root PK hash (`real-traces.md` §3.1) [L].
+/// The EC25-E test-root PK hash (`docs/facts/sahara.md`) [confirmed].
 pub const TEST_ROOT_PK_HASH: [u8; 32] = [
     0xcc, 0x31, 0x53, 0xa8, 0x02, 0x93, 0x93, 0x9b, 0x90, 0xd0, 0x2d, 0x3b, 0xf8, 0xb2, 0x3e, 0x02, 0x92,
     0xe4, 0x52, 0xfe, 0xf6, 0x62, 0xc7, 0x49, 0x98, 0x42, 0x1a, 0xda, 0xd4, 0x2a, 0x38, 0x0f,
@@ -111,15 +111,15 @@ impl Default for EdlQuirks {
 /// fastboot `getvar:serialno` and the fastboot USB serial string.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimIdentity {
-    /// 15 digits with a Luhn check digit. [I] the TAC `86769804` is an assumption.
+    /// 15 digits with a Luhn check digit. [inferred] the TAC `86769804` is an assumption.
     pub imei: String,
-    /// The chip serial (an EC25-E's was 0x0cf94c64 [L]).
+    /// The chip serial (an EC25-E's was 0x0cf94c64 [confirmed]).
     pub chip_serial: u32,
     /// Fastboot `serialno` and the fastboot USB serial string. `None`: the chip name, as
     /// the EC20 R1's LK reports (`MDM9615`, the same on every such module [confirmed,
-    /// field log]). [I] that an EC25's LK reports a serial of its own.
+    /// field log]). [inferred] that an EC25's LK reports a serial of its own.
     pub fastboot_serial: Option<String>,
-    /// USB serial string in normal mode. [I] no recording shows one; `None` by default.
+    /// USB serial string in normal mode. [inferred] no recording shows one; `None` by default.
     pub normal_usb_serial: Option<String>,
 }
 
@@ -201,23 +201,22 @@ pub struct ModuleConfig {
     pub revision: String,
     pub start_mode: SimMode,
     /// Whether the firmware knows `AT+QFASTBOOT` (added 2016-04-28 per an SDK header;
-    /// a Dec-2015 build lacks it [I]).
+    /// a Dec-2015 build lacks it [inferred]).
     pub qfastboot: bool,
     /// `AT+QFASTBOOT` sends no reply before the module drops off the bus, as the EG25 does
-    /// (`real-traces.md` §1.2 [C]). Default false: answer `OK` first [I].
+    /// (`docs/facts/usb.md` [confirmed]). Default false: answer `OK` first [inferred].
     pub qfastboot_silent: bool,
-    /// The streaming programmer knows Quectel's download-flag command 0x60 (`protocols.md`
-    /// §3.1 [C:S6,S7]). When false it answers with an "Invalid command" LOG, like a
+    /// The streaming programmer knows Quectel's download-flag command 0x60 (`docs/facts/streaming.md` [confirmed]). When false it answers with an "Invalid command" LOG, like a
     /// programmer without it.
     pub streaming_download_flag: bool,
     /// The streaming programmer appends two extra `7E` when an encoded reply is a multiple
-    /// of 64 bytes long (hostdl's USB short-packet hack, `protocols.md` §1 [C:S4]; that the
-    /// 9615 NPRG/ENPRG do it too is [I]).
+    /// of 64 bytes long (hostdl's USB short-packet hack, `docs/facts/hdlc-diag.md` [confirmed]; that the
+    /// 9615 NPRG/ENPRG do it too is [inferred]).
     pub streaming_short_packet_pad: bool,
     /// Time off the bus after a reset.
     pub reenum_delay: Duration,
     pub fastboot: FastbootQuirks,
-    /// Largest Firehose payload the programmer accepts (9x07: 8192 [D]).
+    /// Largest Firehose payload the programmer accepts (9x07: 8192 [inferred]).
     pub firehose_max_payload: u64,
     /// EC25 EDL behaviour (Sahara boot ROM, Firehose programmer, NAND geometry).
     pub edl: EdlQuirks,
@@ -265,7 +264,7 @@ impl ModuleConfig {
     }
 }
 
-/// Whether a revision's firmware has `AT+QFASTBOOT` [I]: 9615-era R02 builds below A05
+/// Whether a revision's firmware has `AT+QFASTBOOT` [inferred]: 9615-era R02 builds below A05
 /// predate it; everything else is assumed to have it.
 pub fn qfastboot_default(revision: &str) -> bool {
     let r = modemflash::catalog::Revision::parse(revision);

@@ -94,7 +94,7 @@ fn getvar_answers_for_both_models() {
     }
 }
 
-/// QFlash's fastboot stage (`quectel-flows.md` §2.7) on the stuck EC20 R1: aboot, dsp2 (the
+/// QFlash's fastboot stage (`docs/facts/quectel.md`) on the stuck EC20 R1: aboot, dsp2 (the
 /// modem image, which carries the revision), boot and system from a legacy package, then
 /// reboot into the package's firmware.
 #[test]

@@ -130,7 +130,7 @@ fn from_normal_mode_updates_and_verifies() {
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     assert_eq!(plan.flow, Flow::Firehose9x07);
     let ids = ids(&plan);
-    // QFirehose's NAND order (quectel-flows.md §3.6).
+    // QFirehose's NAND order (`docs/facts/firehose.md`).
     assert_eq!(
         &ids[..5],
         ["diag:edl", "sahara:upload", "firehose:configure", "firehose:erase:0", "firehose:vendor:1"]

@@ -1,5 +1,5 @@
-//! Firehose 9x07 package (QFirehose layout, `quectel-flows.md` §3.2; partition order
-//! modelled on the EG25-G `rawprogram_nand_p2K_b128K_update.xml` of `real-traces.md` §4.5).
+//! Firehose 9x07 package (QFirehose layout, `docs/facts/packages.md`; partition order
+//! modelled on the EG25-G `rawprogram_nand_p2K_b128K_update.xml` of `docs/facts/firehose.md`).
 
 use std::fmt::Write as _;
 use std::io;
@@ -165,7 +165,7 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
                 seed_of(&path, spec.seed),
             )?
         } else {
-            // The modem firmware carries the revision string, like a real package [I].
+            // The modem firmware carries the revision string, like a real package [inferred].
             let version = version_blob(&spec.revision);
             let insert =
                 (*label == "modem").then(|| (version_offset(*size, header.len()), version.as_slice()));

@@ -1,5 +1,5 @@
-//! Legacy MDM9615 package (the file list of `mission.md`, QFlash layout of
-//! `quectel-flows.md` §2.2).
+//! Legacy MDM9615 package (the file list of `docs/facts/field-evidence.md`, QFlash layout of
+//! `docs/facts/packages.md`).
 
 use std::io;
 use std::path::Path;
@@ -15,7 +15,7 @@ pub struct LegacySpec {
     /// Revision the package installs (its version record is written into `dsp2.mbn`).
     pub revision: String,
     pub programmer_size: usize,
-    /// GO / load address of the programmers (0x41700000 in the field log [L]).
+    /// GO / load address of the programmers (0x41700000 in the field log [confirmed]).
     pub programmer_address: u32,
     pub boot_chain_size: u32,
     pub dsp_size: u32,
@@ -64,10 +64,10 @@ pub const TABLE_VERSION: u32 = 3;
 
 /// Partition table entries (name, size in blocks, padding in blocks, attributes) for a 9615
 /// NAND, in the unit and shape of the field table: 16 entries, the first `0:MIBIB` with
-/// 6 blocks and 4 blocks of padding [C for those bytes]. The other names come from the
+/// 6 blocks and 4 blocks of padding [confirmed]. The other names come from the
 /// streaming and fastboot targets of the 9615 flows; their order, sizes, paddings and
 /// attributes, and the two extra entries (`0:FOTA`, `0:MISC`), are assumptions chosen to
-/// hold the images [I].
+/// hold the images [inferred].
 pub fn partition_entries(spec: &LegacySpec) -> Vec<(String, u32, u16, [u8; 4])> {
     let block = ptable::NandGeometry::MDM9615.block_bytes();
     // Whole blocks for the image plus one spare block.
@@ -120,8 +120,8 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
     for name in ["partition.mbn", "partition2.mbn"] {
         put(name, write_text_bytes(&dir.join(name), &table)?);
     }
-    // Boot chain: image ids and load addresses per quectel-flows.md §2.6 where known [C],
-    // otherwise plausible [I].
+    // Boot chain: image ids and load addresses per `docs/facts/streaming.md` where known [confirmed],
+    // otherwise plausible [inferred].
     let chain: &[(&str, u32, u32, u32)] = &[
         ("sbl1.mbn", 21, 0x4000_0000, spec.boot_chain_size),
         ("sbl2.mbn", 22, 0x4010_0000, spec.boot_chain_size),
@@ -140,11 +140,11 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
         let size = 40 + u64::from(code);
         let mut header = mbn_header(id, load, code);
         if name == "appsboot_tmp.mbn" {
-            // Quectel's temporary aboot carries this string (quectel-flows.md §2.6) [C].
+            // Quectel's temporary aboot carries this string (`docs/facts/streaming.md`) [confirmed].
             header.extend_from_slice(crate::boot::TEMP_APPSBL_MARKER);
         }
         let version = version_blob(&spec.revision);
-        // The modem firmware (dsp2) carries the revision string, like a real package [I].
+        // The modem firmware (dsp2) carries the revision string, like a real package [inferred].
         let insert = (name == "dsp2.mbn").then(|| (version_offset(size, header.len()), version.as_slice()));
         put(name, write_file_with(&dir.join(name), &header, size, seed_of(name, spec.seed), insert)?);
     }

@@ -1,16 +1,15 @@
-//! Normal-mode AT port, both models (`quectel-flows.md` §5, `real-traces.md` §2 and §7.7,
-//! `shared/traces/qc-eg25ggc-fastboot-setup.txt`).
+//! Normal-mode AT port, both models (`docs/facts/quectel.md`, "AT commands on a real EG25-G").
 //!
 //! - Replies are framed `\r\n<line>\r\n … \r\nOK\r\n`; unknown commands get a bare
-//!   `\r\nERROR\r\n` [R].
+//!   `\r\nERROR\r\n` [confirmed].
 //! - Echo is on after power-up, as on real modules (`ATE0`/`ATE1` switch it); the fwupd
-//!   capture had it off because the host had sent `ATE0` [I].
-//! - `ATI` → `Quectel` / model / `Revision: <rev>` [L]; `AT+CGMR`, `AT+GMR` → the bare
-//!   revision [F][I]; `AT+QGMR` → revision + sub-edition on the EC25 [F], `ERROR` on the
-//!   EC20 R1 [F].
+//!   capture had it off because the host had sent `ATE0` [inferred].
+//! - `ATI` → `Quectel` / model / `Revision: <rev>` [confirmed]; `AT+CGMR`, `AT+GMR` → the bare
+//!   revision [inferred][inferred]; `AT+QGMR` → revision + sub-edition on the EC25 [inferred], `ERROR` on the
+//!   EC20 R1 [inferred].
 //! - `AT+GSN`, `AT+CGSN` → the module's own IMEI (`SimIdentity`).
 //! - `AT+QFASTBOOT` → fastboot when the firmware has it (see `ModuleConfig::qfastboot`),
-//!   answering `OK` first unless `qfastboot_silent` (the EG25 answers nothing [C]).
+//!   answering `OK` first unless `qfastboot_silent` (the EG25 answers nothing [confirmed]).
 
 use modemflash::protocol::at::codec::{FinalResult, LineSplitter, format_echo, format_response};
 
@@ -20,7 +19,7 @@ use crate::bus::SimMode;
 use crate::handler::{Cx, Handler, ResetTo};
 
 /// Sub-edition `AT+QGMR` appends on the EC25: one seen on real EG25-G units
-/// (`real-traces.md` §2 [L]); which one a given unit reports is [I].
+/// (`docs/facts/quectel.md` [confirmed]); which one a given unit reports is [inferred].
 pub const QGMR_SUB_EDITION: &str = "01.001.01.001";
 
 /// The AT command interpreter.
@@ -91,7 +90,7 @@ impl At {
                 }
             },
             "+QCFG=\"SECBOOTSTAT\"" if self.model == Model::Ec25 => {
-                // Secure boot off (`real-traces.md` §2 [R]).
+                // Secure boot off (`docs/facts/quectel.md` [confirmed]).
                 Self::ok(cx, &["+QCFG: \"secbootstat\",0"]);
             }
             // The IMEI, bare, as Quectel's identification reads it [confirmed, Quectel's tools

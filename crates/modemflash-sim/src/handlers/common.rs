@@ -7,11 +7,11 @@ use crate::boot::Model;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, ResetTo};
 
-/// Revision reported under the `wrong-model` fault: an EG25-G build (`real-traces.md` §1.2
-/// [L]), another model than either simulated one.
+/// Revision reported under the `wrong-model` fault: an EG25-G build (`docs/facts/usb.md`
+/// [confirmed]), another model than either simulated one.
 pub const WRONG_MODEL_REVISION: &str = "EG25GGBR07A08M2G";
 
-/// How long after answering a mode-switch command the module leaves the bus. [I] inferred:
+/// How long after answering a mode-switch command the module leaves the bus. [inferred]
 /// long enough for the reply to go out; the real delay is not recorded.
 pub const SWITCH_DELAY: Duration = Duration::from_millis(100);
 

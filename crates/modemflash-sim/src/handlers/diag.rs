@@ -1,12 +1,12 @@
-//! Normal-mode DIAG on the DM port, both models (`protocols.md` §1, §7;
-//! `quectel-flows.md` §2.3, §2.4, §3.4).
+//! Normal-mode DIAG on the DM port, both models (`docs/facts/hdlc-diag.md`;
+//! `docs/facts/dmss.md`).
 //!
 //! - Requests come with or without a leading `7E`; replies carry none (`13 06 88 D5 7E`).
 //! - `7C` EXT_BUILD_ID → the running revision (another model's under `wrong-model`, another
 //!   MSM id under `wrong-chip-id`).
 //! - `3A` DLOAD → echo, then the module re-enumerates in download mode: DMSS on the EC20 R1;
 //!   on the EC25 the legacy Quectel tool uses the same command to reach Sahara
-//!   (`protocols.md` §10 B [C:S6]), so it re-enumerates in EDL.
+//!   (`docs/facts/quectel.md` B [confirmed]), so it re-enumerates in EDL.
 //! - `4B 65 01 00` → echo and EDL on the EC25; the EC20 R1 (MDM9615 has no EDL) rejects it
 //!   as a bad command.
 //! - Anything else, including a raw DMSS NOP, → the bad-command echo `13 <request>`, which
@@ -24,12 +24,12 @@ use crate::bus::SimMode;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
 
-/// EXT_BUILD_ID reply format version. [I] inferred: the layout is known, the value is not.
+/// EXT_BUILD_ID reply format version. [inferred] the layout is known, the value is not.
 const BUILD_ID_VERSION: u8 = 1;
 
 /// MSM hardware id in EXT_BUILD_ID. The MDM9x07 value is the MSM_ID part of the Sahara HW
-/// id `0x000480E100000000` (`real-traces.md` §7.2); that the DIAG field carries the same
-/// value is [I], and the MDM9615 value is made up [I].
+/// id `0x000480E100000000` (`docs/facts/firehose.md`); that the DIAG field carries the same
+/// value is [inferred], and the MDM9615 value is made up [inferred].
 pub fn msm_id(model: Model) -> u32 {
     match model {
         Model::Ec20R1 => 0x0000_72E1,
@@ -71,7 +71,7 @@ impl Diag {
             msm_hw_version: msm,
             mobile_model: 0,
             revision,
-            // [I] inferred: the model string after the revision.
+            // [inferred] the model string after the revision.
             extra: vec![model],
         }))
     }

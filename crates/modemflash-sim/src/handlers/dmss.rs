@@ -1,5 +1,4 @@
-//! EC20 R1 (MDM9615) DMSS download mode on the DM port (`protocols.md` §2,
-//! `quectel-flows.md` §2.3–§2.5): the boot ROM that takes the streaming programmer into
+//! EC20 R1 (MDM9615) DMSS download mode on the DM port (`docs/facts/dmss.md`–docs/facts/dmss.md): the boot ROM that takes the streaming programmer into
 //! RAM with WRITE_32BIT and starts it with GO.
 //!
 //! Replies are framed with a leading `7E`, as the PBL/hostdl do (`7E 02 6A D3 7E` is what
@@ -18,14 +17,14 @@ use crate::bus::SimMode;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
 
-/// Largest WRITE_32BIT data length accepted, also announced in PARAM_RESP. [I] inferred:
-/// Quectel sends 1017 bytes per packet and another tool 1024 (`protocols.md` §2.3), so
+/// Largest WRITE_32BIT data length accepted, also announced in PARAM_RESP. [inferred]
+/// Quectel sends 1017 bytes per packet and another tool 1024 (`docs/facts/dmss.md`), so
 /// the ROM takes at least 1024.
 pub const MAX_WRITE: usize = 1024;
 
 /// PARAM_RESP as the 9615 ROM answers it. Version 8 / min 1 follow the protocol revision
-/// list (rev 8 covers commands 01–18, `protocols.md` §2.1); model, device size and type
-/// are not recorded anywhere [I].
+/// list (rev 8 covers commands 01–18, `docs/facts/dmss.md`); model, device size and type
+/// are not recorded anywhere [inferred].
 pub const PARAMS: Params = Params {
     version: 8,
     min_version: 1,
@@ -35,13 +34,13 @@ pub const PARAMS: Params = Params {
     device_type: 0,
 };
 
-/// Model byte reported under the `wrong-chip-id` fault [I].
+/// Model byte reported under the `wrong-chip-id` fault [inferred].
 pub const WRONG_CHIP_MODEL: u8 = 0x61;
 
-/// SW_VERSION_RESP text [I] inferred (no capture).
+/// SW_VERSION_RESP text [inferred] inferred (no capture).
 pub const SW_VERSION: &str = "PBL_DloadVER2.0";
 
-/// How long after ACKing GO the programmer takes over the port. [I] inferred.
+/// How long after ACKing GO the programmer takes over the port. [inferred] inferred.
 pub const GO_DELAY: Duration = Duration::from_millis(200);
 
 /// The DMSS download-mode target.

@@ -1,12 +1,11 @@
 //! EC25 (MDM9x07) in EDL, device side: the boot ROM's Sahara target, then the Firehose
-//! programmer it loads, on the same bulk endpoint (`protocols.md` §4, `quectel-flows.md`
-//! §3.5, `real-traces.md` §3 and §7 items 2–3).
+//! programmer it loads, on the same bulk endpoint (`docs/facts/sahara.md`, `docs/facts/firehose.md`).
 //!
 //! - On enumeration the target speaks first: HELLO (version 2, compatible 1, mode 0,
 //!   `max_cmd_len` from [`EdlQuirks`](crate::core::EdlQuirks)), sent on the first idle tick and
 //!   again when the host writes a short nudge (or garbage) before HELLO_RESP.
 //! - HELLO_RESP mode 0: image 13 (EHOSTDL) is loaded the way the SDX ROMs load an ELF
-//!   (`real-traces.md` §3.2): the 52-byte ELF header, the program headers, then every
+//!   (`docs/facts/sahara.md`): the 52-byte ELF header, the program headers, then every
 //!   loadable segment in program-header order in reads of at most `read_chunk` bytes that
 //!   never cross a segment end. END_IMAGE_TX 0, DONE → DONE_RESP, and after
 //!   `programmer_boot` the Firehose programmer ([`super::firehose`]) owns the endpoint.
@@ -18,7 +17,7 @@
 //!   the ROM until a power cycle (modelled on bkerler/edl #335, #398, #752).
 //!
 //! Everything the image header declares is bounded ([`MAX_PHNUM`], [`MAX_IMAGE_BYTES`]);
-//! a bad image ends with END_IMAGE_TX and a named status (§4.3).
+//! a bad image ends with END_IMAGE_TX and a named status (docs/facts/sahara.md).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -32,7 +31,7 @@ use super::firehose::Programmer;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
 
-/// Sahara status codes used here (`protocols.md` §4.3).
+/// Sahara status codes used here (`docs/facts/sahara.md`).
 pub mod status {
     pub const SUCCESS: u32 = 0x00;
     pub const INVALID_CMD: u32 = 0x01;
@@ -250,7 +249,7 @@ impl EdlHandler {
         let State::Loading(mut load) = std::mem::replace(&mut self.state, State::Failed) else { return };
         match fire(cx, "sahara:read", false) {
             Fired::Go | Fired::PowerLoss => {}
-            // [I] a refused read is reported as an authentication failure, the error
+            // [inferred] a refused read is reported as an authentication failure, the error
             // users meet with a wrong or unsigned programmer.
             Fired::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
             Fired::Stop => return,
@@ -357,7 +356,7 @@ impl EdlHandler {
             return self.wedge(cx, &format!("{} non-Sahara byte(s)", data.len()));
         }
         if before_hello && self.framer.buffered() == 0 && data.len() < HEADER_LEN {
-            // fwupd/QFirehose write one byte when no HELLO came (§4.5 step 1).
+            // fwupd/QFirehose write one byte when no HELLO came (docs/facts/sahara.md step 1).
             cx.log("sahara: host nudged; HELLO again");
             return self.send_hello(cx);
         }
@@ -445,7 +444,7 @@ fn starts_sahara_packet(buffered: usize, data: &[u8]) -> bool {
     matches!(cmd, 0x02 | 0x07) && len as usize >= HEADER_LEN
 }
 
-/// What EXECUTE `client_cmd` answers (`real-traces.md` §3.1), `None` when unsupported.
+/// What EXECUTE `client_cmd` answers (`docs/facts/sahara.md`), `None` when unsupported.
 fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
     let edl = &cx.core.config.edl;
     let answer = match client_cmd {
@@ -464,7 +463,7 @@ fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
 }
 
 /// MSM HW id reported under the `wrong-chip-id` fault: an MSM8916's (MSM_ID 0x007050E1),
-/// not a 9x07 [I].
+/// not a 9x07 [inferred].
 pub const WRONG_CHIP_HW_ID: u64 = 0x0070_50E1_0000_0000;
 
 /// Check the ELF32 header with the library's parser (`modemflash::package::elf`, the one
@@ -481,7 +480,7 @@ pub fn load_plan(phdrs: &[u8], chunk: u32) -> Result<VecDeque<(u32, u32)>, u32> 
 }
 
 /// The Sahara status a boot ROM answers for an image the library's ELF parser refuses
-/// (`protocols.md` §4.3 names) [I: which status a real ROM picks for each is inferred].
+/// (`docs/facts/sahara.md` names) [I: which status a real ROM picks for each is inferred].
 fn elf_status(e: &elf::ElfError) -> u32 {
     match e {
         elf::ElfError::NotElf32 => status::INVALID_ELF_HEADER,
@@ -501,5 +500,8 @@ mod tests;
 
 /// The little-endian u32 at `at`, 0 when `b` is too short.
 fn le32(b: &[u8], at: usize) -> u32 {
-    at.checked_add(4).and_then(|end| b.get(at..end)).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
+    at.checked_add(4)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }

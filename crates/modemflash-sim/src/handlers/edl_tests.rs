@@ -29,7 +29,7 @@ impl Rig {
     }
     fn ec25() -> Self {
         let mut config = ModuleConfig::new(Model::Ec25);
-        // The EC25-E's chip serial [L], so the log line can be checked byte for byte.
+        // The EC25-E's chip serial [confirmed], so the log line can be checked byte for byte.
         config.identity.chip_serial = 0x0cf9_4c64;
         Rig::new(config)
     }
@@ -66,7 +66,7 @@ fn read(offset: u32, length: u32) -> Packet {
     Packet::ReadData { image_id: 13, offset, length }
 }
 
-/// An ELF shaped like the 2021 EG25-G programmer (`real-traces.md` §3.3): NULL(0,0x94),
+/// An ELF shaped like the 2021 EG25-G programmer (`docs/facts/sahara.md`): NULL(0,0x94),
 /// hash(0x1000,0x88), LOAD(0x2000,0x1d578), 128,376 bytes.
 fn eg25_2021_programmer() -> Vec<u8> {
     let mut f = vec![0u8; 128_376];
@@ -125,7 +125,7 @@ fn loads_the_real_programmer_shape_in_the_derived_read_pattern() {
     let image = eg25_2021_programmer();
     let first = only(rig.hello_resp(0));
     let (reads, last) = serve(&mut rig, &image, first);
-    // real-traces.md §3.3: (0,0x34) (0x34,0x60) (0x1000,0x88), 0x2000.. in 0x1000 steps,
+    // `docs/facts/sahara.md`: (0,0x34) (0x34,0x60) (0x1000,0x88), 0x2000.. in 0x1000 steps,
     // last (0x1f000,0x578): 33 reads, 120,468 bytes.
     assert_eq!(&reads[..3], &[(0, 0x34), (0x34, 0x60), (0x1000, 0x88)]);
     assert_eq!(reads[3], (0x2000, 0x1000));

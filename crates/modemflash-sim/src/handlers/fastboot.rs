@@ -1,5 +1,5 @@
-//! The device side of Quectel's LK fastboot (18d1:d00d; `protocols.md` §6 and §6.1,
-//! `quectel-flows.md` §2.7, `real-traces.md` §6), for both models.
+//! The device side of Quectel's LK fastboot (18d1:d00d; `docs/facts/fastboot.md` and docs/facts/fastboot.md,
+//! `docs/facts/quectel.md`, `docs/facts/fastboot.md`), for both models.
 //!
 //! Every command arrives as one message (one USB transfer, or one packet of fastboot over
 //! TCP) and gets one final reply (`OKAY`, `FAIL` or `DATA`), made with the library's
@@ -33,14 +33,14 @@ pub const REBOOT_DELAY: Duration = Duration::from_millis(100);
 /// Longest reply sent; AOSP fastboot ≤ 29 reads 64 bytes per reply.
 const MAX_SENT_REPLY: usize = 64;
 
-/// `getvar:version`: the protocol version LK reports [I] (AOSP's own is "0.4"; the value
-/// the task asks for is "0.5"; no Quectel recording exists, `real-traces.md` §6).
+/// `getvar:version`: the protocol version LK reports [inferred] (AOSP's own is "0.4"; the value
+/// the task asks for is "0.5"; no Quectel recording exists, `docs/facts/fastboot.md`).
 pub const PROTOCOL_VERSION: &str = "0.5";
-/// `getvar:version-bootloader` [I]: no recorded value exists for Quectel's LK.
+/// `getvar:version-bootloader` [inferred]: no recorded value exists for Quectel's LK.
 pub const BOOTLOADER_VERSION: &str = "1.0";
 
-/// `getvar:product` and `serialno`. [I] inferred: QFlash's `fastboot devices` check looks
-/// for `MDM9615` in the serial string of the EC20 R1's aboot (`quectel-flows.md` §2.7);
+/// `getvar:product` and `serialno`. [inferred] QFlash's `fastboot devices` check looks
+/// for `MDM9615` in the serial string of the EC20 R1's aboot (`docs/facts/quectel.md`);
 /// the EC25's is assumed to follow the same pattern with its chip name.
 pub fn product(model: Model) -> &'static str {
     match model {
@@ -56,7 +56,7 @@ enum Phase {
     /// Receiving `left` more download bytes into `buf`.
     Data { left: u64, buf: Vec<u8> },
     /// A download failed part-way: swallow the `left` bytes the host still sends, so they
-    /// are not taken for commands. [I] inferred; keeps the host seeing one FAIL.
+    /// are not taken for commands. [inferred] inferred; keeps the host seeing one FAIL.
     Discard { left: u64 },
 }
 
@@ -145,14 +145,14 @@ impl Fastboot {
             "version" => Some(PROTOCOL_VERSION.into()),
             "version-bootloader" => Some(BOOTLOADER_VERSION.into()),
             "max-download-size" => Some(format!("0x{:08x}", cx.core.config.fastboot.max_download_size)),
-            // [I] inferred: an unlocked development bootloader, as Quectel ships.
+            // [inferred] an unlocked development bootloader, as Quectel ships.
             "secure" => Some("no".into()),
             _ if name.starts_with("partition-size:") => {
                 let p = part("partition-size:")?;
                 let cap = cx.core.nand.get(&p)?.capacity?;
                 Some(format!("0x{cap:x}"))
             }
-            // [I] inferred: LK on NAND reports no file-system type; "raw" is what AOSP
+            // [inferred] LK on NAND reports no file-system type; "raw" is what AOSP
             // treats as "do not format".
             _ if name.starts_with("partition-type:") => part("partition-type:").map(|_| "raw".into()),
             _ => None,
@@ -186,8 +186,8 @@ impl Fastboot {
         match cmd {
             Command::GetVar(name) => match self.getvar(&name, cx) {
                 Some(v) => reply(cx, Reply::Okay(v)),
-                // The real Pixel reply (`real-traces.md` §6). [I] old LK builds answer an
-                // empty OKAY instead (`protocols.md` §6).
+                // The real Pixel reply (`docs/facts/fastboot.md`). [inferred] old LK builds answer an
+                // empty OKAY instead (`docs/facts/fastboot.md`).
                 None => fail(cx, "variable not found"),
             },
             Command::Download(n) => self.download(u64::from(n), cx),
@@ -209,7 +209,7 @@ impl Fastboot {
                 cx.reset(ResetTo::Mode(SimMode::Fastboot), REBOOT_DELAY);
             }
             Command::Boot => {
-                // [I] inferred: LK boots a downloaded Android boot image from RAM; the
+                // [inferred] LK boots a downloaded Android boot image from RAM; the
                 // module then runs its firmware (normal mode).
                 let ok = cx.core.fastboot.image.as_deref().is_some_and(|i| headers::parse_boot(i).is_some());
                 if ok {
@@ -248,8 +248,8 @@ impl Fastboot {
         let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
         let rest = *left - take as u64;
         if too_big || too_soon {
-            // [I] inferred messages: the picky EG25 LK is only known to need 16 KiB blocks
-            // spaced out (`real-traces.md` §6).
+            // [inferred] inferred messages: the picky EG25 LK is only known to need 16 KiB blocks
+            // spaced out (`docs/facts/fastboot.md`).
             let why = if too_big { "block too large" } else { "data arrived too fast" };
             cx.log(format!("fastboot: download refused: {why} ({} bytes)", data.len()));
             self.phase = if rest > 0 { Phase::Discard { left: rest } } else { Phase::Command };

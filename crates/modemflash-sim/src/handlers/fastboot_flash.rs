@@ -1,5 +1,5 @@
 //! What the fastboot bootloader keeps between commands, and how `flash:` turns a
-//! downloaded image into NAND contents (`protocols.md` §6, §6.1).
+//! downloaded image into NAND contents (`docs/facts/fastboot.md`).
 //!
 //! Design: the download is held in memory, bounded by `max-download-size` (the real LK
 //! also keeps it in RAM until `flash:`). A raw image is written as is. A sparse image is

@@ -1,7 +1,6 @@
 //! The Firehose programmer of an EC25 (`prog_nand_firehose_9x07.mbn`) once the boot ROM
-//! has loaded it (`protocols.md` §5, `quectel-flows.md` §3.6, `real-traces.md` §4 and
-//! §7 items 3–6). 9x07 style throughout: logs without an `INFO: ` prefix, responses with
-//! the exact attribute sets of `real-traces.md` §4.1/§4.3.
+//! has loaded it (`docs/facts/firehose.md`, "The 9x07 programmer's real replies"). 9x07 style throughout: logs without an `INFO: ` prefix, responses with
+//! the exact attribute sets of `docs/facts/firehose.md`.
 //!
 //! Commands come through the library's [`Scanner`]; after `<program>`'s
 //! `ACK rawmode="true"` the next `num_partition_sectors × page` bytes are raw data, in any
@@ -23,20 +22,20 @@ use crate::nand::PartitionWriter;
 
 /// Bytes buffered without a `</data>` before the command is refused.
 pub const SCANNER_CAPACITY: usize = 256 * 1024;
-/// `MaxPayloadSizeFromTargetInBytes` (the sibling 9x55 programmer's value [L], assumed for
-/// 9x07 [D], `real-traces.md` §4.3).
+/// `MaxPayloadSizeFromTargetInBytes` (the sibling 9x55 programmer's value [confirmed], assumed for
+/// 9x07 [inferred], `docs/facts/firehose.md`).
 pub const MAX_PAYLOAD_FROM_TARGET: u64 = 2048;
-/// `TargetName` and `MemoryName` of the configure reply [B].
+/// `TargetName` and `MemoryName` of the configure reply [confirmed].
 pub const TARGET_NAME: &str = "9x07";
 pub const MEMORY_NAME: &str = "NAND";
 /// The function list exactly as a real 9x07 loader printed it, trailing space included
-/// (`real-traces.md` §4.2) [L].
+/// (`docs/facts/firehose.md`) [confirmed].
 pub const SUPPORTED_FUNCTIONS: &str =
     "Supported Functions: program configure power benchmark read getstorageinfo erase nop ";
-/// Time between the power-reset ACK and the device leaving the bus (~1 s [L]).
+/// Time between the power-reset ACK and the device leaving the bus (~1 s [confirmed]).
 pub const POWER_RESET_DELAY: Duration = Duration::from_secs(1);
 /// Largest `<read>` served: the NAND contents are not kept, so reads return zeros; this
-/// bounds the memory queued for them [I].
+/// bounds the memory queued for them [inferred].
 pub const MAX_READ_BYTES: u64 = 16 << 20;
 /// Size of each zero-filled transfer of a `<read>`.
 const READ_TRANSFER: usize = 16 * 1024;
@@ -145,7 +144,7 @@ fn nak(cx: &mut Cx<'_>, lines: &[String]) {
     respond(cx, false, None, &[]);
 }
 
-/// A numeric attribute; a missing or unparsable one is a refusal ([I] wording).
+/// A numeric attribute; a missing or unparsable one is a refusal ([inferred] wording).
 fn num(cmd: &Command, name: &str) -> Result<u64, Refusal> {
     match cmd.attr_u64(name) {
         Ok(Some(v)) => Ok(v),
@@ -158,7 +157,7 @@ fn num(cmd: &Command, name: &str) -> Result<u64, Refusal> {
 }
 
 impl Programmer {
-    /// The programmer starts: its start-up logs (`real-traces.md` §4.2).
+    /// The programmer starts: its start-up logs (`docs/facts/firehose.md`).
     pub fn start(cx: &mut Cx<'_>) -> Self {
         let edl = &cx.core.config.edl;
         let date = format!("Binary build date: {}\n", edl.build_date);
@@ -214,7 +213,7 @@ impl Programmer {
                 Ok(None) => return,
                 Ok(Some(cmd)) => self.handle(&cmd, cx),
                 Err(FirehoseError::DocumentTooLong { .. }) => self.too_big(cx),
-                // The real text goes on after "correctly" [B]; what follows is ours [I].
+                // The real text goes on after "correctly" [confirmed]; what follows is ours [inferred].
                 Err(e) => nak(cx, &[format!("ERROR: XML not formed correctly: {e}")]),
             }
         }
@@ -273,8 +272,8 @@ impl Programmer {
             CommandKind::Power => self.power(cmd, cx),
             CommandKind::Patch => simple(cx, "firehose:patch", || {
                 let file = cmd.attr("filename").unwrap_or_default();
-                // Only DISK patches touch the device; others are for host files (§5.5).
-                // [I] the real programmer's handling of a non-DISK patch is unknown.
+                // Only DISK patches touch the device; others are for host files (docs/facts/firehose.md).
+                // [inferred] the real programmer's handling of a non-DISK patch is unknown.
                 (!file.eq_ignore_ascii_case("DISK")).then(|| format!("patch for {file:?} ignored: not DISK"))
             }),
             CommandKind::Nop => simple(cx, "firehose:nop", || None),
@@ -298,7 +297,7 @@ impl Programmer {
                 if fire(cx, &format!("firehose:{name}"), false) == Fired::Stop {
                     self.stop();
                 }
-                // [I] wording: the 9x07 text for an unknown tag is not known.
+                // [inferred] wording: the 9x07 text for an unknown tag is not known.
                 Err(vec![format!("ERROR: Unknown or unsupported tag <{name}>")])
             }
         };
@@ -321,13 +320,13 @@ impl Programmer {
         }
         let memory = cmd.attr("MemoryName").unwrap_or_default();
         if !memory.eq_ignore_ascii_case("nand") {
-            // Text per `protocols.md` §5.3 step 2 [C].
+            // Text per `docs/facts/firehose.md` step 2 [confirmed].
             return Err(vec![format!("Not support configure MemoryName {memory}")]);
         }
         let max = cx.core.config.firehose_max_payload;
         let requested = cmd.attr_u64("MaxPayloadSizeToTargetInBytes").ok().flatten().unwrap_or(max);
         let ok = (1..=max).contains(&requested);
-        // The 9x07 field set, in the binary's string order (`real-traces.md` §4.3) [B/D].
+        // The 9x07 field set, in the binary's string order (`docs/facts/firehose.md`) [B/D].
         let fields = [
             ("MemoryName", MEMORY_NAME.to_owned()),
             ("MaxPayloadSizeFromTargetInBytes", MAX_PAYLOAD_FROM_TARGET.to_string()),
@@ -349,7 +348,7 @@ impl Programmer {
     }
 
     /// `SECTOR_SIZE_IN_BYTES` (required) and `PAGES_PER_BLOCK` (when given) must match
-    /// the NAND (texts from the 9x07 binary [B]).
+    /// the NAND (texts from the 9x07 binary [confirmed]).
     fn check_sector_size(cmd: &Command, geo: Geometry) -> Result<(), Refusal> {
         let sector = num(cmd, "SECTOR_SIZE_IN_BYTES")?;
         if sector != geo.page {
@@ -373,7 +372,7 @@ impl Programmer {
 
     /// `<erase>`: block-aligned ranges inside the NAND. Checks in the order the real
     /// EG25-G run implies (alignment reported although PAGES_PER_BLOCK was wrong there,
-    /// `real-traces.md` §4.4) [I].
+    /// `docs/facts/firehose.md`) [inferred].
     fn erase(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
         match fire(cx, "firehose:erase", false) {
             Fired::Go | Fired::PowerLoss => {}
@@ -384,7 +383,7 @@ impl Programmer {
             }
         }
         if cmd.attr("vendor").is_some() {
-            // Quectel vendor lines (SDX55 packages only) carry no geometry [I].
+            // Quectel vendor lines (SDX55 packages only) carry no geometry [inferred].
             respond(cx, true, Some(false), &[]);
             return Ok(());
         }
@@ -420,7 +419,7 @@ impl Programmer {
         for n in names {
             cx.erase(&n);
         }
-        // [I] 9x07 erase ACK form unknown; the SDX one carries rawmode="false" (§5).
+        // [inferred] 9x07 erase ACK form unknown; the SDX one carries rawmode="false" (docs/facts/firehose.md).
         respond(cx, true, Some(false), &[]);
         Ok(())
     }
@@ -445,11 +444,11 @@ impl Programmer {
             return Err(vec!["start_sector unaligned".into()]);
         }
         if start.saturating_add(count) > geo.total_sectors() {
-            // [I] wording modelled on the binary's read-side text.
+            // [inferred] wording modelled on the binary's read-side text.
             return Err(vec!["Trying to write beyond total sectors".into()]);
         }
         // A piece of a sparse image names its sector offset inside the partition image
-        // (the host's `file_sector_offset`); the partition starts that much earlier. [I]
+        // (the host's `file_sector_offset`); the partition starts that much earlier. [inferred]
         // the real programmer addresses by start_sector only; pieces are tied together
         // here so the NAND model can hash the partition as a whole.
         let piece = cmd.attr_u64("file_sector_offset").ok().flatten().filter(|k| *k <= start);
@@ -520,13 +519,13 @@ impl Programmer {
                 log(cx, "Inside handlePower() - Requested POWER_RESET");
                 ResetTo::Boot
             }
-            // [I] the virtual module has no "off" switch a handler can reach: powering
+            // [inferred] the virtual module has no "off" switch a handler can reach: powering
             // off is modelled as leaving the bus and booting again.
             "off" => {
                 log(cx, "Inside handlePower() - Requested POWER_OFF");
                 ResetTo::Boot
             }
-            // The binary holds "Now resetting to EDL..." [B]; the attribute value is [I].
+            // The binary holds "Now resetting to EDL..." [confirmed]; the attribute value is [inferred].
             "edl" => {
                 log(cx, "Now resetting to EDL...");
                 ResetTo::Mode(SimMode::Edl)

@@ -1,13 +1,13 @@
 //! The EC20 R1 streaming programmer (NPRG/ENPRG9x15 after GO) on the DM port:
-//! streaming DLOAD as hostdl speaks it (`protocols.md` §3, `quectel-flows.md` §2.6, §7).
+//! streaming DLOAD as hostdl speaks it (`docs/facts/streaming.md`).
 //!
 //! - Replies are framed with a leading `7E`; with `streaming_short_packet_pad` two extra
-//!   `7E` follow a frame whose length is a multiple of 64 (`protocols.md` §1 [C:S4]).
+//!   `7E` follow a frame whose length is a multiple of 64 (`docs/facts/hdlc-diag.md` [confirmed]).
 //! - An unknown command (a DMSS NOP among them) gets the LOG "Invalid Command": that reply
-//!   starting `7E 0E` is how hosts recognise a running programmer (§2.3).
+//!   starting `7E 0E` is how hosts recognise a running programmer (docs/facts/dmss.md).
 //! - Until HELLO every other command gets ERROR 5; PARTITION_TABLE needs SECURITY_MODE;
-//!   OPEN_MULTI needs a partition table; RESET is refused while an image is open (§3.3).
-//! - An ERROR is preceded by a LOG with the same text (`protocols.md` §3.1 [C:S4]).
+//!   OPEN_MULTI needs a partition table; RESET is refused while an image is open (docs/facts/streaming.md).
+//! - An ERROR is preceded by a LOG with the same text (`docs/facts/streaming.md` [confirmed]).
 //! - ERASE_FLASH (0x1D) would erase the whole NAND: refused, and logged.
 
 use std::time::Duration;
@@ -23,21 +23,20 @@ use super::common::{SWITCH_DELAY, Step, check, check_write};
 use crate::handler::{Cx, Handler, ResetTo};
 use crate::nand::{PartitionWriter, canonical};
 
-/// Largest STREAM_WRITE data length and the block size announced in HELLO (`protocols.md`
-/// §1, §3.1 [C:S4]).
+/// Largest STREAM_WRITE data length and the block size announced in HELLO (`docs/facts/hdlc-diag.md` [confirmed]).
 pub const MAX_BLOCK: usize = 1024;
 /// Largest frame the decoder takes whole; longer ones are answered "invalid length".
 const MAX_FRAME: usize = 2048;
-/// Feature bits the NAND programmer supports: uncompressed + multi-image (§3.2 [C:S4]).
+/// Feature bits the NAND programmer supports: uncompressed + multi-image (docs/facts/streaming.md [confirmed]).
 pub const SUPPORTED_FEATURES: u8 = feature::UNCOMPRESSED_DOWNLOAD | feature::NAND_MULTI_IMAGE;
-/// Flash id in the HELLO response [I] inferred: the real string is not recorded.
+/// Flash id in the HELLO response [inferred] the real string is not recorded.
 pub const FLASH_ID: &str = "NAND 2Gbit";
-/// Receive buffers announced in HELLO (§3.2 [C:S4]).
+/// Receive buffers announced in HELLO (docs/facts/streaming.md [confirmed]).
 pub const WINDOW: u16 = 2;
-/// Erase block size announced as the one "sector" of the HELLO response [I] inferred: the
-/// NAND content of the sector list is unconfirmed (§3.2).
+/// Erase block size announced as the one "sector" of the HELLO response [inferred] the
+/// NAND content of the sector list is unconfirmed (docs/facts/streaming.md).
 pub const BLOCK_BYTES: u32 = 128 * 1024;
-/// The LOG text for unknown commands, as the Quectel probe saw it (`quectel-flows.md` §2.3).
+/// The LOG text for unknown commands, as the Quectel probe saw it (`docs/facts/dmss.md`).
 pub const INVALID_COMMAND_LOG: &str = "Invalid Command\n";
 
 /// An image being written.
@@ -86,7 +85,7 @@ fn error(cx: &mut Cx<'_>, code: u32, text: &str) {
 
 /// The partition named by an OPEN_MULTI, or the status refusing it. Besides CUSTOM (0x0E,
 /// what Quectel tools send), the 9x15 hostdl numbers SBL1/SBL2/RPM/DSP3 as 0x14–0x17
-/// (`protocols.md` §3.5 [C:S4]) and APPSBL/DSP1/DSP2 have their own types.
+/// (`docs/facts/streaming.md` [confirmed]) and APPSBL/DSP1/DSP2 have their own types.
 fn open_target(image_type: ImageType, payload: &[u8]) -> Result<String, OpenMultiStatus> {
     let fixed = match image_type {
         ImageType::Custom => {
@@ -131,7 +130,7 @@ impl Streaming {
             }
         };
         match &req {
-            // hostdl's answers to commands it knows but will not do here (§3.1 [C:S4]).
+            // hostdl's answers to commands it knows but will not do here (docs/facts/streaming.md [confirmed]).
             Request::Other { cmd: 0x05, .. } if self.hello => {
                 return error(cx, error_code::INVALID_COMMAND, "Simple write not allowed");
             }
@@ -141,7 +140,7 @@ impl Streaming {
             Request::Other { cmd: 0x05 | 0x11, .. } => {}
             Request::Other { .. } => return log_line(cx, INVALID_COMMAND_LOG),
             Request::DownloadFlag(_) if !cx.core.config.streaming_download_flag => {
-                // A programmer without Quectel's command (`quectel-flows.md` §2.6).
+                // A programmer without Quectel's command (`docs/facts/streaming.md`).
                 return log_line(cx, "Invalid command\n");
             }
             _ => {}
@@ -153,7 +152,7 @@ impl Streaming {
             Request::Hello(opts) => self.hello(cx, opts),
             Request::Read { .. } => {
                 if check(cx, "streaming:read") == Step::Go {
-                    // [I] inferred: reading back is not modelled.
+                    // [inferred] reading back is not modelled.
                     error(cx, error_code::INVALID_COMMAND, "Read not supported");
                 }
             }
@@ -213,7 +212,7 @@ impl Streaming {
         }
         self.hello = true;
         let rsp = HelloResponse {
-            // 4 when the host speaks 4 over USB, else 3 (§3.2 [C:S4]).
+            // 4 when the host speaks 4 over USB, else 3 (docs/facts/streaming.md [confirmed]).
             version: if opts.max_version >= 4 { 4 } else { 3 },
             min_version: 2,
             max_block_size: MAX_BLOCK as u32,
@@ -258,8 +257,8 @@ impl Streaming {
             self.table = Some(parsed);
             send(cx, &Reply::PartitionTable(PartitionStatus::Accepted));
         } else {
-            // [I] inferred: the table on flash stays in force, so a host that carries on
-            // after "differs" (QFlash 9615, `quectel-flows.md` §2.6) can still open the
+            // [inferred] the table on flash stays in force, so a host that carries on
+            // after "differs" (QFlash 9615, `docs/facts/streaming.md`) can still open the
             // partitions it names.
             cx.log("streaming: partition table differs from the one on flash (override needed)");
             self.table = ptable::parse_with(&current, &units).ok();
@@ -291,7 +290,7 @@ impl Streaming {
         };
         let capacity = entry.length_bytes;
         if let Some(prev) = self.open.take() {
-            // [I] inferred: an image opened without closing the previous one leaves that
+            // [inferred] an image opened without closing the previous one leaves that
             // one unfinished.
             cx.log(format!("streaming: {} was never closed", prev.sent));
             cx.commit(prev.writer, false);

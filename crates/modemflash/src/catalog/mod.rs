@@ -1,8 +1,8 @@
 //! The device catalogue: which USB ids belong to which module family, chipset and mode,
 //! how their interfaces are laid out, and how Quectel revision strings decompose.
 //!
-//! Facts: `quectel-flows.md` §4 (USB identities), §5 (revision strings) and
-//! `protocols.md` §8 (Linux USB facts). Rows tagged [I] there are marked `inferred` here
+//! Facts: `docs/facts/usb.md` (USB identities), docs/facts/firehose.md (revision strings) and
+//! `docs/facts/usb.md` (Linux USB facts). Rows tagged [inferred] there are marked `inferred` here
 //! so callers can say "probably".
 
 mod revision;

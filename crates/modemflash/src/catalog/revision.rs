@@ -1,9 +1,9 @@
-//! Quectel firmware revision strings (`quectel-flows.md` §5).
+//! Quectel firmware revision strings (`docs/facts/quectel.md`).
 //!
 //! `EC25EFAR06A11M4G_01.001.01.001` = model `EC25`, variant `EFA`, release line `R06`,
 //! build `A11`, tail `M4G`, sub-edition `01.001.01.001`. The split point is the first
-//! `R<2 digits>A<2 digits>`, as QFirehose does [C]. What the parts *mean* (release line =
-//! compatibility line, tail = memory) is inferred [I]; the chipset guess comes from a small
+//! `R<2 digits>A<2 digits>`, as QFirehose does [confirmed]. What the parts *mean* (release line =
+//! compatibility line, tail = memory) is inferred [inferred]; the chipset guess comes from a small
 //! rule table below so it can be corrected without touching the parser.
 
 use serde::Serialize;
@@ -35,7 +35,7 @@ pub struct Revision {
 pub enum RevisionFit {
     /// Same model and release line: a normal update.
     SameLine,
-    /// Same model, different release line: can leave the module stuck in 9008 [F].
+    /// Same model, different release line: can leave the module stuck in 9008 [inferred].
     CrossesLine,
     /// Different model or chipset: refuse.
     DifferentModel,
@@ -90,7 +90,7 @@ impl RevisionChange {
 }
 
 /// Chipset rules: (model, tail prefix or "" for any, chipset). First match wins.
-/// [I] inferred from the revision table in `quectel-flows.md` §5: 9615-era EC20 builds end
+/// [inferred] inferred from the revision table in `docs/facts/quectel.md`: 9615-era EC20 builds end
 /// in `E2G`, 9x07 builds in `M4G`/`M2G`.
 const CHIPSET_RULES: &[(&str, &str, Chipset)] = &[
     ("EC20", "E", Chipset::Mdm9615),
@@ -182,7 +182,7 @@ impl Revision {
         self.release.map(|r| format!("R{r:02}"))
     }
 
-    /// The chipset this revision most likely runs on ([I], see `CHIPSET_RULES`).
+    /// The chipset this revision most likely runs on ([inferred], see `CHIPSET_RULES`).
     pub fn chipset(&self) -> Chipset {
         let Some(model) = self.model.as_deref() else { return Chipset::Unknown };
         let tail = self.tail.as_deref().unwrap_or("");

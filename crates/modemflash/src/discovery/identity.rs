@@ -1,6 +1,6 @@
 //! A module's identity read in normal mode: the revision through DIAG 0x7C (extended build
 //! ID) on the DM port and through `ATI`/`AT+CGMR`, the full version through `AT+QGMR`, the
-//! IMEI through `AT+GSN` (`quectel-flows.md` §5). Each source is tried on its own; what
+//! IMEI through `AT+GSN` (`docs/facts/quectel.md`). Each source is tried on its own; what
 //! fails is kept as a note, so a module with only one working port still gets identified.
 
 use std::time::Duration;

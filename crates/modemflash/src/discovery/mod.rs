@@ -3,7 +3,7 @@
 //! The executor talks to a [`ModuleBus`]: wait for a mode with a deadline, then open a
 //! port. Re-enumeration is a normal event, not an error: `open` retries while the OS
 //! catches up (the field failure `error: cannot open device` was exactly an open right
-//! after re-enumeration, `quectel-flows.md` §6).
+//! after re-enumeration, `docs/facts/quectel.md`).
 //!
 //! Implementations: [`ports::PortsBus`] for explicit endpoints (`--port TTY`,
 //! `--fastboot tcp:HOST:PORT`); the virtual module's in-process bus lives in
@@ -68,7 +68,7 @@ pub enum BusError {
 }
 
 /// Attempts of an open right after re-enumeration, and the pause between them: device
-/// nodes and ttys appear a moment after the USB device does (`quectel-flows.md` §6).
+/// nodes and ttys appear a moment after the USB device does (`docs/facts/quectel.md`).
 pub const OPEN_ATTEMPTS: u32 = 20;
 pub const OPEN_RETRY_DELAY: Duration = Duration::from_millis(250);
 

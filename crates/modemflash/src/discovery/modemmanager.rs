@@ -1,7 +1,7 @@
 //! Keep ModemManager off the module during an update (cargo feature `modemmanager`, Linux).
 //!
 //! ModemManager probes new modem ports and can reset a module in the middle of a flash
-//! (`quectel-flows.md` §6 [F]). Its D-Bus API has the remedy: `InhibitDevice(s uid,
+//! (`docs/facts/quectel.md` [inferred]). Its D-Bus API has the remedy: `InhibitDevice(s uid,
 //! b inhibit)` on `org.freedesktop.ModemManager1` (object `/org/freedesktop/ModemManager1`)
 //! closes the modem's ports and ignores the device, where `uid` is the `Device` property of
 //! the modem object (its sysfs path, e.g. `/sys/devices/…/usb1/1-12/1-12.2`). The

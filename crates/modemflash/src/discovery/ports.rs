@@ -64,7 +64,7 @@ impl Default for ListenOptions {
 }
 
 /// The AT tty that goes with a DM tty: `DIR/at` next to `DIR/dm` (simulator), or
-/// `ttyUSB(n+2)` for `ttyUSBn` (QFlash's rule, `quectel-flows.md` §4) [C].
+/// `ttyUSB(n+2)` for `ttyUSBn` (QFlash's rule, `docs/facts/usb.md`) [confirmed].
 pub fn at_port_for(dm: &Path) -> Option<PathBuf> {
     let name = dm.file_name()?.to_str()?;
     if name == "dm" {

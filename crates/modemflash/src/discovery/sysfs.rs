@@ -2,7 +2,7 @@
 //! `/sys/bus/usb/devices/*` (root injectable, so tests build trees in a tempdir), match
 //! each device against the catalogue, and map its interfaces to roles and ttys.
 //!
-//! Facts (`protocols.md` §8, `quectel-flows.md` §3.3): a device directory is named
+//! Facts (`docs/facts/usb.md`, `docs/facts/quectel.md`): a device directory is named
 //! `BUS-PORT[.PORT…]` and holds `idVendor`, `idProduct`, `bcdDevice`, `serial`, `product`, `speed`,
 //! `busnum`, `devnum`; its interfaces are child directories `BUS-PORT:CONFIG.IFACE` with
 //! `bInterfaceNumber`, `bInterfaceClass`/`SubClass`/`Protocol` (hex) and a `driver` symlink.

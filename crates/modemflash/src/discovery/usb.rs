@@ -5,7 +5,7 @@
 //!   portable counterpart of [`super::sysfs::enumerate`], which on Linux also knows ttys
 //!   and drivers).
 //! - [`open_bulk`]: claim one interface (on Linux detaching qcserial/option first, as
-//!   QFirehose does for 05c6:9008, `protocols.md` §8 [C]) and return its bulk endpoints as
+//!   QFirehose does for 05c6:9008, `docs/facts/usb.md` [confirmed]) and return its bulk endpoints as
 //!   a [`BulkTransport`] (ZLP after whole packets, 1 MiB OUT transfers, several in flight).
 //! - [`HotplugWaiter`]: block until a device arrives or leaves, or a timeout passes.
 //!

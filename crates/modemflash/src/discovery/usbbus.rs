@@ -6,7 +6,7 @@
 //!   (distinct, `module_id.rs`) USB serial string, else the one device on a path never
 //!   seen before, and that only while every neighbour (every other catalogue module seen
 //!   since the module was found) is still on its own path. That last rule catches a USB3
-//!   module coming back as USB2 on another path (docs/facts/usb.md) [C];
+//!   module coming back as USB2 on another path (docs/facts/usb.md) [confirmed];
 //!   QFirehose rescans for a newer 05c6:9008 the same way. While a neighbour is away it
 //!   is not used at all: the neighbour may be what re-enumerates on the new path, and
 //!   adopting it would flash the wrong module. Devices seen while the module is away
@@ -20,7 +20,7 @@
 //!   ([`super::listen`]).
 //! - Ports open the tty bound to the interface when there is one, else raw USB (feature
 //!   `usb`). The EDL interface prefers raw USB, as QFirehose does for 05c6:9008
-//!   (`protocols.md` §8) [C], and falls back to the tty.
+//!   (`docs/facts/usb.md`) [confirmed], and falls back to the tty.
 //! - `wait_for` polls every [`POLL_INTERVAL`] and wakes early on nusb hotplug events.
 
 use std::collections::HashSet;

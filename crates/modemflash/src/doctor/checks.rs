@@ -132,7 +132,7 @@ fn modem_manager(env: &Env, found: &[Found]) -> Check {
     Check::new(CheckId::ModemManager, findings)
 }
 
-/// The usb-serial driver that serves a vendor's ids in normal mode (`protocols.md` §8).
+/// The usb-serial driver that serves a vendor's ids in normal mode (`docs/facts/usb.md`).
 fn serial_driver_for(vid: u16) -> &'static str {
     if vid == 0x2c7c { "option" } else { "qcserial" }
 }

@@ -1,8 +1,8 @@
 //! `doctor`: what stands between this host and the module, each finding with its remedy,
 //! as data. The CLI words them; `--json` prints them as they are.
 //!
-//! The field failures this covers (`quectel-flows.md` §6, `protocols.md` §8,
-//! `anchors-and-crates.md` §2 takeaway 4): ModemManager (or eg25-manager) probing and
+//! The field failures this covers (`docs/facts/quectel.md`, `docs/facts/usb.md`,
+//! `docs/benchmarks.md` takeaway 4): ModemManager (or eg25-manager) probing and
 //! resetting the module during a flash; qcserial holding 05c6:9008; a root-only usbfs node
 //! (`error: cannot open device`); ttys that need the `dialout` group; missing udev rules;
 //! USB autosuspend dropping the link. On Windows the driver bound to each interface decides
@@ -29,7 +29,7 @@ use crate::discovery::sysfs::Roots;
 pub const UDEV_RULES_FILE: &str = "70-modemflash.rules";
 
 /// Process names that grab modem ports: ModemManager, and eg25-manager on PinePhones
-/// (`quectel-flows.md` §6 [F]).
+/// (`docs/facts/quectel.md` [inferred]).
 pub const PORT_GRABBERS: &[&str] = &["ModemManager", "eg25-manager"];
 
 /// Where the checks look.

@@ -5,8 +5,8 @@
 //! `dialout` for ttys) and `uaccess` (the user at the seat gets an ACL). The flashing
 //! modes (05c6:9008, the EC20 R1's DLOAD on 05c6:9215 with bcdDevice 0000, and 18d1:d00d)
 //! are hidden from ModemManager (`ID_MM_DEVICE_IGNORE`),
-//! which otherwise probes them and can reset the module mid-flash (`quectel-flows.md` §6
-//! [F]), and have USB autosuspend turned off. Normal-mode ids stay visible to ModemManager:
+//! which otherwise probes them and can reset the module mid-flash (`docs/facts/quectel.md`
+//! [inferred]), and have USB autosuspend turned off. Normal-mode ids stay visible to ModemManager:
 //! it is how people use the modem; `modemflash update` deals with it (see `doctor`).
 
 use crate::catalog::USB_IDS;

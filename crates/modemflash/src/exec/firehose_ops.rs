@@ -1,6 +1,6 @@
 //! Operations of the MDM9x07 Firehose flow (`plan/firehose.rs`): DIAG → EDL, Sahara upload
 //! of the programmer (or reuse of one already running), then one Firehose command per step
-//! on the client kept in the [`Session`] (`quectel-flows.md` §3.4–3.6, `protocols.md` §5.3).
+//! on the client kept in the [`Session`] (`docs/facts/quectel.md`–3.6, `docs/facts/firehose.md`).
 //!
 //! Timeouts are the Firehose client's named ones ([`ERASE_TIMEOUT`] 60 s,
 //! [`PROGRAM_ACK_TIMEOUT`] 120 s, …), all above QFirehose's 15 s / 6 s that users report as
@@ -34,7 +34,7 @@ type Link = Box<dyn Transport>;
 
 /// How long the EDL interface may stay silent before the host asks whether a Firehose
 /// programmer (which never says HELLO) is already running there with a `<nop>`.
-/// [I] inferred: a boot ROM sends HELLO as soon as the interface is opened; the value is
+/// [inferred] a boot ROM sends HELLO as soon as the interface is opened; the value is
 /// below QFirehose's 5 s HELLO wait so a running programmer is found quickly.
 pub const FIREHOSE_PROBE_AFTER: Duration = Duration::from_secs(2);
 /// How long to wait for the answer to that `<nop>`.
@@ -424,7 +424,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
             report.done
         ),
     });
-    // "must first read <log from mdm9x07, then send <configure" (quectel-flows.md §3.6).
+    // "must first read <log from mdm9x07, then send <configure" (`docs/facts/firehose.md`).
     let mut fh = FirehoseClient::new(sahara.into_inner());
     let logs = fh.drain_logs(STARTUP_FIRST_WAIT, STARTUP_QUIET).map_err(|e| proto(&e))?;
     device_logs(cx, &logs);

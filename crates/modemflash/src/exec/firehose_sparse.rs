@@ -2,8 +2,8 @@
 //! expanded: each run of consecutive RAW/FILL chunks becomes one `<program>` at the run's
 //! sector (`start_sector` + offset), carrying the run's sector offset inside the image as
 //! `file_sector_offset`; DONT_CARE chunks are skipped, CRC32 chunks ignored. QFirehose
-//! splits sparse images into runs the same way (`quectel-flows.md` §3.6) [C]; that it
-//! names the offset `file_sector_offset` in the image's unsparsed sectors is [I].
+//! splits sparse images into runs the same way (`docs/facts/firehose.md`) [confirmed]; that it
+//! names the offset `file_sector_offset` in the image's unsparsed sectors is [inferred].
 //!
 //! Three handles on the file keep memory constant whatever the image: one checks every
 //! chunk header first (alignment, total), one looks ahead for the end of each run, one

@@ -25,7 +25,7 @@ use crate::protocol::fastboot::client::FastbootOptions;
 use crate::protocol::streaming::client::StreamingTimeouts;
 
 /// How long a re-enumeration may take before a step gives up (QFlash polls up to 30×
-/// with 1–10 s waits, `protocols.md` §8) [C]. Generous on purpose.
+/// with 1–10 s waits, `docs/facts/usb.md`) [confirmed]. Generous on purpose.
 pub const MODE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A request to stop, shared between whoever asks (a signal handler in a program) and the
@@ -288,10 +288,8 @@ fn run_steps(
     }
     // A resumed run met the module in a mode without a revision: the journal kept the one
     // it reported when the update began.
-    let revision_before = plan
-        .revision_before
-        .clone()
-        .or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
+    let revision_before =
+        plan.revision_before.clone().or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
     let change = crate::catalog::RevisionChange::between(
         revision_before.as_deref(),
         revision_after.as_deref(),

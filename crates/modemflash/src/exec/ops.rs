@@ -128,7 +128,7 @@ fn fastboot<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut Fas
     if session.fastboot.is_none() {
         let mut client = FastbootClient::new(open(cx, Port::Fastboot)?, cx.opts.fastboot.clone());
         // Make sure this is a fastboot that answers before the first flash
-        // (`quectel-flows.md` §7).
+        // (`docs/facts/quectel.md`).
         let product = client.getvar("product").map_err(|e| proto(&e, Port::Fastboot))?;
         cx.observer.event(&Event::DeviceLog {
             step: cx.step.id.clone(),
@@ -183,7 +183,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             let mut statuses = Vec::new();
             // Try the tables in order without override; the first the programmer accepts
             // wins. If every table differs from the flash, force the first one: the
-            // package's table is the one its images are laid out for [I].
+            // package's table is the one its images are laid out for [inferred].
             for t in tables {
                 let bytes = read_small(cx.package, t).map_err(|e| err(Port::Dm, FailureKind::Package, e))?;
                 let status = c.partition_table(&bytes, false).map_err(|e| proto(&e, Port::Dm))?;

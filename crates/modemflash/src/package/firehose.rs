@@ -1,9 +1,8 @@
-//! MDM9x07 Firehose (QFirehose-style) packages (`quectel-flows.md` §3.2, `protocols.md`
-//! §5.4–5.5, `real-traces.md` §4.5).
+//! MDM9x07 Firehose (QFirehose-style) packages (`docs/facts/packages.md`, `docs/facts/firehose.md`–5.5, `docs/facts/firehose.md`).
 //!
 //! Layout: `<root>/update/firehose/` holds the programmer, `rawprogram*.xml` and
 //! `patch*.xml`; `filename` attributes are relative to that directory and use
-//! backslashes and `..\` [C]. `md5.txt` at the root is verified when present.
+//! backslashes and `..\` [confirmed]. `md5.txt` at the root is verified when present.
 
 use serde::Serialize;
 
@@ -15,7 +14,7 @@ use super::{elf, headers};
 /// Largest XML file read (real ones are a few KiB).
 const MAX_XML: u64 = 4 << 20;
 
-/// Programmer name patterns in QFirehose's search order [C]: (prefix, suffix).
+/// Programmer name patterns in QFirehose's search order [confirmed]: (prefix, suffix).
 const PROGRAMMER_PATTERNS: &[(&str, &str)] = &[
     ("prog_nand_firehose_", ".mbn"),
     ("prog_emmc_firehose_", ".mbn"),
@@ -228,7 +227,7 @@ pub(super) fn analyse(
                         layout.ops.push(XmlOp::Patch { attrs });
                     }
                     // Patches against host files are applied by the tool that built the
-                    // package; the device only sees DISK patches (protocols.md §5.3).
+                    // package; the device only sees DISK patches (`docs/facts/firehose.md`).
                 }
                 other => report.warning(Some(&x.path), &format!("unknown element <{other}> ignored")),
             }
@@ -342,7 +341,7 @@ fn check_program(
     let filename = attr(&attrs, "filename").unwrap_or("").trim().to_owned();
     let label = attr(&attrs, "label").unwrap_or("?").to_owned();
     if filename.is_empty() {
-        return None; // empty filename means "skip" (protocols.md §5.5)
+        return None; // empty filename means "skip" (`docs/facts/firehose.md`)
     }
     let Some(rel) = resolve(fh_dir, &filename) else {
         report.error(

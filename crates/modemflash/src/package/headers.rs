@@ -1,9 +1,9 @@
 //! Header checks for the binary images in a package: Qualcomm MBN (40-byte v3 header and
 //! the 80-byte SBL header), ELF programmers, Android boot images and yaffs2 file systems.
 //!
-//! Layouts: MBN v3 per `quectel-flows.md` §2.6 (`sbl2_tmp` facts) [C]; the 80-byte SBL
+//! Layouts: MBN v3 per `docs/facts/streaming.md` (`sbl2_tmp` facts) [confirmed]; the 80-byte SBL
 //! header (codeword 0x844BDCD1, magic 0x73D71034) and the yaffs2 object-header check of
-//! `quectel-flows.md` §2.10 are [I] and only ever produce notes, never errors.
+//! `docs/facts/packages.md` are [inferred] and only ever produce notes, never errors.
 
 use serde::Serialize;
 
@@ -52,8 +52,8 @@ impl MbnHeader {
     }
 }
 
-/// Name of a Qualcomm image id as used in 9x15/9x07 MBN headers ([I] beyond the ids
-/// named in `quectel-flows.md` §2.6 and §3.5).
+/// Name of a Qualcomm image id as used in 9x15/9x07 MBN headers ([inferred] beyond the ids
+/// named in `docs/facts/streaming.md` and docs/facts/streaming.md).
 pub fn image_id_name(id: u32) -> &'static str {
     match id {
         5 => "APPSBL",
@@ -169,7 +169,7 @@ pub struct Yaffs2Info {
 
 /// Recognise a yaffs2 image: the first chunk is an object header with a known object
 /// type (1 file, 2 symlink, 3 directory, 4 hardlink, 5 special), parent id 1 (root) and
-/// `FF FF` at bytes 8–9, and the file is a whole number of chunk+spare units. [I]
+/// `FF FF` at bytes 8–9, and the file is a whole number of chunk+spare units. [inferred]
 pub fn parse_yaffs2(head: &[u8], file_size: u64) -> Option<Yaffs2Info> {
     let obj_type = le32(head, 0)?;
     let parent = le32(head, 4)?;
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn mbn40_like_sbl2_tmp() {
-        // quectel-flows.md §2.6: sbl2_tmp image_id 0x16, load 0x40100000, code 0x57678.
+        // `docs/facts/streaming.md`: sbl2_tmp image_id 0x16, load 0x40100000, code 0x57678.
         let h = parse_mbn(&mbn(0x16, 0x4010_0000, 0x57678)).unwrap();
         assert_eq!((h.image_id, h.load_address, h.code_size), (0x16, 0x4010_0000, 0x57678));
         assert_eq!(image_id_name(h.image_id), "SBL2");

@@ -1,8 +1,8 @@
 //! Intel HEX, as used for the MDM9615 DMSS programmers `NPRG9x15.hex`/`ENPRG9x15.hex`
-//! (`protocols.md` §9, `quectel-flows.md` §2.5).
+//! (`docs/facts/packages.md`, `docs/facts/dmss.md`).
 //!
 //! All six record types are parsed and every checksum is verified. Quectel's own loader
-//! concatenates data records blindly [C]; we keep real addresses, merge adjacent records
+//! concatenates data records blindly [confirmed]; we keep real addresses, merge adjacent records
 //! into segments and report whether the image is contiguous, so a gap is visible before
 //! anything is uploaded.
 

@@ -1,7 +1,7 @@
-//! Legacy MDM9615 (EC20 R1, QFlash-style) packages (`quectel-flows.md` §2.2, §2.6–2.10).
+//! Legacy MDM9615 (EC20 R1, QFlash-style) packages (`docs/facts/packages.md`–2.10).
 //!
 //! The file → role table is data (`RULES`), matched on the file name like QFlash's
-//! `image_read` [C], so a corrected fact is a one-line change.
+//! `image_read` [confirmed], so a corrected fact is a one-line change.
 
 use std::io::Read;
 
@@ -65,7 +65,7 @@ const RULES: &[Rule] = &[
         &[(Phase::Streaming, "partition table (alternative)")],
     ),
     (Match::Exact("sbl1.mbn"), Kind::BootLoader, &[(Phase::Streaming, "0:SBL1")]),
-    // sbl2 goes through fastboot in pass 1 and streaming in pass 2 (§2.7, §2.8) [C].
+    // sbl2 goes through fastboot in pass 1 and streaming in pass 2 (docs/facts/dmss.md, docs/facts/dmss.md) [confirmed].
     (Match::Exact("sbl2.mbn"), Kind::BootLoader, &[(Phase::Fastboot, "sbl2"), (Phase::Streaming, "0:SBL2")]),
     (Match::Exact("rpm.mbn"), Kind::BootLoader, &[(Phase::Streaming, "0:RPM")]),
     (Match::Exact("appsboot.mbn"), Kind::BootLoader, &[(Phase::Fastboot, "aboot")]),
@@ -247,15 +247,15 @@ pub(super) fn analyse(
             Kind::Nv | Kind::Unused(_) => {}
         }
     }
-    // Pass-1 programmer order: NPRG, then ENPRG (quectel-flows.md §2.5) [C].
+    // Pass-1 programmer order: NPRG, then ENPRG (`docs/facts/dmss.md`) [confirmed].
     for (path, go) in [nprg, enprg].into_iter().flatten() {
         layout.go_address = layout.go_address.or(Some(go));
         layout.programmers.push(path);
     }
     // partition.mbn before partition2.mbn (QFlash 9615); the order is a policy the
-    // planner may change, since sources disagree [F].
+    // planner may change, since sources disagree [inferred].
     layout.partition_tables.sort_by_key(|p| !base(p).eq_ignore_ascii_case("partition.mbn"));
-    // Fastboot order from quectel-flows.md §2.7 [C].
+    // Fastboot order from `docs/facts/quectel.md` [confirmed].
     const FB_ORDER: &[&str] =
         &["sbl2", "aboot", "dsp1", "dsp2", "dsp3", "system", "userdata", "recoveryfs", "boot", "recovery"];
     layout.fastboot.sort_by_key(|(p, _)| FB_ORDER.iter().position(|o| o == p).unwrap_or(usize::MAX));

@@ -1,9 +1,9 @@
-//! Quectel `md5.txt` (`quectel-flows.md` §3.2) [C].
+//! Quectel `md5.txt` (`docs/facts/packages.md`) [confirmed].
 //!
 //! Each useful line holds a Windows path after `:\`, then `:`, then 32 hex digits, e.g.
 //! `D:\update\firehose\sbl1.mbn:0123…`. QFirehose resolves the path after `:\` against
 //! the package root (its log prints `md5 checking: <root>/update/NON-HLOS.ubi pass`) and
-//! compares digests without regard to case [C]. Lines written on the build machine may
+//! compares digests without regard to case [confirmed]. Lines written on the build machine may
 //! also start with the package's own folder (`E:\EC25EFAR06A11M4G\update\…`); see
 //! [`candidates`]. Lines naming `targetfiles.zip` are skipped, as QFirehose does.
 //!

@@ -1,7 +1,7 @@
 //! Firmware packages: open a directory or a `.zip`, work out what kind of package it is,
 //! give every file its role, and validate all of it before any module is touched.
 //!
-//! Kinds (`quectel-flows.md` §0, §2.2, §3.2):
+//! Kinds (`docs/facts/quectel.md`):
 //! - **legacy MDM9615** (EC20 R1, QFlash-style): DMSS `.hex` programmer → streaming DLOAD →
 //!   fastboot. No `md5.txt`, no Firehose programmer — both normal for this kind.
 //! - **Firehose 9x07** (EC25/EC21/EG25-G/EC20 R2, QFirehose-style): Sahara → Firehose, driven

@@ -1,10 +1,10 @@
 //! NAND "user" partition tables `partition.mbn` / `partition2.mbn`
-//! (`protocols.md` §3.7, `quectel-flows.md` §2.10).
+//! (`docs/facts/streaming.md`, `docs/facts/packages.md`).
 //!
 //! Header: magic1 0xAA7D1B9A, magic2 0x1F7D48BC, version, partition count (LE32 each)
-//! [C]. Entries are 28 bytes: name[16], then — by the layout of `partition_nand.xml`,
+//! [confirmed]. Entries are 28 bytes: name[16], then — by the layout of `partition_nand.xml`,
 //! which the table is built from — size (LE32), padding (LE16), which_flash (LE16) and
-//! four attribute bytes. The entry layout past the name is inferred [I].
+//! four attribute bytes. The entry layout past the name is inferred [inferred].
 //!
 //! Units: `partition_nand.xml` names the fields `size_blks` and `pad_blks`, and the table a
 //! real EC20 R1 accepted from QFlash (docs/facts/field-evidence.md, the PARTITION_TABLE frame:
@@ -36,7 +36,7 @@ pub struct NandGeometry {
 }
 
 impl NandGeometry {
-    /// The EC20 R1 (MDM9615) NAND: 2 KiB pages, 64 pages per block = 128 KiB blocks [I]:
+    /// The EC20 R1 (MDM9615) NAND: 2 KiB pages, 64 pages per block = 128 KiB blocks [inferred]:
     /// every yaffs2 image of the field package is a whole number of 2048+64-byte chunks
     /// (docs/facts/field-evidence.md, package listing), and 64 pages per block is the
     /// usual geometry of such parts.

@@ -1,4 +1,4 @@
-//! The MDM9x07 Firehose flow as data (`quectel-flows.md` §3.4–3.6, `protocols.md` §5.3–5.4).
+//! The MDM9x07 Firehose flow as data (`docs/facts/quectel.md`–3.6, `docs/facts/firehose.md`–5.4).
 //!
 //! From normal mode: DIAG `4B 65 01 00` → EDL → Sahara uploads the package's programmer →
 //! Firehose `configure` (payload negotiated) → erase the SBL (`start_sector` 0) → the
@@ -11,15 +11,14 @@
 //! Resume: erases and programs are durable. A journaled erase is skipped only when every
 //! program inside its range is journaled too: NAND pages cannot be programmed again
 //! without an erase, so a partition whose program did not finish gets its erase again
-//! [I] inferred from NAND semantics; the 9x07 programmer's own behaviour is not recorded.
+//! [inferred] inferred from NAND semantics; the 9x07 programmer's own behaviour is not recorded.
 
 use super::{DeviceMode, Flow, ModuleState, Op, Plan, PlanError, PlanOptions, Step};
 use crate::package::{FirehoseLayout, Package, ProgramEntry, XmlOp};
 
-/// `DelayInSeconds` of the final power reset (QFirehose and qdl send 10, `protocols.md`
-/// §5.1) [C].
+/// `DelayInSeconds` of the final power reset (QFirehose and qdl send 10, `docs/facts/firehose.md`) [confirmed].
 pub const POWER_RESET_DELAY_SECS: u32 = 10;
-/// `MemoryName` for the 9x07 NAND parts (`quectel-flows.md` §3.6) [C].
+/// `MemoryName` for the 9x07 NAND parts (`docs/facts/firehose.md`) [confirmed].
 pub const MEMORY_NAME: &str = "nand";
 
 fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {

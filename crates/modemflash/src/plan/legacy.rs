@@ -1,9 +1,9 @@
-//! Legacy MDM9615 flows as data (`quectel-flows.md` §2.4–2.9, `protocols.md` §10).
+//! Legacy MDM9615 flows as data (`docs/facts/quectel.md`–2.9, `docs/facts/quectel.md`).
 //!
 //! - **A** (from normal mode): DIAG 0x3A → DMSS programmer → streaming boot chain that
 //!   stops in fastboot → fastboot images → reboot → (pass 2: real SBL2 over streaming,
 //!   when temporary loaders were used) → verify.
-//! - **B** (`AT+QFASTBOOT`, firmware from 2016-04-28 on [I]): fastboot images first, then
+//! - **B** (`AT+QFASTBOOT`, firmware from 2016-04-28 on [inferred]): fastboot images first, then
 //!   DLOAD and streaming for the real boot chain with the Quectel download flag → verify.
 //! - **C** (recovery): a module found in fastboot gets every fastboot image (real aboot
 //!   included, since a temporary aboot never boots further) and then a full streaming
@@ -43,13 +43,13 @@ impl Flow {
 const TEMP_SBL2: &str = "sbl2_tmp.mbn";
 const TEMP_APPSBL: &str = "appsboot_tmp.mbn";
 
-/// Fastboot partitions of flow A in the reference's order (`quectel-flows.md` §2.7) [C].
+/// Fastboot partitions of flow A in the reference's order (`docs/facts/quectel.md`) [confirmed].
 const FASTBOOT_ALL: &[&str] =
     &["sbl2", "aboot", "dsp1", "dsp2", "dsp3", "system", "userdata", "recoveryfs", "boot", "recovery"];
-/// Flow B writes only the non-boot-chain images through fastboot (§2.9 variant) [C].
+/// Flow B writes only the non-boot-chain images through fastboot (docs/facts/dmss.md variant) [confirmed].
 const FASTBOOT_IMAGES: &[&str] =
     &["system", "userdata", "boot", "recovery", "recoveryfs", "dsp1", "dsp2", "dsp3"];
-/// The streaming boot chain (§2.6) [C].
+/// The streaming boot chain (docs/facts/dmss.md) [confirmed].
 const CHAIN: &[&str] = &["0:SBL1", "0:SBL2", "0:RPM", "0:APPSBL"];
 
 struct Ctx<'a> {
@@ -242,7 +242,7 @@ fn flow_a(cx: &mut Ctx<'_>, expected: Option<String>) {
     cx.reset("", DeviceMode::Fastboot);
     cx.fastboot(FASTBOOT_ALL);
     if cx.temp.is_some() {
-        // Pass 2: the real SBL2 through the emergency programmer (§2.8) [C].
+        // Pass 2: the real SBL2 through the emergency programmer (docs/facts/dmss.md) [confirmed].
         cx.reboot(DeviceMode::Normal);
         cx.switch_dload("pass2:");
         cx.dmss("pass2:", true);
@@ -392,7 +392,7 @@ fn entry_point(steps: &[Step], mode: DeviceMode, done: &[String]) -> Option<usiz
     best
 }
 
-/// Whether a firmware revision has `AT+QFASTBOOT` ([I]: added 2016-04-28; EC20 R1 builds
+/// Whether a firmware revision has `AT+QFASTBOOT` ([inferred]: added 2016-04-28; EC20 R1 builds
 /// of release line R02 up to A04 predate it).
 pub fn supports_qfastboot(revision: &str) -> bool {
     let r = crate::catalog::Revision::parse(revision);

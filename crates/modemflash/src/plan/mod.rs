@@ -3,8 +3,7 @@
 //!
 //! Each flow is a list of step templates (`legacy.rs`); the planner instantiates them with
 //! the package's files and picks where to enter from the module's detected mode and the
-//! journal. The real sequences are partly inferred (`quectel-flows.md` §2, `protocols.md`
-//! §10), which is why they are data and not code paths in the executor.
+//! journal. The real sequences are partly inferred (`docs/facts/quectel.md`), which is why they are data and not code paths in the executor.
 
 pub mod chip;
 mod firehose;
@@ -64,7 +63,7 @@ pub enum Op {
     /// Write one file to a named partition.
     StreamingWrite { partition: String, file: String },
     /// Overwrite the start of a partition so the boot loader treats it as invalid
-    /// (how Quectel's tools make aboot stop in fastboot, `protocols.md` §10 C) [I].
+    /// (how Quectel's tools make aboot stop in fastboot, `docs/facts/quectel.md` C) [inferred].
     StreamingInvalidate { partition: String },
     /// Clear the Quectel download flag.
     StreamingClearFlag,

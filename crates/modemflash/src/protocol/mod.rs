@@ -2,7 +2,7 @@
 //! and, where the host drives the protocol, a thin blocking `client` over a
 //! [`Transport`](crate::transport::Transport).
 //!
-//! Facts come from `shared/reference/protocols.md` and `quectel-flows.md`.
+//! Facts come from `docs/facts/` (one file per protocol, each fact with its source and tag).
 
 pub mod at;
 pub mod diag;

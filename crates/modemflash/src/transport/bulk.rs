@@ -4,9 +4,8 @@
 //! - `send` splits a message into transfers of [`OUT_CHUNK`] bytes (a whole number of max
 //!   packets, so the split is invisible on the bus), keeps up to [`OUT_IN_FLIGHT`] of them
 //!   queued, and ends with a zero-length packet when the message is a non-zero multiple of
-//!   the max packet size (`protocols.md` §8 ZLP via usbfs, `quectel-flows.md` §3.3) [C].
-//!   Several 1 MiB transfers in flight is what keeps Firehose fast (`anchors-and-crates.md`
-//!   §2 takeaway 2).
+//!   the max packet size (`docs/facts/usb.md` ZLP via usbfs, `docs/facts/quectel.md`) [confirmed].
+//!   Several 1 MiB transfers in flight is what keeps Firehose fast (`docs/benchmarks.md` takeaway 2).
 //! - `recv` keeps [`IN_IN_FLIGHT`] reads of [`IN_TRANSFER`] bytes queued; a read that
 //!   completes empty is a ZLP and is reported as `Ok(0)`; bytes beyond the caller's buffer
 //!   are kept for the next call. A read timeout leaves the reads queued, so no data is lost.
@@ -24,7 +23,7 @@ pub const IN_TRANSFER: usize = 16 * 1024;
 /// IN transfers queued at once.
 pub const IN_IN_FLIGHT: usize = 2;
 /// Time allowed for one OUT transfer: 3 s, QFirehose's bulk write timeout
-/// (`quectel-flows.md` §3.3) [C].
+/// (`docs/facts/quectel.md`) [confirmed].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long to wait for cancelled transfers to come back.
 pub const CANCEL_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);

@@ -5,7 +5,7 @@
 //! message (one bulk OUT transfer), [`Transport::recv`] returns what one read yields.
 //! A byte stream (tty, TCP) loses message boundaries, so codecs never rely on them:
 //! HDLC splits on flags, Sahara on length fields, Firehose on `</data>`
-//! (`protocols.md` §8, "Over a tty, transfer boundaries are lost").
+//! (`docs/facts/usb.md`, "Over a tty, transfer boundaries are lost").
 //!
 //! USB semantics that protocols care about are expressed through [`LinkInfo`]: the
 //! bulk max packet size, and whether a zero-length packet (ZLP) follows a write whose
@@ -45,7 +45,7 @@ pub struct LinkInfo {
     /// byte stream.
     pub max_packet_size: Option<usize>,
     /// Whether `send` appends a zero-length packet after a write that is a whole number
-    /// of max-size packets (`protocols.md` §5.3 ZLP rules, `ZlpAwareHost`).
+    /// of max-size packets (`docs/facts/firehose.md` ZLP rules, `ZlpAwareHost`).
     pub zlp: bool,
 }
 

@@ -1,7 +1,7 @@
 //! A tty (ttyUSB/ttyACM, or any serial port) as a [`Transport`]: a byte stream with no
 //! message boundaries, so the codecs above never rely on them.
 //!
-//! Settings follow QFlash (`quectel-flows.md` §2.1, [C]): raw mode, 8N1, no flow control,
+//! Settings follow QFlash (`docs/facts/quectel.md`, [confirmed]): raw mode, 8N1, no flow control,
 //! 115200 baud (irrelevant on USB). A read that finds nothing within its timeout is
 //! [`TransportError::Timeout`]; end of file and hang-up (read returns 0, EIO, broken pipe,
 //! the device node gone) are [`TransportError::Disconnected`].
@@ -14,10 +14,10 @@ use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits};
 
 use super::{LinkInfo, Transport, TransportError};
 
-/// Line speed set on open; only matters on a real UART (`quectel-flows.md` §2.1) [C].
+/// Line speed set on open; only matters on a real UART (`docs/facts/quectel.md`) [confirmed].
 pub const BAUD_RATE: u32 = 115_200;
 /// Time allowed for one write to be accepted by the tty: 3 s, QFirehose's bulk write timeout
-/// (`quectel-flows.md` §3.3) [C].
+/// (`docs/facts/quectel.md`) [confirmed].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Whether a serial port named `path` is there to open.
@@ -88,7 +88,7 @@ impl fmt::Debug for SerialTransport {
     }
 }
 
-/// Whether an I/O error means the other end is gone. [I] inferred: `serialport` maps EIO and
+/// Whether an I/O error means the other end is gone. [inferred] `serialport` maps EIO and
 /// ENODEV/ENXIO to generic errors that keep only the errno text, so the text is checked too.
 fn is_hangup(e: &io::Error) -> bool {
     use io::ErrorKind as K;

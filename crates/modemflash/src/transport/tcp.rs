@@ -1,5 +1,5 @@
 //! A TCP connection as a [`Transport`]: a byte stream, e.g. a module exported over the
-//! network (QFirehose's `-p host:9008`, `quectel-flows.md` §3.1) or the simulator served on a
+//! network (QFirehose's `-p host:9008`, `docs/facts/quectel.md`) or the simulator served on a
 //! socket. Nagle is off so small command frames leave at once. End of stream and resets are
 //! [`TransportError::Disconnected`].
 
@@ -12,7 +12,7 @@ use super::{LinkInfo, Transport, TransportError};
 /// Shortest read timeout handed to the socket: the OS rejects zero, so a zero wait becomes
 /// this.
 const MIN_READ_TIMEOUT: Duration = Duration::from_millis(1);
-/// Time allowed for one write: 3 s, as for USB bulk writes (`quectel-flows.md` §3.3) [C].
+/// Time allowed for one write: 3 s, as for USB bulk writes (`docs/facts/quectel.md`) [confirmed].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A connected TCP stream.

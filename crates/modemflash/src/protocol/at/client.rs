@@ -8,10 +8,10 @@ use super::revision::{FullRevision, parse_ati_revision, parse_cgmr, parse_qgmr};
 use crate::transport::{Transport, TransportError};
 
 /// Time allowed for one command's final result: 1.5 s, fwupd's AT read timeout
-/// (`real-traces.md` §2) [R].
+/// (`docs/facts/quectel.md`) [confirmed].
 pub const COMMAND_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How long to wait for a reply to `AT+QFASTBOOT`. The EG25 gives none and drops off the bus
-/// (`real-traces.md` §1.2) [C]; [I] inferred: the same 1.5 s as any command.
+/// (`docs/facts/usb.md`) [confirmed]; [inferred] the same 1.5 s as any command.
 pub const FASTBOOT_REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Reads spent collecting stale input before a command, at most.
 const STALE_READS: usize = 16;
@@ -128,7 +128,7 @@ impl<T: Transport> AtClient<T> {
     }
 
     /// The firmware revision: `ATI`'s `Revision:` line, or `AT+CGMR` when `ATI` fails or
-    /// lacks it (`quectel-flows.md` §5).
+    /// lacks it (`docs/facts/quectel.md`).
     pub fn revision(&mut self) -> Result<String, AtError> {
         match self.command("ATI", COMMAND_TIMEOUT) {
             Ok(resp) => {
@@ -148,7 +148,7 @@ impl<T: Transport> AtClient<T> {
     }
 
     /// The full version with sub-edition from `AT+QGMR`. EC20 R1 answers `ERROR`
-    /// (`quectel-flows.md` §5 [F]), reported as [`AtError::NotSupported`].
+    /// (`docs/facts/quectel.md` [inferred]), reported as [`AtError::NotSupported`].
     pub fn full_revision(&mut self) -> Result<FullRevision, AtError> {
         let resp = match self.command("AT+QGMR", COMMAND_TIMEOUT) {
             Err(AtError::Rejected { command, result }) => {

@@ -1,7 +1,7 @@
 //! Pure AT line codec: split a byte stream into lines, tell final result codes, command
 //! echoes and unsolicited lines apart, and format commands and responses for either side.
 //!
-//! Wire shape (`real-traces.md` §2, [R]): the host writes `CMD` plus a line end; the module
+//! Wire shape (`docs/facts/quectel.md`, [confirmed]): the host writes `CMD` plus a line end; the module
 //! answers `\r\n<info line>\r\n … \r\n<result>\r\n`, with the command echoed first when echo is
 //! on (ATE1), and unsolicited lines (`RDY`, `+QIND: …`) interleaved at any time.
 
@@ -11,7 +11,7 @@ use std::fmt;
 /// port that never sends a line end.
 pub const MAX_LINE: usize = 1024;
 
-/// Lines that are always unsolicited when they arrive bare. [I] inferred from Quectel start-up
+/// Lines that are always unsolicited when they arrive bare. [inferred] inferred from Quectel start-up
 /// and power-down output; extend as new ones are seen.
 pub const BARE_URCS: &[&str] = &["RDY", "RING", "POWERED DOWN", "NORMAL POWER DOWN", "SMS DONE", "PB DONE"];
 
@@ -67,7 +67,7 @@ impl LineSplitter {
 pub enum FinalResult {
     /// `OK`.
     Ok,
-    /// `ERROR` (Quectel's answer to unknown commands, `real-traces.md` §2 [R]).
+    /// `ERROR` (Quectel's answer to unknown commands, `docs/facts/quectel.md` [confirmed]).
     Error,
     /// `+CME ERROR: <n or text>`.
     CmeError(String),
@@ -143,7 +143,7 @@ pub fn command_name(command: &str) -> Option<String> {
     rest.get(..end).map(str::to_owned)
 }
 
-/// Whether `line`, received while `command` runs, is unsolicited. [I] inferred rule: a bare
+/// Whether `line`, received while `command` runs, is unsolicited. [inferred] inferred rule: a bare
 /// line from [`BARE_URCS`], or a `+NAME: …` line whose name is not the command's own (so
 /// `+CPIN: READY` is the answer to `AT+CPIN?` but unsolicited otherwise).
 pub fn is_unsolicited(line: &str, command: &str) -> bool {
@@ -219,8 +219,8 @@ impl ResponseAssembler {
     }
 }
 
-/// The bytes the host writes for `command`. [I] inferred: a bare CR (V.250 S3); fwupd sends
-/// CR LF (`real-traces.md` §2), which devices treat the same.
+/// The bytes the host writes for `command`. [inferred] a bare CR (V.250 S3); fwupd sends
+/// CR LF (`docs/facts/quectel.md`), which devices treat the same.
 pub fn format_command(command: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(command.len() + 1);
     out.extend_from_slice(command.trim().as_bytes());
@@ -234,7 +234,7 @@ pub fn format_echo(command: &str) -> Vec<u8> {
 }
 
 /// A response as a module sends it with ATV1: each line and the result framed by CR LF
-/// (`\r\n+QCFG: "secbootstat",0\r\n\r\nOK\r\n`, `real-traces.md` §2 [R]) (device side).
+/// (`\r\n+QCFG: "secbootstat",0\r\n\r\nOK\r\n`, `docs/facts/quectel.md` [confirmed]) (device side).
 pub fn format_response<S: AsRef<str>>(lines: &[S], result: &FinalResult) -> Vec<u8> {
     let mut out = Vec::new();
     for line in lines {
@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn real_eg25_replies() {
-        // `real-traces.md` §2 / shared/traces/qc-eg25ggc-fastboot-setup.txt.
+        // `docs/facts/quectel.md`, "AT commands on a real EG25-G".
         let r = assemble("AT+GETFWBRANCH", b"\r\nERROR\r\n", 64).unwrap();
         assert_eq!((r.result, r.lines.len()), (FinalResult::Error, 0));
         let r =

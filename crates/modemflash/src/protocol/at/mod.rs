@@ -1,8 +1,8 @@
 //! AT commands on a module's AT tty: read the firmware revision and switch to fastboot.
 //!
-//! References: `quectel-flows.md` §5 (revision strings, `AT+QFASTBOOT`), `real-traces.md` §2
-//! (real EG25-G replies, fwupd's timeouts) and §7.7 (simulator checklist), and the transcript
-//! `shared/traces/qc-eg25ggc-fastboot-setup.txt`.
+//! References: `docs/facts/quectel.md` (revision strings, `AT+QFASTBOOT`), `docs/facts/quectel.md`
+//! (real EG25-G replies, fwupd's timeouts) and docs/facts/hdlc-diag.md (simulator checklist), and the transcript
+//! `docs/facts/quectel.md`, "AT commands on a real EG25-G".
 
 pub mod client;
 pub mod codec;

@@ -1,8 +1,7 @@
-//! Firmware revision out of `ATI`, `AT+CGMR` and `AT+QGMR` responses (`quectel-flows.md` §5,
-//! `real-traces.md` §2). Pure: info lines in, strings out.
+//! Firmware revision out of `ATI`, `AT+CGMR` and `AT+QGMR` responses (`docs/facts/quectel.md`). Pure: info lines in, strings out.
 
 /// `ATI` → `Quectel` / `EC20` / `Revision: EC20AQAR02A03E2G`: the text after `Revision:`
-/// ([C] QFlash takes it up to the line end; [L] EG25-G answers this way).
+/// ([confirmed] QFlash takes it up to the line end; [confirmed] EG25-G answers this way).
 pub fn parse_ati_revision<S: AsRef<str>>(lines: &[S]) -> Option<String> {
     lines.iter().find_map(|l| {
         let l = l.as_ref().trim();
@@ -15,7 +14,7 @@ pub fn parse_ati_revision<S: AsRef<str>>(lines: &[S]) -> Option<String> {
     })
 }
 
-/// Strip an optional `+NAME:` prefix. [I] inferred: some firmware prefixes CGMR/QGMR answers.
+/// Strip an optional `+NAME:` prefix. [inferred] some firmware prefixes CGMR/QGMR answers.
 fn strip_tag<'a>(line: &'a str, tag: &str) -> &'a str {
     let line = line.trim();
     match line.get(..tag.len()) {
@@ -24,7 +23,7 @@ fn strip_tag<'a>(line: &'a str, tag: &str) -> &'a str {
     }
 }
 
-/// `AT+CGMR` (or `AT+GMR`) → the bare revision, e.g. `EC20EQAR02A04E2G` [F].
+/// `AT+CGMR` (or `AT+GMR`) → the bare revision, e.g. `EC20EQAR02A04E2G` [inferred].
 pub fn parse_cgmr<S: AsRef<str>>(lines: &[S]) -> Option<String> {
     let first = lines.first()?.as_ref();
     let value = strip_tag(strip_tag(first, "+CGMR:"), "+GMR:");
@@ -58,7 +57,7 @@ impl FullRevision {
     }
 }
 
-/// `AT+QGMR` → [`FullRevision`] [F][L].
+/// `AT+QGMR` → [`FullRevision`] [inferred][confirmed].
 pub fn parse_qgmr<S: AsRef<str>>(lines: &[S]) -> Option<FullRevision> {
     FullRevision::parse(strip_tag(lines.first()?.as_ref(), "+QGMR:"))
 }

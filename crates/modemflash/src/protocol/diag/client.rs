@@ -11,16 +11,16 @@ use crate::protocol::hdlc::HdlcLink;
 use crate::transport::{Transport, TransportError};
 
 /// Time allowed for a DIAG reply: 5 s, QFlash's `receive_packet` wall-clock limit
-/// (`quectel-flows.md` §2.11) [C].
+/// (`docs/facts/quectel.md`) [confirmed].
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Input is drained until the line stays quiet this long. [I] inferred: QFirehose drains
-/// before the EDL command (`quectel-flows.md` §3.4) but its read timeout is not recorded.
+/// Input is drained until the line stays quiet this long. [inferred] QFirehose drains
+/// before the EDL command (`docs/facts/quectel.md`) but its read timeout is not recorded.
 pub const DRAIN_QUIET: Duration = Duration::from_millis(50);
-/// Upper bound on one drain, so a chatty port cannot hold the caller. [I] inferred.
+/// Upper bound on one drain, so a chatty port cannot hold the caller. [inferred] inferred.
 pub const DRAIN_MAX: Duration = Duration::from_secs(1);
 
 /// The request a device sees for [`DiagClient::probe_bad_command`]: 0x06, a DMSS NOP, which
-/// the normal-mode DIAG task answers `13 06` (`quectel-flows.md` §2.3) [C].
+/// the normal-mode DIAG task answers `13 06` (`docs/facts/dmss.md`) [confirmed].
 const PROBE_COMMAND: [u8; 1] = [0x06];
 
 /// How a mode switch ended.
@@ -28,7 +28,7 @@ const PROBE_COMMAND: [u8; 1] = [0x06];
 pub enum SwitchOutcome {
     /// The device echoed the command; it re-enumerates next.
     Echoed,
-    /// The port went away before an echo arrived. [I] inferred: treated as success, since the
+    /// The port went away before an echo arrived. [inferred] treated as success, since the
     /// device drops off the bus to re-enumerate.
     Disconnected,
 }
@@ -42,7 +42,7 @@ pub struct DiagClient<T> {
 }
 
 impl<T: Transport> DiagClient<T> {
-    /// A client that sends without a leading flag, as DIAG hosts do (`protocols.md` §1).
+    /// A client that sends without a leading flag, as DIAG hosts do (`docs/facts/hdlc-diag.md`).
     pub fn new(transport: T) -> Self {
         Self::from_link(HdlcLink::new(transport))
     }
@@ -147,7 +147,7 @@ impl<T: Transport> DiagClient<T> {
     }
 
     /// `4B 65 01 00`: ask a running MDM9x07 application to reboot into EDL (Sahara, 05c6:9008).
-    /// Input is drained first, as QFirehose does (`quectel-flows.md` §3.4).
+    /// Input is drained first, as QFirehose does (`docs/facts/quectel.md`).
     pub fn switch_to_edl(&mut self) -> Result<SwitchOutcome, DiagError> {
         self.drain()?;
         self.switch(&encode_request(&DiagRequest::Edl), "EDL switch", |r| {

@@ -1,27 +1,27 @@
 //! Pure DIAG codec for the few commands a flasher needs, both directions. Payloads here are
 //! HDLC payloads (command byte onward); framing is [`crate::protocol::hdlc`]'s job.
-//! Multi-byte DIAG fields are little-endian (`protocols.md` §7).
+//! Multi-byte DIAG fields are little-endian (`docs/facts/hdlc-diag.md`).
 
 use super::DiagError;
 
-/// Extended build ID (`protocols.md` §7) [C:S7,S8].
+/// Extended build ID (`docs/facts/hdlc-diag.md`) [confirmed].
 pub const CMD_EXT_BUILD_ID: u8 = 0x7C;
-/// Switch to DMSS download mode; the reply is an echo [C:S1,S6,S8].
+/// Switch to DMSS download mode; the reply is an echo [confirmed].
 pub const CMD_DLOAD: u8 = 0x3A;
-/// Subsystem dispatch: id u8, command u16 LE, payload [C:S8].
+/// Subsystem dispatch: id u8, command u16 LE, payload [confirmed].
 pub const CMD_SUBSYS: u8 = 0x4B;
-/// Subsystem id of the "reboot to EDL" command [C:S1,S7].
+/// Subsystem id of the "reboot to EDL" command [confirmed].
 pub const SUBSYS_EDL_ID: u8 = 0x65;
-/// Subsystem command of the "reboot to EDL" command [C:S1,S7].
+/// Subsystem command of the "reboot to EDL" command [confirmed].
 pub const SUBSYS_EDL_CMD: u16 = 0x0001;
 /// The whole EDL request payload, `4B 65 01 00`.
 pub const EDL_REQUEST: [u8; 4] = [CMD_SUBSYS, SUBSYS_EDL_ID, 0x01, 0x00];
 /// Bytes before the SW revision string in an EXT_BUILD_ID reply: code, version, 2 reserved,
-/// msm_hw_version u32, mobile_model u32 (`quectel-flows.md` §3.4: "version string from byte 12").
+/// msm_hw_version u32, mobile_model u32 (`docs/facts/quectel.md`: "version string from byte 12").
 pub const EXT_BUILD_ID_HEADER_LEN: usize = 12;
 
 /// Why the DIAG task refused a request; each reply echoes the request after its code
-/// (`protocols.md` §7) [C:S6,S8].
+/// (`docs/facts/hdlc-diag.md`) [confirmed].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RejectKind {
     /// 0x13: unknown command (also the normal-mode answer to a DMSS NOP).
@@ -86,7 +86,7 @@ pub struct ExtBuildId {
     pub mobile_model: u32,
     /// The software revision, e.g. `EC25EFAR06A11M4G` (lossy UTF-8).
     pub revision: String,
-    /// Further NUL-separated strings after the revision, empty ones dropped. [I] inferred:
+    /// Further NUL-separated strings after the revision, empty ones dropped. [inferred]
     /// the first is the model string; the layout after the revision is unconfirmed.
     pub extra: Vec<String>,
 }

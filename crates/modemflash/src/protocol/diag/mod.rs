@@ -2,9 +2,9 @@
 //! (EXT_BUILD_ID 0x7C), switch to DMSS download (0x3A, MDM9615) or to EDL/Sahara
 //! (`4B 65 01 00`, MDM9x07), and recognise the DIAG task's rejections (0x13/0x14/0x15/0x18).
 //!
-//! References: `protocols.md` §7 (command table) and §1 (framing: the host sends DIAG without a
-//! leading flag, normal-mode replies carry none either), `quectel-flows.md` §3.4 (EDL switch,
-//! build ID) and §5 (revision strings).
+//! References: `docs/facts/hdlc-diag.md` (command table) and docs/facts/hdlc-diag.md (framing: the host sends DIAG without a
+//! leading flag, normal-mode replies carry none either), `docs/facts/quectel.md` (EDL switch,
+//! build ID) and docs/facts/firehose.md (revision strings).
 
 pub mod client;
 pub mod codec;

@@ -12,16 +12,16 @@ use super::probe::{PROBE_MAX_READ, PROBE_NOP, ProbedMode, classify_probe};
 use crate::protocol::hdlc::{HdlcLink, LinkError};
 use crate::transport::{Transport, TransportError};
 
-/// Time allowed for one receive attempt: 2 s per reply (`protocols.md` §2.3, [C:S13]).
+/// Time allowed for one receive attempt: 2 s per reply (`docs/facts/dmss.md`, [confirmed]).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Receive attempts per command before giving up (QFlash: ≤5 per WRITE_32BIT packet and per
-/// RESET ACK, `quectel-flows.md` §2.11) [C].
+/// RESET ACK, `docs/facts/quectel.md`) [confirmed].
 pub const RECV_ATTEMPTS: u32 = 5;
-/// How long to wait for the ACK to GO when the caller asks to wait: 5 s (`protocols.md` §2.3,
-/// [C:S13]; QFlash does not wait at all [C:S6]).
+/// How long to wait for the ACK to GO when the caller asks to wait: 5 s (`docs/facts/dmss.md`,
+/// [confirmed]; QFlash does not wait at all [confirmed]).
 pub const GO_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the mode probe collects bytes: 2 s (QFlash `module_state` reads for 2 s per try,
-/// `quectel-flows.md` §2.11) [C].
+/// `docs/facts/quectel.md`) [confirmed].
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What happened after GO.
@@ -139,7 +139,7 @@ impl<T: Transport> DmssClient<T> {
     }
 
     /// PARAM_REQ → PARAM_RESP. A non-zero `max_write_size` lower than the current chunk size
-    /// lowers it. [I] inferred: `max_write_size` counts WRITE_32BIT data bytes.
+    /// lowers it. [inferred] `max_write_size` counts WRITE_32BIT data bytes.
     pub fn params(&mut self) -> Result<Params, DmssError> {
         self.send(&encode_request(&DmssRequest::ParamReq)?)?;
         match self.wait_reply("PARAM_REQ", "PARAM_RESP", None)? {

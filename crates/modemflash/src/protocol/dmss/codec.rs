@@ -1,38 +1,38 @@
 //! Pure DMSS message codec, both directions. Payloads here are HDLC payloads (command byte
 //! onward, CRC and flags excluded); framing is [`crate::protocol::hdlc`]'s job.
 //!
-//! All multi-byte fields are big-endian (`protocols.md` §2, [C:S6,S13,S14]).
+//! All multi-byte fields are big-endian (`docs/facts/dmss.md`, [confirmed]).
 
 use super::DmssError;
 
-/// WRITE_32BIT, host → target: addr BE32, len BE16, data (`protocols.md` §2.1) [C].
+/// WRITE_32BIT, host → target: addr BE32, len BE16, data (`docs/facts/dmss.md`) [confirmed].
 pub const CMD_WRITE32: u8 = 0x0F;
-/// ACK, target → host [C].
+/// ACK, target → host [confirmed].
 pub const CMD_ACK: u8 = 0x02;
-/// NAK with a BE16 reason, target → host [C].
+/// NAK with a BE16 reason, target → host [confirmed].
 pub const CMD_NAK: u8 = 0x03;
-/// GO (execute at a BE32 address), host → target [C].
+/// GO (execute at a BE32 address), host → target [confirmed].
 pub const CMD_GO: u8 = 0x05;
-/// NOP, host → target, answered by ACK [C].
+/// NOP, host → target, answered by ACK [confirmed].
 pub const CMD_NOP: u8 = 0x06;
-/// PARAM_REQ ("PREQ"), host → target [C].
+/// PARAM_REQ ("PREQ"), host → target [confirmed].
 pub const CMD_PARAM_REQ: u8 = 0x07;
-/// PARAM_RESP ("PARAMS"), target → host [C].
+/// PARAM_RESP ("PARAMS"), target → host [confirmed].
 pub const CMD_PARAM_RESP: u8 = 0x08;
-/// RESET, host → target, answered by ACK [C].
+/// RESET, host → target, answered by ACK [confirmed].
 pub const CMD_RESET: u8 = 0x0A;
-/// SW_VERSION_REQ, host → target [C].
+/// SW_VERSION_REQ, host → target [confirmed].
 pub const CMD_SW_VERSION_REQ: u8 = 0x0C;
-/// SW_VERSION_RESP (len u8, ASCII), target → host [C]. QFlash skips it while waiting for
-/// the ACK to a NOP (`quectel-flows.md` §2.5).
+/// SW_VERSION_RESP (len u8, ASCII), target → host [confirmed]. QFlash skips it while waiting for
+/// the ACK to a NOP (`docs/facts/dmss.md`).
 pub const CMD_SW_VERSION_RESP: u8 = 0x0D;
 
 /// Data bytes per WRITE_32BIT packet used by Quectel QFlash: 0x3F9, so that opcode, address,
-/// length and data make 1024 bytes before the CRC (`quectel-flows.md` §2.5) [C].
+/// length and data make 1024 bytes before the CRC (`docs/facts/dmss.md`) [confirmed].
 pub const MAX_WRITE32_DATA: usize = 1017;
 /// Bytes before the data in a WRITE_32BIT packet: opcode, BE32 address, BE16 length.
 pub const WRITE32_HEADER_LEN: usize = 7;
-/// Length of a PARAM_RESP payload including its opcode (`protocols.md` §2.1) [C:S13,S14].
+/// Length of a PARAM_RESP payload including its opcode (`docs/facts/dmss.md`) [confirmed].
 pub const PARAMS_LEN: usize = 8;
 
 /// A DMSS NAK reason (BE16). Unknown codes are kept as numbers.
@@ -40,7 +40,7 @@ pub const PARAMS_LEN: usize = 8;
 pub struct NakReason(pub u16);
 
 impl NakReason {
-    /// The meaning of this code from `protocols.md` §2.2 [C:S3,S13], or `"unknown reason"`.
+    /// The meaning of this code from `docs/facts/dmss.md` [confirmed], or `"unknown reason"`.
     pub fn name(self) -> &'static str {
         match self.0 {
             0x01 => "invalid frame FCS",
@@ -84,14 +84,14 @@ impl std::fmt::Display for NakReason {
     }
 }
 
-/// PARAM_RESP contents (`protocols.md` §2.1) [C:S13,S14].
+/// PARAM_RESP contents (`docs/facts/dmss.md`) [confirmed].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
     /// Protocol version.
     pub version: u8,
     /// Minimum protocol version the target accepts.
     pub min_version: u8,
-    /// Maximum write size (BE16). [I] inferred: taken as the largest WRITE_32BIT data length.
+    /// Maximum write size (BE16). [inferred] taken as the largest WRITE_32BIT data length.
     pub max_write_size: u16,
     /// Model number.
     pub model: u8,

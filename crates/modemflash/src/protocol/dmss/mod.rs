@@ -1,8 +1,8 @@
 //! DMSS download protocol ("DLOAD"/"QDL"): the PBL/SBL download mode of the MDM9615
 //! (EC20 R1), used to upload and start the NPRG/ENPRG streaming programmer.
 //!
-//! References: `protocols.md` §2 (commands §2.1, NAK reasons §2.2, upload §2.3) and
-//! `quectel-flows.md` §2.3–§2.5 (mode probe, getting into download mode, the QDL phase).
+//! References: `docs/facts/dmss.md` (commands docs/facts/dmss.md, NAK reasons docs/facts/dmss.md, upload docs/facts/dmss.md) and
+//! `docs/facts/dmss.md`–docs/facts/dmss.md (mode probe, getting into download mode, the QDL phase).
 //! HDLC-framed with a leading flag from the host; every multi-byte field is big-endian.
 
 pub mod client;

@@ -1,11 +1,11 @@
 //! Quectel's mode probe ("send_sync"): write a raw DMSS NOP to the DM port and tell from the
-//! first bytes that come back what is listening (`quectel-flows.md` §2.3, `protocols.md` §2.3)
-//! [C:S6]. Pure: the client collects bytes, this module judges them.
+//! first bytes that come back what is listening (`docs/facts/dmss.md`)
+//! [confirmed]. Pure: the client collects bytes, this module judges them.
 
 /// The raw bytes QFlash writes: a DMSS NOP with a leading flag.
 pub const PROBE_NOP: [u8; 5] = [0x7E, 0x06, 0x4E, 0x95, 0x7E];
 
-/// Most bytes QFlash reads for the verdict (`quectel-flows.md` §2.3) [C].
+/// Most bytes QFlash reads for the verdict (`docs/facts/dmss.md`) [confirmed].
 pub const PROBE_MAX_READ: usize = 100;
 
 /// DMSS ACK frame without its leading flag.
@@ -49,7 +49,7 @@ pub fn classify_probe(raw: &[u8]) -> Option<ProbedMode> {
         Some(4) if raw.len() >= SAHARA_END_IMAGE_LEN => return Some(ProbedMode::SaharaEndImageTx),
         _ => {}
     }
-    // [I] inferred: duplicate leading flags are tolerated, as every HDLC receiver must.
+    // [inferred] duplicate leading flags are tolerated, as every HDLC receiver must.
     let start = raw.iter().position(|&b| b != 0x7E)?;
     let rest = raw.get(start..).unwrap_or_default();
     if rest.starts_with(&ACK_FRAME) {

@@ -14,7 +14,7 @@ use super::split::{DEFAULT_BLOCK_SIZE, SparsePiece, split_raw, split_sparse};
 use crate::transport::{Transport, TransportError};
 
 /// Wait for the reply to a quick command (getvar, reboot…). fwupd allows 1 s per USB
-/// transfer (`protocols.md` §6); more is allowed here.
+/// transfer (`docs/facts/fastboot.md`); more is allowed here.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// Wait for `OKAY` after the download data.
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,9 +22,9 @@ pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub const FLASH_TIMEOUT: Duration = Duration::from_secs(600);
 /// Wait for `erase:` to finish.
 pub const ERASE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Data-phase block size fwupd uses for the EG25 (`real-traces.md` §6).
+/// Data-phase block size fwupd uses for the EG25 (`docs/facts/fastboot.md`).
 pub const EG25_BLOCK_SIZE: usize = 16 * 1024;
-/// Delay fwupd puts between operations on the EG25 (`real-traces.md` §6).
+/// Delay fwupd puts between operations on the EG25 (`docs/facts/fastboot.md`).
 pub const FWUPD_PACING: Duration = Duration::from_millis(250);
 /// Most `INFO`/`TEXT` lines kept; older ones are dropped.
 pub const MAX_MESSAGES: usize = 1024;
@@ -62,7 +62,7 @@ impl Default for FastbootOptions {
 }
 
 impl FastbootOptions {
-    /// fwupd's EG25 settings: 16 KiB blocks, 250 ms apart. [I] inferred: fwupd applies
+    /// fwupd's EG25 settings: 16 KiB blocks, 250 ms apart. [inferred] fwupd applies
     /// its delay per operation; using it per block is the cautious reading.
     pub fn fwupd_eg25() -> Self {
         Self { block_size: EG25_BLOCK_SIZE, pacing: FWUPD_PACING, ..Self::default() }

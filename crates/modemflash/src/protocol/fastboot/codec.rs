@@ -1,12 +1,12 @@
-//! Pure fastboot messages (`protocols.md` §6): ASCII commands of at most 64 bytes, and
+//! Pure fastboot messages (`docs/facts/fastboot.md`): ASCII commands of at most 64 bytes, and
 //! replies of at most 256 bytes starting with `OKAY`, `FAIL`, `DATA`, `INFO` or `TEXT`.
 //! Both directions encode and decode, so the simulator can play the device.
 
 use super::FastbootError;
 
-/// Longest command (`protocols.md` §6).
+/// Longest command (`docs/facts/fastboot.md`).
 pub const MAX_COMMAND_LEN: usize = 64;
-/// Longest reply (`protocols.md` §6; older hosts read 64).
+/// Longest reply (`docs/facts/fastboot.md`; older hosts read 64).
 pub const MAX_REPLY_LEN: usize = 256;
 
 /// A host command.
@@ -188,7 +188,7 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, FastbootError> {
     }
 }
 
-/// Parse a `max-download-size` value the way AOSP does (`protocols.md` §6): trimmed,
+/// Parse a `max-download-size` value the way AOSP does (`docs/facts/fastboot.md`): trimmed,
 /// `0x…` hex or decimal. Seen values: `0x10000000`, `268435456`.
 pub fn parse_max_download_size(value: &str) -> Result<u64, FastbootError> {
     let t = value.trim_matches(|c: char| c.is_whitespace() || c == '\0');

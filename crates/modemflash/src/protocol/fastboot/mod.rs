@@ -1,4 +1,4 @@
-//! Fastboot (`protocols.md` §6 and §6.1, `real-traces.md` §6, `quectel-flows.md` §2.7):
+//! Fastboot (`docs/facts/fastboot.md` and docs/facts/fastboot.md, `docs/facts/fastboot.md`, `docs/facts/quectel.md`):
 //! the bootloader protocol of the EC20/EC25 aboot (18d1:d00d, interface ff/42/03) and of
 //! the Android devices the traces come from.
 //!

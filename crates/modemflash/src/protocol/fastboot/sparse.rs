@@ -1,11 +1,11 @@
-//! Android sparse images (`protocols.md` §6.1): a streaming, reader-based parser with
+//! Android sparse images (`docs/facts/fastboot.md`): a streaming, reader-based parser with
 //! bounded allocations. All fields little-endian.
 //!
 //! File header (28 bytes): magic 0xED26FF3A, major 1, minor 0, file_hdr_sz, chunk_hdr_sz,
 //! blk_sz, total_blks, total_chunks, image_checksum. Chunk header (12 bytes): type,
 //! reserved, chunk_sz (output blocks), total_sz (input bytes including the header).
 //! Larger header sizes than the structs are honoured by skipping the extra bytes
-//! ([I] inferred from the size fields, as `protocols.md` §6.1 notes).
+//! ([inferred] inferred from the size fields, as `docs/facts/fastboot.md` notes).
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 

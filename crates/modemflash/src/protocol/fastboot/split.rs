@@ -1,11 +1,11 @@
 //! Splitting an image into Android sparse pieces of at most `max-download-size` bytes,
 //! as AOSP does before flashing each piece under the same partition name
-//! (`protocols.md` §6, S12). A raw image becomes RAW runs framed by DONT_CARE skips; a
+//! (`docs/facts/fastboot.md`, S12). A raw image becomes RAW runs framed by DONT_CARE skips; a
 //! sparse image is split chunk-wise (big RAW chunks cut on block boundaries).
 //!
 //! Pieces are plans (offsets into the source), streamed by [`PieceReader`]: no piece is
 //! ever held in memory. CRC32 chunks of a sparse input are dropped, since they cover the
-//! whole image ([I] inferred; each piece gets `image_checksum` 0, "don't check").
+//! whole image ([inferred] inferred; each piece gets `image_checksum` 0, "don't check").
 
 use std::io::{Read, Seek, SeekFrom};
 

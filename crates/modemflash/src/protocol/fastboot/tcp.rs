@@ -1,4 +1,4 @@
-//! Fastboot over TCP, as AOSP speaks it (`protocols.md` §6, S11): both sides send `FB`
+//! Fastboot over TCP, as AOSP speaks it (`docs/facts/fastboot.md`, S11): both sides send `FB`
 //! followed by two ASCII version digits (`FB01`) and use the smaller version; after that
 //! every packet is a big-endian u64 length followed by that many bytes.
 //!

@@ -1,10 +1,10 @@
 //! Blocking Firehose host driver over any [`Transport`]. It sends one command, collects
 //! the `<log>` lines and waits for the one `<response>`; it decides nothing about order
-//! or retries beyond the configure rule of `protocols.md` §5.3 step 2.
+//! or retries beyond the configure rule of `docs/facts/firehose.md` step 2.
 //!
 //! Timeouts are inactivity limits: each wait for bytes is bounded, and a device that
 //! keeps logging keeps a command alive. Values are generous versions of the tools' ones
-//! (`protocols.md` §5.3: qdl 10 s program ACK / 120 s final ACK / 5 s patch and power;
+//! (`docs/facts/firehose.md`: qdl 10 s program ACK / 120 s final ACK / 5 s patch and power;
 //! QFirehose 3 s ACK, 6 s after data, 15 s erase/patch/write).
 
 use std::io::Write;
@@ -20,7 +20,7 @@ use super::data::{DataChunker, sectors_for};
 use super::scanner::{Event, Scanner};
 use crate::transport::{Transport, TransportError};
 
-/// First wait for start-up logs after Sahara DONE (QFirehose: 3 s, `real-traces.md` §4.2).
+/// First wait for start-up logs after Sahara DONE (QFirehose: 3 s, `docs/facts/firehose.md`).
 pub const STARTUP_FIRST_WAIT: Duration = Duration::from_secs(3);
 /// Silence that ends the start-up log drain (QFirehose polls at 1 s).
 pub const STARTUP_QUIET: Duration = Duration::from_secs(1);
@@ -38,7 +38,7 @@ pub const PATCH_TIMEOUT: Duration = Duration::from_secs(15);
 /// Wait for a `<power>` response (qdl 5 s, QFirehose 3 s).
 pub const POWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Silence that ends the log drain after a power reset (the device must be read or it
-/// may not reset, `protocols.md` §5.3 step 6).
+/// may not reset, `docs/facts/firehose.md` step 6).
 pub const POWER_DRAIN_QUIET: Duration = Duration::from_secs(1);
 /// Wait for a `<nop>` or `<getstorageinfo>` response.
 pub const NOP_TIMEOUT: Duration = Duration::from_secs(5);

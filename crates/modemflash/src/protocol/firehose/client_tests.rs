@@ -189,7 +189,7 @@ fn program_without_rawmode_is_unexpected() {
 
 #[test]
 fn erase_nak_carries_logs_before_and_after() {
-    // `real-traces.md` §4.4: the EG25GGB geometry error.
+    // `docs/facts/firehose.md`: the EG25GGB geometry error.
     let (mut c, h) = session(|mut d| {
         let cmd = d.command();
         assert_eq!(cmd.kind, CommandKind::Erase);

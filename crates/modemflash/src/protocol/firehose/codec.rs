@@ -1,18 +1,18 @@
 //! Pure Firehose messages: host command builders, the device-side command parser, the
-//! device-side log/response encoders (9x07 style, `real-traces.md` §4.1–4.4) and the
-//! configure payload negotiation rule (`protocols.md` §5.3 step 2).
+//! device-side log/response encoders (9x07 style, `docs/facts/firehose.md`–4.4) and the
+//! configure payload negotiation rule (`docs/facts/firehose.md` step 2).
 
 use super::FirehoseError;
 use super::scanner::{Event, parse_bool};
 use super::xml::{Element, attr_in, parse_document, wrap_document, write_element};
 
 /// Default NAND payload per raw write, and QFirehose's configure request
-/// (`protocols.md` §5.3, `real-traces.md` §4.3).
+/// (`docs/facts/firehose.md`).
 pub const NAND_MAX_PAYLOAD: u64 = 8192;
 /// QFirehose's NAND `MaxDigestTableSizeInBytes`.
 pub const NAND_MAX_DIGEST_TABLE: u64 = 2048;
 
-/// `<configure>` attributes. [`Default`] is QFirehose's NAND line (`real-traces.md` §4.3),
+/// `<configure>` attributes. [`Default`] is QFirehose's NAND line (`docs/facts/firehose.md`),
 /// same attributes in the same order (single spaces where QFirehose has a double one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigureOptions {
@@ -82,7 +82,7 @@ pub fn build_configure(opts: &ConfigureOptions, max_payload: u64) -> Result<Vec<
 }
 
 /// Where a `program`/`read`/`erase` acts. `start_sector` is a string because
-/// rawprogram files may hold an expression (`protocols.md` §5.1).
+/// rawprogram files may hold an expression (`docs/facts/firehose.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramSpec {
     pub sector_size: u32,
@@ -97,8 +97,7 @@ pub struct ProgramSpec {
 }
 
 /// `<program …/>` for `num_sectors` sectors. The caller computes `num_sectors` from the
-/// file (QFirehose rewrites `num_partition_sectors` to ceil(size / sector), `protocols.md`
-/// §5.3 step 3); see [`sectors_for`](super::data::sectors_for).
+/// file (QFirehose rewrites `num_partition_sectors` to ceil(size / sector), `docs/facts/firehose.md` step 3); see [`sectors_for`](super::data::sectors_for).
 pub fn build_program(spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<u8>, FirehoseError> {
     addressed("program", spec, num_sectors)
 }
@@ -121,7 +120,7 @@ fn addressed(element: &str, spec: &ProgramSpec, num_sectors: u64) -> Result<Vec<
     element_doc(element, &with_extra(attrs, &spec.extra))
 }
 
-/// `<erase …/>` attributes (`protocols.md` §5.1, §5.4).
+/// `<erase …/>` attributes (`docs/facts/firehose.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EraseSpec {
     pub sector_size: u32,
@@ -147,7 +146,7 @@ pub fn build_erase(spec: &EraseSpec) -> Result<Vec<u8>, FirehoseError> {
     element_doc("erase", &with_extra(attrs, &spec.extra))
 }
 
-/// `<patch …/>` attributes (`protocols.md` §5.1, §5.5). `start_sector` and `value` may be
+/// `<patch …/>` attributes (`docs/facts/firehose.md`). `start_sector` and `value` may be
 /// expressions the programmer evaluates (`NUM_DISK_SECTORS-6.`, `CRC32(2,4096)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchSpec {
@@ -175,7 +174,7 @@ pub fn build_patch(spec: &PatchSpec) -> Result<Vec<u8>, FirehoseError> {
     element_doc("patch", &with_extra(attrs, &spec.extra))
 }
 
-/// `<power DelayInSeconds="10" value="reset" />` (QFirehose, `quectel-flows.md` §3.6);
+/// `<power DelayInSeconds="10" value="reset" />` (QFirehose, `docs/facts/firehose.md`);
 /// `value` may also be `off`. `delay` `None` leaves `DelayInSeconds` out.
 pub fn build_power(value: &str, delay_secs: Option<u32>) -> Result<Vec<u8>, FirehoseError> {
     let mut attrs = Vec::new();
@@ -197,7 +196,7 @@ pub fn build_getstorageinfo(physical_partition_number: u32) -> Result<Vec<u8>, F
 }
 
 /// Any element from a raw attribute list (e.g. `vendor="quectel"` rawprogram lines sent
-/// verbatim, `quectel-flows.md` §3.6). Names are validated, values XML-escaped.
+/// verbatim, `docs/facts/firehose.md`). Names are validated, values XML-escaped.
 pub fn build_element<K: AsRef<str>, V: AsRef<str>>(
     name: &str,
     attrs: &[(K, V)],
@@ -302,7 +301,7 @@ pub fn parse_command(doc: &[u8]) -> Result<Command, FirehoseError> {
     }
 }
 
-/// `<log value="…"/>` document, 9x07 style: no space before `/>` (`real-traces.md` §4.1).
+/// `<log value="…"/>` document, 9x07 style: no space before `/>` (`docs/facts/firehose.md`).
 pub fn encode_log(text: &str) -> Vec<u8> {
     let mut line = String::with_capacity(text.len() + 16);
     line.push_str("<log value=\"");
@@ -312,7 +311,7 @@ pub fn encode_log(text: &str) -> Vec<u8> {
 }
 
 /// `<response value="ACK|NAK" [rawmode="…"] extra… />` document, 9x07 style: a space
-/// before `/>`, `rawmode` right after `value` (`real-traces.md` §4.1, §4.3).
+/// before `/>`, `rawmode` right after `value` (`docs/facts/firehose.md`).
 pub fn encode_response<K: AsRef<str>, V: AsRef<str>>(
     ack: bool,
     rawmode: Option<bool>,
@@ -343,7 +342,7 @@ pub struct Negotiated {
     pub attempts: u32,
 }
 
-/// Most configure documents sent before giving up (`protocols.md` §5.3 step 2).
+/// Most configure documents sent before giving up (`docs/facts/firehose.md` step 2).
 pub const MAX_CONFIGURE_ATTEMPTS: u32 = 2;
 
 /// What to do after a configure response.

@@ -8,7 +8,7 @@ fn doc(line: &str) -> Vec<u8> {
 }
 
 /// QFirehose's NAND configure line, byte for byte, double space included
-/// (`real-traces.md` §4.3).
+/// (`docs/facts/firehose.md`).
 const QFIREHOSE_CONFIGURE: &str = r#"<configure MemoryName="nand" Verbose="0" AlwaysValidate="0" MaxDigestTableSizeInBytes="2048" MaxPayloadSizeToTargetInBytes="8192"  ZlpAwareHost="1" SkipStorageInit="0" />"#;
 
 #[test]
@@ -62,7 +62,7 @@ fn program_bytes() {
 
 #[test]
 fn program_matches_sdx65_example_attributes() {
-    // `protocols.md` §5.4 example line (attribute order differs, content is the same).
+    // `docs/facts/firehose.md` example line (attribute order differs, content is the same).
     let real = doc(
         r#"<program PAGES_PER_BLOCK="64" SECTOR_SIZE_IN_BYTES="4096" filename="xbl.elf.enc" label="sbl" last_sector="639" num_partition_sectors="640" physical_partition_number="0" start_sector="0"/>"#,
     );
@@ -86,7 +86,7 @@ fn read_bytes() {
 
 #[test]
 fn erase_bytes_match_real_line() {
-    // `real-traces.md` §4.4, the EG25GGB geometry error example.
+    // `docs/facts/firehose.md`, the EG25GGB geometry error example.
     let spec = EraseSpec {
         sector_size: 2048,
         num_partition_sectors: 576,
@@ -228,7 +228,7 @@ fn response(ack: bool, attrs: &[(&str, &str)]) -> Event {
 
 #[test]
 fn configure_negotiation() {
-    // Real 9x55 NAK (`real-traces.md` §4.3) after asking for 16 KiB: retry with 8192.
+    // Real 9x55 NAK (`docs/facts/firehose.md`) after asking for 16 KiB: retry with 8192.
     let nak = response(
         false,
         &[

@@ -1,5 +1,5 @@
-//! The `rawmode="true"` data phase of `<program>` (`protocols.md` §5.3 step 3,
-//! `quectel-flows.md` §3.6): `ceil(len / sector)` sectors sent as chunks of at most the
+//! The `rawmode="true"` data phase of `<program>` (`docs/facts/firehose.md` step 3,
+//! `docs/facts/firehose.md`): `ceil(len / sector)` sectors sent as chunks of at most the
 //! negotiated payload, each a whole number of sectors, the last zero-padded. One buffer
 //! is reused for every chunk.
 

@@ -1,6 +1,5 @@
 //! Firehose: the XML programmer protocol spoken after Sahara loads
-//! `prog_nand_firehose_9x07.mbn` (`protocols.md` §5.1–5.5, `quectel-flows.md` §3.6,
-//! `real-traces.md` §4.1–4.6 and §7).
+//! `prog_nand_firehose_9x07.mbn` (`docs/facts/firehose.md`–5.5, `docs/facts/firehose.md`–4.6 and docs/facts/hdlc-diag.md).
 //!
 //! XML documents over a raw bulk pipe, no HDLC. Every document is
 //! `<?xml version="1.0" encoding="UTF-8" ?>\n<data>\n<ELEMENT …/>\n</data>`; the target

@@ -1,5 +1,5 @@
 //! Streaming splitter for Firehose input: bytes arrive in any split, documents end at
-//! `</data>` (`protocols.md` §5: several documents may share one read). Raw data may
+//! `</data>` (`docs/facts/firehose.md`: several documents may share one read). Raw data may
 //! share a read with XML: after `rawmode="true"` the host sends sectors, and after a
 //! `read` ACK the target does; the caller then takes raw bytes with
 //! [`Scanner::take_raw`] instead of asking for documents.
@@ -234,7 +234,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Real 9x07 framing (`real-traces.md` §4.1, §4.4): logs without a space before
+    /// Real 9x07 framing (`docs/facts/firehose.md`): logs without a space before
     /// `/>`, responses with one; no trailing newline after `</data>`.
     const SESSION: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<data>\n<log value=\"Finished sector address 13952\"/>\n</data>\
 <?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<data>\n<response value=\"ACK\" rawmode=\"false\" />\n</data>\

@@ -1,15 +1,14 @@
 //! The small XML subset Firehose speaks: one document per message, flat elements with
 //! quoted attributes. A hand parser is used instead of a full XML parser because device
 //! output is only "XML-like": values may hold raw newlines (`Binary build date: %s @ %s\n`,
-//! `real-traces.md` §4.2) that a conforming parser would normalise, and a lenient reader
+//! `docs/facts/firehose.md`) that a conforming parser would normalise, and a lenient reader
 //! must not reject a whole log line for one stray `&`.
 //!
 //! Pure: no I/O, allocations bounded by the input length.
 
 use super::FirehoseError;
 
-/// The XML declaration every Firehose document starts with (`protocols.md` §5,
-/// `real-traces.md` §4.1).
+/// The XML declaration every Firehose document starts with (`docs/facts/firehose.md`).
 pub const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>";
 
 /// One flat element: its name and attributes in document order.
@@ -107,7 +106,7 @@ fn decode_entity(name: &str) -> Option<char> {
 }
 
 /// Write `<name a="v" b="w" />` (values escaped) into `out`. With `space_before_close`
-/// false the element ends in `"/>` as 9x07 `<log>` lines do (`real-traces.md` §4.1).
+/// false the element ends in `"/>` as 9x07 `<log>` lines do (`docs/facts/firehose.md`).
 pub fn write_element<K: AsRef<str>, V: AsRef<str>>(
     name: &str,
     attrs: &[(K, V)],

@@ -20,7 +20,7 @@ pub const ESCAPE: u8 = 0x7D;
 pub const ESCAPE_XOR: u8 = 0x20;
 
 /// Largest unescaped frame (payload + CRC) the decoder accepts by default. The streaming
-/// programmer's limit is 1040 bytes (`protocols.md` §1); DIAG replies are smaller. A
+/// programmer's limit is 1040 bytes (`docs/facts/hdlc-diag.md`); DIAG replies are smaller. A
 /// generous bound keeps a hostile peer from growing the buffer without end.
 pub const DEFAULT_MAX_FRAME: usize = 4096;
 
@@ -214,7 +214,7 @@ mod tests {
 
     use crate::testutil::hex;
 
-    /// Worked frames from `protocols.md` §1 and `quectel-flows.md` §1.
+    /// Worked frames from `docs/facts/hdlc-diag.md`.
     const WORKED: &[(&str, bool, &str)] = &[
         ("06", true, "7e 06 4e 95 7e"),
         ("02", true, "7e 02 6a d3 7e"),

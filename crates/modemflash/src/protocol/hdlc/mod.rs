@@ -1,5 +1,5 @@
 //! HDLC-like async framing shared by DIAG, DMSS DLOAD and streaming DLOAD
-//! (`protocols.md` §1, `quectel-flows.md` §1; all facts there tagged [C]/[V]).
+//! (`docs/facts/hdlc-diag.md`; all facts there tagged [confirmed]/[confirmed]).
 //!
 //! - A frame is an optional leading `0x7E`, then the escaped payload and CRC, then `0x7E`.
 //! - `0x7E` and `0x7D` are escaped as `0x7D, byte ^ 0x20`; nothing else is.

@@ -1,5 +1,4 @@
-//! Blocking Sahara host over a raw [`Transport`] (`protocols.md` §4.5, `quectel-flows.md`
-//! §3.5): image upload driven by [`UploadMachine`], and command-mode identity reads.
+//! Blocking Sahara host over a raw [`Transport`] (`docs/facts/sahara.md`): image upload driven by [`UploadMachine`], and command-mode identity reads.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::time::Duration;
@@ -17,7 +16,7 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Wait for each later packet (QFirehose 5 s; qdl 1 s, fwupd 15 s).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 /// What is written when no HELLO came: one byte, then the host reads again once
-/// (fwupd, QFirehose). [I] inferred: the byte's value does not matter; 0 is sent.
+/// (fwupd, QFirehose). [inferred] the byte's value does not matter; 0 is sent.
 pub const HELLO_NUDGE: &[u8] = &[0];
 /// Receive buffer (QFirehose reads 4 KiB at a time).
 pub const RECV_BUFFER: usize = 4096;

@@ -1,4 +1,4 @@
-//! Pure Sahara packet codec (`protocols.md` §4.1): every packet is `cmd LE32, length LE32`
+//! Pure Sahara packet codec (`docs/facts/sahara.md`): every packet is `cmd LE32, length LE32`
 //! (length includes the 8-byte header) and LE32/LE64 fields. Encoders and decoders exist
 //! for both directions, so a device side (the simulator's boot ROM) can reuse them.
 //! Reassembly from reads is in [`super::framer`].
@@ -13,7 +13,7 @@ pub const HEADER_LEN: usize = 8;
 pub const MAX_PACKET_LEN: u32 = 0x400;
 /// Full HELLO / HELLO_RESP length (v2+).
 pub const HELLO_LEN: u32 = 0x30;
-/// v1 HELLO / HELLO_RESP length (§4.5 "Versions").
+/// v1 HELLO / HELLO_RESP length (docs/facts/sahara.md "Versions").
 pub const HELLO_V1_LEN: u32 = 0x14;
 
 /// HELLO (target → host).
@@ -25,7 +25,7 @@ pub struct Hello {
     pub mode: u32,
     pub reserved: [u32; 6],
     /// Length on the wire: [`HELLO_LEN`], or [`HELLO_V1_LEN`] for v1 targets. Fields past
-    /// it read as 0. A parser reports longer packets as `HELLO_LEN`. [I] inferred: the v1 layout is the first three words of the v2 one.
+    /// it read as 0. A parser reports longer packets as `HELLO_LEN`. [inferred] the v1 layout is the first three words of the v2 one.
     pub len: u32,
 }
 
@@ -331,7 +331,7 @@ pub(crate) mod tests {
 
     use crate::testutil::hex;
 
-    /// The HELLO a 9x07 boot ROM sends (`real-traces.md` §7.2).
+    /// The HELLO a 9x07 boot ROM sends (`docs/facts/firehose.md`).
     pub(crate) fn mdm9607_hello() -> Hello {
         Hello {
             version: 2,

@@ -1,7 +1,7 @@
 //! Sahara command IDs, modes, status codes and EXECUTE client commands
-//! (`protocols.md` §4.1–§4.4, `quectel-flows.md` §3.5). Unknown values stay numbers.
+//! (`docs/facts/sahara.md`–docs/facts/sahara.md, `docs/facts/sahara.md`). Unknown values stay numbers.
 
-/// Command IDs (§4.1).
+/// Command IDs (docs/facts/sahara.md).
 pub mod cmd {
     pub const HELLO: u32 = 0x01;
     pub const HELLO_RESP: u32 = 0x02;
@@ -22,7 +22,7 @@ pub mod cmd {
     pub const MEMORY_READ_64: u32 = 0x11;
     pub const READ_DATA_64: u32 = 0x12;
     pub const RESET_STATE_MACHINE: u32 = 0x13;
-    /// v3; layout not known (§4.1), decoded as an unknown packet.
+    /// v3; layout not known (docs/facts/sahara.md), decoded as an unknown packet.
     pub const WRITE_DATA: u32 = 0x14;
 }
 
@@ -53,7 +53,7 @@ pub fn command_name(id: u32) -> &'static str {
     }
 }
 
-/// Modes of HELLO / HELLO_RESP / SWITCH_MODE (§4.2).
+/// Modes of HELLO / HELLO_RESP / SWITCH_MODE (docs/facts/sahara.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     ImageTxPending,
@@ -95,7 +95,7 @@ impl Mode {
     }
 }
 
-/// Status codes (§4.3) that code refers to by name.
+/// Status codes (docs/facts/sahara.md) that code refers to by name.
 pub mod status {
     pub const SUCCESS: u32 = 0x00;
     pub const INVALID_CMD: u32 = 0x01;
@@ -106,7 +106,7 @@ pub mod status {
     pub const IMAGE_AUTH_FAILURE: u32 = 0x25;
 }
 
-/// Name of a status code (§4.3).
+/// Name of a status code (docs/facts/sahara.md).
 pub fn status_name(code: u32) -> &'static str {
     const NAMES: [&str; 0x29] = [
         "success",
@@ -154,7 +154,7 @@ pub fn status_name(code: u32) -> &'static str {
     NAMES.get(code as usize).copied().unwrap_or("unknown status")
 }
 
-/// EXECUTE client commands (§4.4).
+/// EXECUTE client commands (docs/facts/sahara.md).
 pub mod exec {
     pub const NOP: u32 = 0x00;
     /// LE32 serial number.
@@ -191,7 +191,7 @@ pub fn exec_name(id: u32) -> &'static str {
     }
 }
 
-/// Image IDs seen in READ_DATA (§4.5, `quectel-flows.md` §3.5).
+/// Image IDs seen in READ_DATA (docs/facts/sahara.md, `docs/facts/sahara.md`).
 pub mod image_id {
     /// NPRG, NAND streaming programmer (HOSTDL).
     pub const NPRG: u32 = 7;

@@ -1,4 +1,4 @@
-//! Reassembling Sahara packets from reads of any size (`protocols.md` §4, §8: "over a tty,
+//! Reassembling Sahara packets from reads of any size (`docs/facts/sahara.md`: "over a tty,
 //! transfer boundaries are lost"): framing by the length field, bounded by
 //! [`MAX_PACKET_LEN`](super::codec::MAX_PACKET_LEN). Pure.
 

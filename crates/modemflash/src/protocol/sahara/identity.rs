@@ -1,5 +1,4 @@
-//! Decoding EXECUTE answers of Sahara command mode (`protocols.md` §4.4,
-//! `real-traces.md` §3.1). Pure.
+//! Decoding EXECUTE answers of Sahara command mode (`docs/facts/sahara.md`). Pure.
 
 use super::codes::{exec, exec_name};
 use super::error::SaharaError;
@@ -100,7 +99,7 @@ pub fn trim_pk_hash(data: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    /// EC25-E test-root hash (`real-traces.md` §3.1).
+    /// EC25-E test-root hash (`docs/facts/sahara.md`).
     const PK: &str = "cc3153a80293939b90d02d3bf8b23e0292e452fef662c74998421adad42a380f";
 
     fn unhex(s: &str) -> Vec<u8> {

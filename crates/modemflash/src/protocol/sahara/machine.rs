@@ -1,5 +1,4 @@
-//! Pure host state machine for Sahara v1–v3 image upload (`protocols.md` §4.5,
-//! `quectel-flows.md` §3.5). Feed it whatever the target sent, in reads of any size; it
+//! Pure host state machine for Sahara v1–v3 image upload (`docs/facts/sahara.md`). Feed it whatever the target sent, in reads of any size; it
 //! answers with [`Action`]s. No I/O, no clock.
 //!
 //! WaitHello → (HELLO → send HELLO_RESP) → Transfer → (READ_DATA[_64] → serve;
@@ -11,8 +10,7 @@ use super::codes::{Mode, status_name};
 use super::error::SaharaError;
 use super::framer::Framer;
 
-/// Largest READ_DATA length served. Boot ROMs read ≤ 4 KiB at a time (`real-traces.md`
-/// §3.2); 1 MiB also covers hosts that allow big reads, and keeps the buffer bounded.
+/// Largest READ_DATA length served. Boot ROMs read ≤ 4 KiB at a time (`docs/facts/sahara.md`); 1 MiB also covers hosts that allow big reads, and keeps the buffer bounded.
 pub const MAX_READ_LEN: u64 = 1024 * 1024;
 /// HELLOs answered before the first READ_DATA (the target may repeat HELLO when our
 /// answer was slow); beyond that a HELLO is unexpected.
@@ -45,7 +43,7 @@ pub struct UploadConfig {
     /// HELLO_RESP reserved words (edl/QFirehose send 1..6; targets ignore them).
     pub reserved: [u32; 6],
     /// Answer a short (v1, 0x14-byte) HELLO with a HELLO_RESP of the same length.
-    /// [I] inferred: v1 HELLO_RESP was 0x14 bytes too (§4.5 "Versions").
+    /// [inferred] v1 HELLO_RESP was 0x14 bytes too (docs/facts/sahara.md "Versions").
     pub mirror_short_hello: bool,
     /// See [`PendingPolicy`].
     pub pending: PendingPolicy,
@@ -317,7 +315,7 @@ impl UploadMachine {
         out.push(Action::Failed(e));
     }
 
-    /// §4.5 step 6: an unexpected packet gets a RESET.
+    /// docs/facts/sahara.md step 6: an unexpected packet gets a RESET.
     fn reset_and_fail(&mut self, e: SaharaError, out: &mut Vec<Action>) {
         out.push(Action::Send(Packet::Reset.encode()));
         self.fail(e, out);

@@ -1,5 +1,5 @@
 //! Sahara, the boot-ROM (PBL/SBL) image-transfer protocol of EDL mode 05C6:9008
-//! (`protocols.md` §4.1–§4.5; `quectel-flows.md` §3.5; `real-traces.md` §3, §7 item 2).
+//! (`docs/facts/sahara.md`–docs/facts/sahara.md; `docs/facts/sahara.md`; `docs/facts/sahara.md` item 2).
 //! Raw USB bulk, no HDLC: every packet is `cmd LE32, length LE32, body`.
 //!
 //! - [`codec`]: every packet, both directions.

@@ -1,5 +1,4 @@
-//! Blocking streaming DLOAD host over an [`HdlcLink`] (`protocols.md` §3.6,
-//! `quectel-flows.md` §2.6, §3.5, §7).
+//! Blocking streaming DLOAD host over an [`HdlcLink`] (`docs/facts/streaming.md`).
 //!
 //! Every request is sent with a leading flag and answered by one reply. ERROR (0x0D) and
 //! LOG (0x0E) packets may arrive at any time instead: LOGs are kept (see
@@ -20,14 +19,14 @@ use super::hello::{HelloOptions, HelloResponse, encode_hello};
 use crate::protocol::hdlc::HdlcLink;
 use crate::transport::{Transport, TransportError};
 
-/// How long to wait for a reply: QFirehose waits 3 s, the EC20 tool 5 s (§3.6).
+/// How long to wait for a reply: QFirehose waits 3 s, the EC20 tool 5 s (docs/facts/streaming.md).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// Tries per STREAM_WRITE on a missing or odd reply (§3.6, `quectel-flows.md` §2.11).
+/// Tries per STREAM_WRITE on a missing or odd reply (docs/facts/streaming.md, `docs/facts/quectel.md`).
 pub const WRITE_ATTEMPTS: u32 = 3;
-/// Pause before resending a STREAM_WRITE ("3 tries with 1 s delay", `quectel-flows.md` §2.11).
+/// Pause before resending a STREAM_WRITE ("3 tries with 1 s delay", `docs/facts/quectel.md`).
 pub const WRITE_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// After an "Invalid command" LOG answering the download-flag command, how long to wait
-/// for the ERROR packet hostdl sends after such a LOG (§3.1). [I] inferred: a programmer
+/// for the ERROR packet hostdl sends after such a LOG (docs/facts/streaming.md). [inferred] a programmer
 /// sends both at once, so a short grace suffices.
 pub const UNSUPPORTED_GRACE: Duration = Duration::from_millis(300);
 /// At most this many device LOG lines are kept; older ones are dropped.
@@ -207,7 +206,7 @@ impl<T: Transport> StreamingClient<T> {
         }
     }
 
-    /// The host recipe (§3.4): send with override 0; on "differs" apply
+    /// The host recipe (docs/facts/streaming.md): send with override 0; on "differs" apply
     /// `opts.on_mismatch`; then maybe the Quectel download flag. Statuses 2, 3 and unknown
     /// ones are [`StreamingError::PartitionTable`].
     pub fn send_partition_table(
@@ -413,7 +412,7 @@ impl<T: Transport> StreamingClient<T> {
         self.logs.push_back(text);
     }
 
-    /// One STREAM_WRITE with retries (§3.6: 3 tries on a missing or odd reply).
+    /// One STREAM_WRITE with retries (docs/facts/streaming.md: 3 tries on a missing or odd reply).
     fn write_block(&mut self, addr: u32, data: &[u8]) -> Result<(), StreamingError> {
         encode_stream_write_into(addr, data, &mut self.tx)?;
         let tries = self.timeouts.write_attempts.max(1);

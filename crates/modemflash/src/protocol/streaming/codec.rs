@@ -1,19 +1,19 @@
 //! Pure streaming DLOAD codec: host requests (encode; parse for a device side) and target
 //! replies (encode for a device side; parse). Payloads here are HDLC payloads, before
-//! framing. All multi-byte fields are little-endian (`protocols.md` §3).
+//! framing. All multi-byte fields are little-endian (`docs/facts/streaming.md`).
 //!
 //! There is deliberately no encoder for ERASE_FLASH (0x1D), which erases the whole NAND
-//! (`quectel-flows.md` §7); [`Request::parse`] recognises it so a device can refuse it.
+//! (`docs/facts/quectel.md`); [`Request::parse`] recognises it so a device can refuse it.
 
 use super::codes::{ImageType, OpenMultiStatus, PartitionStatus, cmd, command_name};
 use super::error::StreamingError;
 use super::hello::{HelloOptions, HelloResponse, le32, parse_hello};
 
-/// Largest PARTITION_TABLE table (§3.1).
+/// Largest PARTITION_TABLE table (docs/facts/streaming.md).
 pub const MAX_PARTITION_TABLE_LEN: usize = 512;
-/// Largest OPEN_MULTI_IMAGE payload (§3.1, `quectel-flows.md` §2.6).
+/// Largest OPEN_MULTI_IMAGE payload (docs/facts/streaming.md, `docs/facts/streaming.md`).
 pub const MAX_OPEN_MULTI_PAYLOAD: usize = 512;
-/// Default STREAM_WRITE data bytes per frame (programmer limit 1024, §1 and §3.1).
+/// Default STREAM_WRITE data bytes per frame (programmer limit 1024, docs/facts/hdlc-diag.md and docs/facts/streaming.md).
 pub const DEFAULT_BLOCK_SIZE: usize = 1024;
 /// Upper bound on STREAM_WRITE data bytes whatever a HELLO response advertises; a sanity
 /// cap, far above any known programmer.
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn reference_wire_examples() {
-        // protocols.md §1 worked examples.
+        // `docs/facts/hdlc-diag.md` worked examples.
         assert_eq!(encode(&encode_reset(), true), [0x7E, 0x0B, 0xAB, 0x4E, 0x7E]);
         assert_eq!(encode(&encode_security_mode(true), true), [0x7E, 0x17, 0x01, 0x57, 0xC6, 0x7E]);
     }

@@ -1,5 +1,5 @@
-//! Command bytes, status codes and image types of streaming DLOAD (`protocols.md` §3.1,
-//! §3.4, §3.5; `quectel-flows.md` §2.6). Unknown values are kept as numbers.
+//! Command bytes, status codes and image types of streaming DLOAD (`docs/facts/streaming.md`,
+//! docs/facts/streaming.md, docs/facts/streaming.md; `docs/facts/streaming.md`). Unknown values are kept as numbers.
 
 /// Command bytes (first payload byte of every frame). Host → target requests are odd,
 /// target → host replies even, except the unsolicited ERROR/LOG packets.
@@ -35,7 +35,7 @@ pub mod cmd {
     pub const OPEN_MULTI: u8 = 0x1B;
     pub const OPEN_MULTI_RESP: u8 = 0x1C;
     /// Whole-device erase on NAND hostdl. The host API deliberately has no encoder for it
-    /// (`quectel-flows.md` §7); the constant exists so a device side can recognise and
+    /// (`docs/facts/quectel.md`); the constant exists so a device side can recognise and
     /// refuse it.
     pub const ERASE_FLASH: u8 = 0x1D;
     pub const ERASE_FLASH_RESP: u8 = 0x1E;
@@ -83,7 +83,7 @@ pub fn command_name(code: u8) -> &'static str {
     }
 }
 
-/// ERROR (0x0D) codes (`protocols.md` §3.4, response_code_type).
+/// ERROR (0x0D) codes (`docs/facts/streaming.md`, response_code_type).
 pub mod error_code {
     pub const ACK: u32 = 0x00;
     pub const INVALID_DEST_ADDR: u32 = 0x02;
@@ -175,7 +175,7 @@ impl PartitionStatus {
             Self::Differs => "partition table differs (override needed)",
             Self::FormatNotRecognized => "partition table format not recognised",
             Self::EraseFailed => "erase failed",
-            // hostdl's internal enum: 4 too big, 5 unknown error (§3.4).
+            // hostdl's internal enum: 4 too big, 5 unknown error (docs/facts/streaming.md).
             Self::Other(4) => "partition table too big",
             Self::Other(5) => "unknown error",
             Self::Other(_) => "unknown partition-table status",
@@ -240,7 +240,7 @@ impl OpenMultiStatus {
     }
 }
 
-/// OPEN_MULTI_IMAGE image types (`protocols.md` §3.5).
+/// OPEN_MULTI_IMAGE image types (`docs/facts/streaming.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImageType {
     None,

@@ -1,4 +1,4 @@
-//! HELLO request and response (`protocols.md` §3.2, `quectel-flows.md` §2.6). Pure.
+//! HELLO request and response (`docs/facts/streaming.md`). Pure.
 
 use super::codes::cmd;
 use super::error::StreamingError;
@@ -12,10 +12,10 @@ pub const HELLO_REQUEST_LEN: usize = 36;
 /// Bytes of a HELLO response up to and including the flash-id length (offset 43).
 pub const HELLO_RESPONSE_FIXED_LEN: usize = 44;
 /// Largest sector count accepted in a HELLO response. A streaming programmer's reply
-/// fits 1024 bytes (§1), so no honest reply lists more than ~245 sectors.
+/// fits 1024 bytes (docs/facts/hdlc-diag.md), so no honest reply lists more than ~245 sectors.
 pub const MAX_HELLO_SECTORS: usize = 256;
 
-/// Feature bits (§3.2).
+/// Feature bits (docs/facts/streaming.md).
 pub mod feature {
     pub const UNCOMPRESSED_DOWNLOAD: u8 = 0x01;
     pub const NAND_PRIMARY_IMAGE: u8 = 0x02;
@@ -36,13 +36,13 @@ pub struct HelloOptions {
 }
 
 impl HelloOptions {
-    /// QFlash for MDM9615 (EC20 R1): 3 / 3 / 0x09 (uncompressed + multi-image) [C].
+    /// QFlash for MDM9615 (EC20 R1): 3 / 3 / 0x09 (uncompressed + multi-image) [confirmed].
     pub const QFLASH_9615: Self = Self {
         max_version: 3,
         min_version: 3,
         features: feature::UNCOMPRESSED_DOWNLOAD | feature::NAND_MULTI_IMAGE,
     };
-    /// QFirehose's streaming path: 4 / 2 / 0 [C].
+    /// QFirehose's streaming path: 4 / 2 / 0 [confirmed].
     pub const QFIREHOSE: Self = Self { max_version: 4, min_version: 2, features: 0 };
 }
 

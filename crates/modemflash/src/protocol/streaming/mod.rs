@@ -1,6 +1,6 @@
 //! Qualcomm streaming DLOAD ("hostdl"), the protocol NPRG/ENPRG programmers speak once
-//! running (`protocols.md` §3.1–§3.7; `quectel-flows.md` §2.6, §3.5 "Non-EDL fallback",
-//! §7). HDLC framed (§1); the host sends every frame with a leading flag; all multi-byte
+//! running (`docs/facts/streaming.md`–docs/facts/streaming.md; `docs/facts/streaming.md` "Non-EDL fallback",
+//! docs/facts/hdlc-diag.md). HDLC framed (docs/facts/hdlc-diag.md); the host sends every frame with a leading flag; all multi-byte
 //! fields are little-endian.
 //!
 //! - [`codec`]: requests and replies, both directions, pure. No encoder exists for
