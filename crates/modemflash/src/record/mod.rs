@@ -338,6 +338,27 @@ impl Recorder {
     }
 }
 
+/// An observer that notes each step's start in the recording, then passes the event on.
+pub struct StepNotes<'a> {
+    pub inner: &'a mut dyn crate::exec::Observer,
+    pub recorder: Arc<Recorder>,
+}
+
+impl std::fmt::Debug for StepNotes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepNotes").finish_non_exhaustive()
+    }
+}
+
+impl crate::exec::Observer for StepNotes<'_> {
+    fn event(&mut self, event: &crate::exec::Event) {
+        if let crate::exec::Event::StepStarted { step, title, .. } = event {
+            self.recorder.step(step, title);
+        }
+        self.inner.event(event);
+    }
+}
+
 /// Lower-case hex without separators.
 pub fn hex(data: &[u8]) -> String {
     data.iter().map(|b| format!("{b:02x}")).collect()
