@@ -55,6 +55,8 @@ pub struct UpdateCmd {
     /// from the mode the module is in (other modules' records stay).
     #[arg(long)]
     pub fresh: bool,
+    #[command(flatten)]
+    pub session: super::session::SessionArgs,
 }
 
 /// How long `update` waits for a module that is not on the bus yet.
@@ -65,7 +67,7 @@ pub fn run(args: &UpdateCmd) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let mut bus = match target::bus(&args.endpoints) {
+    let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "update", true) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -78,9 +80,16 @@ pub fn run(args: &UpdateCmd) -> u8 {
     }
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
-    let mut journal = Journal::open(&journal_path);
+    // A replay starts from an empty journal unless one is named (docs/recording.md).
+    let mut journal = if args.session.replaying() && args.journal.is_none() {
+        Journal::in_memory()
+    } else {
+        Journal::open(&journal_path)
+    };
     let flags = Flags { json: args.json, yes: args.yes, fresh: args.fresh };
-    update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, flags)
+    let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, flags);
+    drop(bus);
+    session.finish(code)
 }
 
 /// How `update` talks and what it may do.
@@ -165,7 +174,8 @@ pub fn update(
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
-    match exec::run(&plan, pkg, bus, journal, observer, opts) {
+    let mut observer = super::session::observer(observer);
+    match exec::run(&plan, pkg, bus, journal, observer.as_mut(), opts) {
         Ok(out) => {
             if json {
                 ui::emit(
