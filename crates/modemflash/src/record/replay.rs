@@ -403,10 +403,20 @@ impl ModuleBus for ReplayBus {
         st.skip_detects();
         let name = super::port_name(port);
         match st.bus.front().cloned() {
-            Some((_, Event::Open { port: p, ep, endpoint, max_packet_size, zlp, failed, .. })) if p == name => {
+            Some((_, Event::Open { port: p, ep, endpoint, max_packet_size, zlp, failed, port_path, usb_serial, .. }))
+                if p == name =>
+            {
                 st.bus.pop_front();
                 if let Some(e) = failed {
                     return Err(bus_error(&e));
+                }
+                // Where the module was when the port opened (a recording may carry no
+                // location notes of its own).
+                if port_path.is_some() {
+                    st.location.port_path = port_path;
+                }
+                if usb_serial.is_some() {
+                    st.location.usb_serial = usb_serial;
                 }
                 let ep = ep.unwrap_or_default();
                 let endpoint = endpoint.unwrap_or_else(|| format!("replay:{name}"));
@@ -518,6 +528,10 @@ impl Transport for ReplayTransport {
             let Some(q) = st.eps.get_mut(&self.ep) else {
                 return Err(self.diverge(st, "endpoint not in the recording", None, None, "nothing".into(), short(rest)));
             };
+            // A poll the recorded run made and this one did not: nothing came, skip it.
+            while matches!(q.events.front(), Some((_, Event::ReadFailed { failed: Failure::Timeout, ms: 0, .. }))) {
+                q.events.pop_front();
+            }
             let sent = q.sent;
             let front = q.events.front().cloned();
             match front {
@@ -575,7 +589,6 @@ impl Transport for ReplayTransport {
     }
 
     fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let _ = timeout;
         let mut guard = lock(&self.state);
         let st = &mut *guard;
         if let Some(d) = &st.divergence {
@@ -610,10 +623,13 @@ impl Transport for ReplayTransport {
                 q.events.pop_front();
                 Err(failure(&failed, ms, message.as_deref()))
             }
+            // A poll (no wait) where the recording has the tool sending next: nothing is
+            // waiting, which is what the module had to say at that point.
+            Some((_, Event::Out { .. })) if timeout.is_zero() => Err(TransportError::Timeout(Duration::ZERO)),
             Some((_, e @ Event::Out { .. })) => {
                 let expected = match &e {
                     Event::Out { data, .. } => {
-                        data.bytes().map_or_else(|| describe(&e), |b| format!("{} more: {}", describe(&e), short(b.get(q.off..).unwrap_or_default())))
+                        data.bytes().map_or_else(|| describe(&e), |b| format!("the rest of {}: {}", describe(&e), short(b.get(q.off..).unwrap_or_default())))
                     }
                     _ => describe(&e),
                 };
