@@ -143,3 +143,59 @@ fn an_update_recorded_against_the_simulator_replays_without_it_and_reports_redac
     z.by_name("last-session/recording.jsonl").unwrap().read_to_string(&mut s).unwrap();
     assert!(s.contains(IMEI));
 }
+
+/// `info --record` against the simulator, then `info --replay` with no simulator: the same
+/// identity, read from the recording.
+#[test]
+fn info_recorded_and_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ttys = tmp.path().join("ttys");
+    std::fs::create_dir(&ttys).unwrap();
+    let fastboot = format!("127.0.0.1:{}", free_port());
+    let rec = tmp.path().join("info.jsonl");
+    let sim = SimProcess::spawn(&[
+        "--model",
+        "ec25",
+        "--tty-dir",
+        ttys.to_str().unwrap(),
+        "--fastboot-tcp",
+        &fastboot,
+        "--imei",
+        IMEI,
+    ]);
+    let dm = format!("serial:{}", ttys.join("dm").display());
+    let out = modemflash(tmp.path()).args(["info", "--json", "--device", &dm, "--record"]).arg(&rec).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    drop(sim);
+    let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(live["identity"]["imei"], IMEI, "{live}");
+    let out = modemflash(tmp.path()).args(["info", "--json", "--replay"]).arg(&rec).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replayed["identity"], live["identity"]);
+    assert_eq!(replayed["mode"], live["mode"]);
+}
+
+/// `list --record` keeps the USB listing; `list --replay` shows it again.
+#[test]
+fn list_recorded_and_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let dev = root.join("sys/bus/usb/devices/1-2");
+    for (f, v) in [("idVendor", "2c7c"), ("idProduct", "0125"), ("speed", "480"), ("serial", "QX9777ABC")] {
+        std::fs::create_dir_all(&dev).unwrap();
+        std::fs::write(dev.join(f), format!("{v}\n")).unwrap();
+    }
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    let rec = tmp.path().join("list.jsonl");
+    let out = modemflash(tmp.path()).args(["list", "--json", "--root"]).arg(&root).arg("--record").arg(&rec).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(live["modules"][0]["usb_path"], "1-2", "{live}");
+    let out = modemflash(tmp.path()).args(["list", "--json", "--replay"]).arg(&rec).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replayed, live);
+    let out = modemflash(tmp.path()).args(["list", "--replay"]).arg(&rec).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("usb:1-2"), "{}", text(&out));
+}

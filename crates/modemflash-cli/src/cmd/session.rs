@@ -125,11 +125,13 @@ fn prepare_last(dir: &Path) -> bool {
     true
 }
 
+/// The recorder for a command that records without a bus of its own (`info`, `list`):
+/// `None` unless --record was given.
+pub fn recorder(args: &SessionArgs, command: &str) -> Result<Option<Arc<Recorder>>, u8> {
+    args.record.as_deref().map(|p| open_recorder(p, command, args.record_data)).transpose()
+}
+
 impl Session {
-    /// The recorder, for commands that record transports opened outside a bus.
-    pub fn recorder(&self) -> Option<&Arc<Recorder>> {
-        self.recorder.as_ref()
-    }
 
     /// After the command: say where the recording is, or how the replay went. Returns
     /// the exit code to use (a replay that left the recording fails).

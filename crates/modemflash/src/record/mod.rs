@@ -197,6 +197,9 @@ pub enum Event {
     Close { ep: u64 },
     /// A step of the plan began (a note for people and for divergence reports).
     Step { id: String, title: String },
+    /// What a command learnt without a transport (`what`: e.g. `usb-scan`, the modules
+    /// a USB listing found), given back as is on replay.
+    Note { what: String, data: serde_json::Value },
 }
 
 /// A line of a recording after the header.

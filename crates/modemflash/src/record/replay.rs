@@ -97,7 +97,9 @@ fn describe(e: &Event) -> String {
         Event::Zlp { .. } => "a zero-length packet from the module".into(),
         Event::ReadFailed { failed, .. } => format!("a read that failed ({failed:?})"),
         Event::Close { .. } => "the endpoint closed".into(),
-        Event::Endpoint { .. } | Event::Location { .. } | Event::Step { .. } => "a note".into(),
+        Event::Endpoint { .. } | Event::Location { .. } | Event::Step { .. } | Event::Note { .. } => {
+            "a note".into()
+        }
     }
 }
 
@@ -115,6 +117,7 @@ struct State {
     bus: VecDeque<(usize, Event)>,
     eps: HashMap<u64, EpQueue>,
     steps: Vec<(usize, String)>,
+    notes: Vec<(String, serde_json::Value)>,
     endpoints: HashMap<String, String>,
     location: ModuleIdentity,
     last_detect: Option<(Option<DeviceMode>, Option<BusErrorRec>)>,
@@ -235,6 +238,7 @@ impl ReplayBus {
             bus: VecDeque::new(),
             eps: HashMap::new(),
             steps: Vec::new(),
+            notes: Vec::new(),
             endpoints: HashMap::new(),
             location: ModuleIdentity::default(),
             last_detect: None,
@@ -286,6 +290,7 @@ impl ReplayBus {
                     st.bus.push_back((n, rec.event));
                 }
                 Event::Step { id, .. } => st.steps.push((n, id)),
+                Event::Note { what, data } => st.notes.push((what, data)),
                 e @ (Event::Out { ep, .. }
                 | Event::In { ep, .. }
                 | Event::Zlp { ep }
@@ -300,6 +305,11 @@ impl ReplayBus {
         let header =
             header.ok_or(ReplayError::Format { line: 0, why: "the recording is empty (no header line)".into() })?;
         Ok((ReplayBus { state: Arc::new(Mutex::new(st)) }, header))
+    }
+
+    /// The recorded notes named `what`, in order.
+    pub fn notes(&self, what: &str) -> Vec<serde_json::Value> {
+        lock(&self.state).notes.iter().filter(|(w, _)| w == what).map(|(_, d)| d.clone()).collect()
     }
 
     /// The first divergence, if the run has left the recording.
