@@ -29,7 +29,11 @@ fn modemflash(state: &Path) -> Command {
 }
 
 fn text(o: &Output) -> String {
-    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -164,7 +168,11 @@ fn info_recorded_and_replayed() {
         IMEI,
     ]);
     let dm = format!("serial:{}", ttys.join("dm").display());
-    let out = modemflash(tmp.path()).args(["info", "--json", "--device", &dm, "--record"]).arg(&rec).output().unwrap();
+    let out = modemflash(tmp.path())
+        .args(["info", "--json", "--device", &dm, "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     drop(sim);
     let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -188,7 +196,13 @@ fn list_recorded_and_replayed() {
     }
     std::fs::create_dir_all(root.join("dev")).unwrap();
     let rec = tmp.path().join("list.jsonl");
-    let out = modemflash(tmp.path()).args(["list", "--json", "--root"]).arg(&root).arg("--record").arg(&rec).output().unwrap();
+    let out = modemflash(tmp.path())
+        .args(["list", "--json", "--root"])
+        .arg(&root)
+        .arg("--record")
+        .arg(&rec)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(live["modules"][0]["usb_path"], "1-2", "{live}");

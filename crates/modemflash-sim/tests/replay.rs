@@ -25,7 +25,11 @@ fn opts() -> ExecOptions {
 }
 
 /// Identify, plan and run on `bus`, noting steps in `rec` when recording.
-fn update(pkg: &Package, bus: &mut dyn ModuleBus, rec: Option<Arc<Recorder>>) -> Result<exec::Outcome, String> {
+fn update(
+    pkg: &Package,
+    bus: &mut dyn ModuleBus,
+    rec: Option<Arc<Recorder>>,
+) -> Result<exec::Outcome, String> {
     let state = exec::identify(bus).map_err(|e| e.to_string())?.ok_or("no module")?;
     let plan = plan::build(pkg, &state, &PlanOptions::default(), None).map_err(|e| e.to_string())?;
     let mut collect = Collect::default();
@@ -111,7 +115,9 @@ fn a_legacy_update_recorded_against_the_virtual_module_replays_green() {
     for ev in ["detect", "wait_for", "open", "out", "in", "step", "close"] {
         assert!(rec.iter().any(|v| v["ev"] == ev), "no {ev} event");
     }
-    assert!(rec.iter().any(|v| v["ev"] == "out" && v["sha256"].is_string() && v["len"].as_u64() > Some(4096)));
+    assert!(
+        rec.iter().any(|v| v["ev"] == "out" && v["sha256"].is_string() && v["len"].as_u64() > Some(4096))
+    );
     assert!(rec.iter().all(|v| v["ev"] != "out" || v["len"].as_u64() <= Some(4096) || v["hex"].is_null()));
     let (replayed, divergence) = replay(&root, &file);
     assert_eq!(divergence, None);

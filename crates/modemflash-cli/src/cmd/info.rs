@@ -190,7 +190,7 @@ fn via_usb(
     let open = |port: Port, notes: &mut Vec<String>| match open_port(&f, port) {
         Ok(t) => Some(recorded(t, rec, port)),
         Err(e) => {
-            record_failed_open(rec, port, &e.to_string());
+            record_failed_open(rec, port, &e);
             notes.push(format!("{}: {e}", port.name()));
             None
         }

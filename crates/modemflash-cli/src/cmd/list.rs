@@ -114,14 +114,15 @@ fn replay(args: &ListArgs, path: &std::path::Path) -> u8 {
         println!("{}", serde_json::json!({ "modules": list }));
     } else {
         for m in &list {
-            let n = |k: &str| m[k].as_u64().unwrap_or_default();
+            let n = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or_default();
+            let t = |k: &str| m.get(k).and_then(serde_json::Value::as_str).unwrap_or("?").to_owned();
             println!(
                 "usb:{:<10} {:04x}:{:04x}  {}  [{} mode]  (recorded)",
-                m["usb_path"].as_str().unwrap_or("?"),
+                t("usb_path"),
                 n("vid"),
                 n("pid"),
-                m["family"].as_str().unwrap_or("?"),
-                m["mode"].as_str().unwrap_or("?")
+                t("family"),
+                t("mode")
             );
         }
     }

@@ -74,8 +74,11 @@ pub fn run(args: &PlanCmd) -> u8 {
     };
     let fingerprint = plan::fingerprint(&pkg);
     let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
-    let mut journal =
-        if args.session.replaying() && args.journal.is_none() { Journal::in_memory() } else { Journal::open(&path) };
+    let mut journal = if args.session.replaying() && args.journal.is_none() {
+        Journal::in_memory()
+    } else {
+        Journal::open(&path)
+    };
     let (state, identity) = if let Some(m) = args.assume_mode {
         (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
     } else {

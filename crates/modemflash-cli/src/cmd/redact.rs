@@ -83,10 +83,12 @@ impl Secrets {
         let mut asked: Option<u64> = None;
         for line in text.lines() {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-            let ascii = v["ascii"].as_str().unwrap_or_default();
-            match v["ev"].as_str() {
-                Some("out") if ascii.contains("getvar:serialno") => asked = v["ep"].as_u64(),
-                Some("in") if asked.is_some() && v["ep"].as_u64() == asked => {
+            let field = |k: &str| v.get(k);
+            let ascii = field("ascii").and_then(|a| a.as_str()).unwrap_or_default();
+            let ep = field("ep").and_then(serde_json::Value::as_u64);
+            match field("ev").and_then(|e| e.as_str()) {
+                Some("out") if ascii.contains("getvar:serialno") => asked = ep,
+                Some("in") if asked.is_some() && ep == asked => {
                     if let Some(s) = ascii.strip_prefix("OKAY") {
                         self.add(s, "fastboot serialno");
                     }
@@ -168,7 +170,8 @@ mod tests {
         let rec = "{\"ev\":\"out\",\"ep\":2,\"ascii\":\"getvar:serialno\"}\n{\"ev\":\"in\",\"ep\":2,\"ascii\":\"OKAYab12cd34\"}\n";
         s.scan("+GSN\r\n861234567890123\r\nOK {\"usb_serial\":\"QX9-777\",\"chip_serial\":305419896} 1234567890123456");
         s.scan_recording(rec);
-        let text = format!("{rec} imei 861234567890123 hex {} chip 78563412 usb QX9-777", hex(b"861234567890123"));
+        let text =
+            format!("{rec} imei 861234567890123 hex {} chip 78563412 usb QX9-777", hex(b"861234567890123"));
         let (out, n) = s.apply(&text);
         assert!(!out.contains("861234567890123"), "{out}");
         assert!(!out.contains(&hex(b"861234567890123")), "{out}");

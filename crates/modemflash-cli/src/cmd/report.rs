@@ -36,8 +36,7 @@ pub struct ReportArgs {
 
 fn system_text() -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "(unknown: no /proc/sys/kernel/osrelease)".into());
+        .map_or_else(|_| "(unknown: no /proc/sys/kernel/osrelease)".into(), |s| s.trim().to_owned());
     format!(
         "modemflash {}\nos: {} ({} family)\narch: {}\nkernel: {kernel}\n",
         env!("CARGO_PKG_VERSION"),
@@ -53,7 +52,9 @@ fn gather(args: &ReportArgs) -> Vec<(String, String)> {
     let doctor = modemflash::doctor::run(&args.root.doctor_env());
     files.push(("doctor.json".into(), serde_json::to_string_pretty(&doctor).unwrap_or_default()));
     let list = match host::scan(&args.root) {
-        Ok(found) => serde_json::to_string_pretty(&serde_json::json!({ "modules": found })).unwrap_or_default(),
+        Ok(found) => {
+            serde_json::to_string_pretty(&serde_json::json!({ "modules": found })).unwrap_or_default()
+        }
         Err(e) => serde_json::json!({ "error": e }).to_string(),
     };
     files.push(("list.json".into(), list));
@@ -69,8 +70,7 @@ fn gather(args: &ReportArgs) -> Vec<(String, String)> {
 fn write_zip(path: &std::path::Path, files: &[(String, String)]) -> Result<(), String> {
     let f = std::fs::File::create(path).map_err(|e| e.to_string())?;
     let mut z = zip::ZipWriter::new(f);
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (name, text) in files {
         z.start_file(name.as_str(), opts).map_err(|e| e.to_string())?;
         z.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
@@ -83,7 +83,8 @@ pub fn run(args: &ReportArgs) -> u8 {
     let mut files = gather(args);
     let mut redacted = Vec::new();
     if args.no_redact {
-        redacted.push("Nothing was redacted (--no-redact): this archive holds IMEIs and serial numbers.".into());
+        redacted
+            .push("Nothing was redacted (--no-redact): this archive holds IMEIs and serial numbers.".into());
     } else {
         let mut secrets = Secrets::default();
         for (name, text) in &files {
@@ -110,7 +111,10 @@ pub fn run(args: &ReportArgs) -> u8 {
     let text = redacted.join("\n") + "\n";
     files.push(("REDACTED.txt".into(), text.clone()));
     if let Err(e) = write_zip(&args.out, &files) {
-        eprintln!("error: cannot write {}: {e}; pass --out with a path in a writable directory", args.out.display());
+        eprintln!(
+            "error: cannot write {}: {e}; pass --out with a path in a writable directory",
+            args.out.display()
+        );
         return exit::FAILED;
     }
     eprint!("{text}");

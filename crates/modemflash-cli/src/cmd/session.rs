@@ -102,10 +102,8 @@ pub fn bus(
         Err(_) if args.record.is_none() => return Ok((inner, session)),
         Err(code) => return Err(code),
     };
-    if let Some(d) = &last {
-        if let Ok(f) = std::fs::File::create(d.join("events.jsonl")) {
-            let _ = LOG.set(Mutex::new(f));
-        }
+    if let Some(Ok(f)) = last.as_ref().map(|d| std::fs::File::create(d.join("events.jsonl"))) {
+        let _ = LOG.set(Mutex::new(f));
     }
     let _ = RECORDER.set(Arc::clone(&rec));
     session.recorder = Some(Arc::clone(&rec));
@@ -132,28 +130,21 @@ pub fn recorder(args: &SessionArgs, command: &str) -> Result<Option<Arc<Recorder
 }
 
 impl Session {
-
     /// After the command: say where the recording is, or how the replay went. Returns
     /// the exit code to use (a replay that left the recording fails).
     pub fn finish(&self, code: u8) -> u8 {
         if let Some(replay) = &self.replay {
-            return match replay.finish() {
-                Some(d) => {
-                    eprintln!("error: {d}");
-                    exit::FAILED
-                }
-                None => {
-                    if code == exit::OK {
-                        eprintln!("replay: the run matched the recording");
-                    }
-                    code
-                }
-            };
-        }
-        if let Some(rec) = &self.recorder {
-            if let Some(e) = rec.error() {
-                eprintln!("warning: the recording is incomplete: {e}");
+            if let Some(d) = replay.finish() {
+                eprintln!("error: {d}");
+                return exit::FAILED;
             }
+            if code == exit::OK {
+                eprintln!("replay: the run matched the recording");
+            }
+            return code;
+        }
+        if let Some(e) = self.recorder.as_ref().and_then(|r| r.error()) {
+            eprintln!("warning: the recording is incomplete: {e}");
         }
         if let Some(dir) = &self.last {
             let doc = serde_json::json!({
@@ -172,10 +163,10 @@ impl Session {
                 }
             }
         }
-        if let (Some(p), Some(_)) = (&self.record_path, &self.recorder) {
-            if self.last.as_ref().is_none_or(|d| !p.starts_with(d)) {
-                eprintln!("recording: {}", p.display());
-            }
+        if let (Some(p), Some(_)) = (&self.record_path, &self.recorder)
+            && self.last.as_ref().is_none_or(|d| !p.starts_with(d))
+        {
+            eprintln!("recording: {}", p.display());
         }
         code
     }

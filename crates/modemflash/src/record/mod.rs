@@ -12,6 +12,7 @@
 //! first [`Divergence`].
 
 mod replay;
+mod replay_transport;
 mod wrap;
 
 use std::io::Write;
@@ -321,7 +322,7 @@ impl Recorder {
     pub(crate) fn location_seen(&self, now: &ModuleIdentity) {
         let changed = {
             let mut g = self.lock();
-            let changed = g.last_location.as_ref() != Some(&now);
+            let changed = g.last_location.as_ref() != Some(now);
             g.last_location = Some(now.clone());
             changed
         };
@@ -373,9 +374,7 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !b.len().is_multiple_of(2) {
         return None;
     }
-    b.chunks(2)
-        .map(|p| std::str::from_utf8(p).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
+    b.chunks(2).map(|p| std::str::from_utf8(p).ok().and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// The name a recording uses for a port.

@@ -15,11 +15,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{BusErrorRec, Event, FORMAT, Failure, HEAD_BYTES, Header, Payload, Record, VERSION, hex, unhex};
+use super::replay_transport::ReplayTransport;
+use super::{BusErrorRec, Event, FORMAT, Header, Record, VERSION};
 use crate::discovery::module_id::ModuleIdentity;
 use crate::discovery::{BusError, ModuleBus, Port};
 use crate::plan::DeviceMode;
-use crate::transport::{LinkInfo, Transport, TransportError};
+use crate::transport::{LinkInfo, Transport};
 
 /// Bytes shown on each side of a divergence.
 const SHOWN: usize = 16;
@@ -76,7 +77,7 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-fn short(data: &[u8]) -> String {
+pub(super) fn short(data: &[u8]) -> String {
     if data.is_empty() {
         return "(nothing)".into();
     }
@@ -87,7 +88,7 @@ fn short(data: &[u8]) -> String {
     s.join(" ")
 }
 
-fn describe(e: &Event) -> String {
+pub(super) fn describe(e: &Event) -> String {
     match e {
         Event::Detect { .. } => "a detect".into(),
         Event::WaitFor { modes, .. } => format!("a wait for {modes:?}"),
@@ -103,26 +104,26 @@ fn describe(e: &Event) -> String {
     }
 }
 
-struct EpQueue {
-    endpoint: String,
-    events: VecDeque<(usize, Event)>,
+pub(super) struct EpQueue {
+    pub(super) endpoint: String,
+    pub(super) events: VecDeque<(usize, Event)>,
     /// Bytes of the front `Out` already matched / of the front `In` already given.
-    off: usize,
-    hasher: Sha256,
-    sent: u64,
-    last_line: usize,
+    pub(super) off: usize,
+    pub(super) hasher: Sha256,
+    pub(super) sent: u64,
+    pub(super) last_line: usize,
 }
 
-struct State {
-    bus: VecDeque<(usize, Event)>,
-    eps: HashMap<u64, EpQueue>,
-    steps: Vec<(usize, String)>,
-    notes: Vec<(String, serde_json::Value)>,
-    endpoints: HashMap<String, String>,
-    location: ModuleIdentity,
-    last_detect: Option<(Option<DeviceMode>, Option<BusErrorRec>)>,
-    divergence: Option<Divergence>,
-    lines: usize,
+pub(super) struct State {
+    pub(super) bus: VecDeque<(usize, Event)>,
+    pub(super) eps: HashMap<u64, EpQueue>,
+    pub(super) steps: Vec<(usize, String)>,
+    pub(super) notes: Vec<(String, serde_json::Value)>,
+    pub(super) endpoints: HashMap<String, String>,
+    pub(super) location: ModuleIdentity,
+    pub(super) last_detect: Option<(Option<DeviceMode>, Option<BusErrorRec>)>,
+    pub(super) divergence: Option<Divergence>,
+    pub(super) lines: usize,
 }
 
 impl State {
@@ -130,7 +131,7 @@ impl State {
         self.steps.iter().rev().find(|(l, _)| *l < line).map(|(_, s)| s.clone())
     }
 
-    fn diverge(&mut self, mut d: Divergence) -> String {
+    pub(super) fn diverge(&mut self, mut d: Divergence) -> String {
         d.step = self.step_at(d.line);
         let text = d.to_string();
         if self.divergence.is_none() {
@@ -220,7 +221,7 @@ impl std::fmt::Debug for ReplayBus {
     }
 }
 
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+pub(super) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -296,14 +297,15 @@ impl ReplayBus {
                 | Event::Zlp { ep }
                 | Event::ReadFailed { ep, .. }
                 | Event::Close { ep }) => {
-                    let q = st.eps.get_mut(&ep).ok_or_else(|| bad(format!("endpoint #{ep} was never opened")))?;
+                    let q =
+                        st.eps.get_mut(&ep).ok_or_else(|| bad(format!("endpoint #{ep} was never opened")))?;
                     q.last_line = n;
                     q.events.push_back((n, e));
                 }
             }
         }
-        let header =
-            header.ok_or(ReplayError::Format { line: 0, why: "the recording is empty (no header line)".into() })?;
+        let header = header
+            .ok_or(ReplayError::Format { line: 0, why: "the recording is empty (no header line)".into() })?;
         Ok((ReplayBus { state: Arc::new(Mutex::new(st)) }, header))
     }
 
@@ -366,8 +368,13 @@ impl ModuleBus for ReplayBus {
                 if let Some(a) = st.last_detect.clone() {
                     a
                 } else {
-                    let expected = other.map_or_else(|| "the end of the recording".into(), |(_, e)| describe(e));
-                    return Err(st.bus_diverge("the tool asks which mode the module is in".into(), expected, "a detect".into()));
+                    let expected =
+                        other.map_or_else(|| "the end of the recording".into(), |(_, e)| describe(e));
+                    return Err(st.bus_diverge(
+                        "the tool asks which mode the module is in".into(),
+                        expected,
+                        "a detect".into(),
+                    ));
                 }
             }
         };
@@ -408,14 +415,29 @@ impl ModuleBus for ReplayBus {
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
         let mut st = lock(&self.state);
         if let Some(d) = &st.divergence {
-            return Err(BusError::Open { port: port.name(), endpoint: "the recording".into(), why: d.to_string() });
+            return Err(BusError::Open {
+                port: port.name(),
+                endpoint: "the recording".into(),
+                why: d.to_string(),
+            });
         }
         st.skip_detects();
         let name = super::port_name(port);
         match st.bus.front().cloned() {
-            Some((_, Event::Open { port: p, ep, endpoint, max_packet_size, zlp, failed, port_path, usb_serial, .. }))
-                if p == name =>
-            {
+            Some((
+                _,
+                Event::Open {
+                    port: p,
+                    ep,
+                    endpoint,
+                    max_packet_size,
+                    zlp,
+                    failed,
+                    port_path,
+                    usb_serial,
+                    ..
+                },
+            )) if p == name => {
                 st.bus.pop_front();
                 if let Some(e) = failed {
                     return Err(bus_error(&e));
@@ -435,7 +457,11 @@ impl ModuleBus for ReplayBus {
             }
             other => {
                 let expected = other.map_or_else(|| "the end of the recording".into(), |(_, e)| describe(&e));
-                Err(st.bus_diverge("the tool opens another port than recorded".into(), expected, format!("an open of the {name} port")))
+                Err(st.bus_diverge(
+                    "the tool opens another port than recorded".into(),
+                    expected,
+                    format!("an open of the {name} port"),
+                ))
             }
         }
     }
@@ -451,217 +477,5 @@ impl ModuleBus for ReplayBus {
         let mut st = lock(&self.state);
         st.absorb();
         st.location.clone()
-    }
-}
-
-/// One endpoint of a replay.
-struct ReplayTransport {
-    state: Arc<Mutex<State>>,
-    ep: u64,
-    info: LinkInfo,
-}
-
-fn io(text: String) -> TransportError {
-    TransportError::Io(std::io::Error::other(text))
-}
-
-fn failure(f: &Failure, ms: u64, message: Option<&str>) -> TransportError {
-    match f {
-        Failure::Timeout => TransportError::Timeout(Duration::from_millis(ms)),
-        Failure::Disconnected => TransportError::Disconnected,
-        Failure::Io => io(message.unwrap_or("I/O error (recorded)").to_owned()),
-    }
-}
-
-impl ReplayTransport {
-    fn diverge(&self, st: &mut State, what: &str, offset: Option<u64>, span: Option<u64>, expected: String, got: String) -> TransportError {
-        let (endpoint, line) = st.eps.get(&self.ep).map_or_else(
-            || (self.info.endpoint.clone(), st.lines),
-            |q| (q.endpoint.clone(), q.events.front().map_or(q.last_line, |(l, _)| *l)),
-        );
-        let d = Divergence { what: what.into(), endpoint, ep: Some(self.ep), offset, span, expected, got, step: None, line };
-        io(st.diverge(d))
-    }
-}
-
-/// Match `data` against the front `Out` event (its bytes or its hash).
-enum Matched {
-    Took(usize),
-    Differs { at: usize, expected: String, got: String },
-    HashDiffers { expected: String, got: String },
-}
-
-fn match_out(q: &mut EpQueue, payload: &Payload, data: &[u8]) -> Matched {
-    let take = payload.len.saturating_sub(q.off).min(data.len());
-    let chunk = data.get(..take).unwrap_or_default();
-    let whole = payload.bytes();
-    let (known, limit) = match whole {
-        Some(b) => (Some(b), usize::MAX),
-        None => (payload.head.as_deref().and_then(unhex), HEAD_BYTES),
-    };
-    if let Some(want) = &known {
-        for (i, b) in chunk.iter().enumerate() {
-            let pos = q.off + i;
-            if pos >= limit.min(want.len()) && limit != usize::MAX {
-                break;
-            }
-            if want.get(pos) != Some(b) {
-                return Matched::Differs {
-                    at: i,
-                    expected: short(want.get(pos..).unwrap_or_default()),
-                    got: short(chunk.get(i..).unwrap_or_default()),
-                };
-            }
-        }
-    }
-    if let Some(sha) = &payload.sha256 {
-        q.hasher.update(chunk);
-        if q.off + take == payload.len {
-            let got = hex(&std::mem::take(&mut q.hasher).finalize());
-            if &got != sha {
-                return Matched::HashDiffers { expected: format!("sha256 {sha}"), got: format!("sha256 {got}") };
-            }
-        }
-    }
-    Matched::Took(take)
-}
-
-impl Transport for ReplayTransport {
-    fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        let mut guard = lock(&self.state);
-        let st = &mut *guard;
-        if let Some(d) = &st.divergence {
-            return Err(io(d.to_string()));
-        }
-        let mut rest = data;
-        loop {
-            let Some(q) = st.eps.get_mut(&self.ep) else {
-                return Err(self.diverge(st, "endpoint not in the recording", None, None, "nothing".into(), short(rest)));
-            };
-            // A poll the recorded run made and this one did not: nothing came, skip it.
-            while matches!(q.events.front(), Some((_, Event::ReadFailed { failed: Failure::Timeout, ms: 0, .. }))) {
-                q.events.pop_front();
-            }
-            let sent = q.sent;
-            let front = q.events.front().cloned();
-            match front {
-                Some((_, Event::Out { data: payload, failed, message, .. })) => {
-                    if rest.is_empty() && payload.len > 0 {
-                        return Ok(());
-                    }
-                    let start = sent.saturating_sub(q.off as u64);
-                    match match_out(q, &payload, rest) {
-                        Matched::Took(n) => {
-                            q.off += n;
-                            q.sent += n as u64;
-                            rest = rest.get(n..).unwrap_or_default();
-                            if q.off >= payload.len {
-                                q.off = 0;
-                                q.events.pop_front();
-                                if let Some(f) = failed {
-                                    return Err(failure(&f, 0, message.as_deref()));
-                                }
-                            }
-                            if rest.is_empty() {
-                                return Ok(());
-                            }
-                        }
-                        Matched::Differs { at, expected, got } => {
-                            let off = sent + at as u64;
-                            return Err(self.diverge(st, "the tool sent other bytes than recorded", Some(off), None, expected, got));
-                        }
-                        Matched::HashDiffers { expected, got } => {
-                            return Err(self.diverge(
-                                st,
-                                "a data phase differs from the recording (only its hash was recorded; record with whole data to find the byte)",
-                                Some(start),
-                                Some(payload.len as u64),
-                                expected,
-                                got,
-                            ));
-                        }
-                    }
-                }
-                Some((_, e)) => {
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                    return Err(self.diverge(st, "the tool sends where the recording has something else first", Some(sent), None, describe(&e), short(rest)));
-                }
-                None => {
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                    return Err(self.diverge(st, "the tool sends more than was recorded", Some(sent), None, "the end of the recording".into(), short(rest)));
-                }
-            }
-        }
-    }
-
-    fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let mut guard = lock(&self.state);
-        let st = &mut *guard;
-        if let Some(d) = &st.divergence {
-            return Err(io(d.to_string()));
-        }
-        let Some(q) = st.eps.get_mut(&self.ep) else {
-            return Err(self.diverge(st, "endpoint not in the recording", None, None, "nothing".into(), "a read".into()));
-        };
-        let sent = q.sent;
-        match q.events.front().cloned() {
-            Some((_, Event::In { data, .. })) => {
-                let Some(bytes) = data.bytes() else {
-                    return Err(self.diverge(st, "the recording keeps no bytes for this read", Some(sent), None, describe(&Event::In { ep: self.ep, data }), "a read".into()));
-                };
-                let rest = bytes.get(q.off..).unwrap_or_default();
-                let n = rest.len().min(buf.len());
-                if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
-                    dst.copy_from_slice(src);
-                }
-                q.off += n;
-                if q.off >= bytes.len() {
-                    q.off = 0;
-                    q.events.pop_front();
-                }
-                Ok(n)
-            }
-            Some((_, Event::Zlp { .. })) => {
-                q.events.pop_front();
-                Ok(0)
-            }
-            Some((_, Event::ReadFailed { failed, ms, message, .. })) => {
-                q.events.pop_front();
-                Err(failure(&failed, ms, message.as_deref()))
-            }
-            // A poll (no wait) where the recording has the tool sending next: nothing is
-            // waiting, which is what the module had to say at that point.
-            Some((_, Event::Out { .. })) if timeout.is_zero() => Err(TransportError::Timeout(Duration::ZERO)),
-            Some((_, e @ Event::Out { .. })) => {
-                let expected = match &e {
-                    Event::Out { data, .. } => {
-                        data.bytes().map_or_else(|| describe(&e), |b| format!("the rest of {}: {}", describe(&e), short(b.get(q.off..).unwrap_or_default())))
-                    }
-                    _ => describe(&e),
-                };
-                Err(self.diverge(st, "the tool waits for the module where the recording has the tool sending first", Some(sent), None, expected, "a read".into()))
-            }
-            Some((_, e)) => Err(self.diverge(st, "the tool reads where the recording has something else", Some(sent), None, describe(&e), "a read".into())),
-            None => Err(self.diverge(st, "the tool reads past the end of what was recorded", Some(sent), None, "the end of the recording".into(), "a read".into())),
-        }
-    }
-
-    fn info(&self) -> &LinkInfo {
-        &self.info
-    }
-}
-
-impl Drop for ReplayTransport {
-    fn drop(&mut self) {
-        let mut st = lock(&self.state);
-        if let Some(q) = st.eps.get_mut(&self.ep)
-            && matches!(q.events.front(), Some((_, Event::Close { .. })))
-        {
-            q.events.pop_front();
-        }
     }
 }

@@ -19,7 +19,10 @@ pub struct RecordingTransport {
 
 impl std::fmt::Debug for RecordingTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordingTransport").field("ep", &self.ep).field("info", self.inner.info()).finish()
+        f.debug_struct("RecordingTransport")
+            .field("ep", &self.ep)
+            .field("info", self.inner.info())
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,9 +138,11 @@ impl<'a> RecordingBus<'a> {
 /// A bus error as recorded.
 pub(crate) fn bus_error_rec(e: &BusError) -> BusErrorRec {
     match e {
-        BusError::Timeout { wanted, waited, seen } => {
-            BusErrorRec::Timeout { wanted: wanted.clone(), waited_ms: duration_ms(*waited), seen: seen.clone() }
-        }
+        BusError::Timeout { wanted, waited, seen } => BusErrorRec::Timeout {
+            wanted: wanted.clone(),
+            waited_ms: duration_ms(*waited),
+            seen: seen.clone(),
+        },
         BusError::Open { port, endpoint, why } => {
             BusErrorRec::Open { port: (*port).into(), endpoint: endpoint.clone(), why: why.clone() }
         }
@@ -162,7 +167,12 @@ impl ModuleBus for RecordingBus<'_> {
             Ok(m) => (Some(*m), None),
             Err(e) => (None, Some(bus_error_rec(e))),
         };
-        self.rec.event(Event::WaitFor { modes: modes.to_vec(), timeout_ms: duration_ms(timeout), mode, failed });
+        self.rec.event(Event::WaitFor {
+            modes: modes.to_vec(),
+            timeout_ms: duration_ms(timeout),
+            mode,
+            failed,
+        });
         r
     }
 
