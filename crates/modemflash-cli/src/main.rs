@@ -3,9 +3,12 @@
 //! The CLI parses arguments and renders results; everything that knows a protocol or a
 //! package format lives in the `modemflash` library.
 
+#[macro_use]
+mod out;
 mod cmd;
 mod exit;
 mod hints;
+mod signals;
 mod ui;
 
 use std::process::ExitCode;
@@ -17,7 +20,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "modemflash", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 64 usage error.\n\
+    after_help = "Exit codes: 0 success, 1 failure, 2 invalid package, 3 no module found, 4 declined at the prompt,\n\
+64 usage error, 130 stopped by Ctrl-C or SIGTERM (resumable). With --json every failure ends with one\n\
+`result` object on stdout.\n\
 Start with `modemflash inspect PKG` to see what a firmware package is and whether it is complete.\n\
 `modemflash sim --model ec20-r1 --start-mode fastboot` runs a virtual module to practise on."
 )]
@@ -44,11 +49,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Whether the caller asked for machine output, also when the rest does not parse.
+    let json = std::env::args().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
-            let _ = e.print();
+            if code == exit::USAGE {
+                let text = e.render().to_string();
+                tell!("{}", text.trim_end());
+                let first = text.lines().next().unwrap_or("bad arguments");
+                let mut r = out::RunResult::new(code);
+                let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+                r.error = Some(message.clone());
+                r.problems.push(out::Problem { at: None, message });
+                r.remedy = Some("see `modemflash --help` or `modemflash SUBCOMMAND --help`".into());
+                if json {
+                    r.emit();
+                }
+            } else {
+                say!("{}", e.render().to_string().trim_end());
+            }
             return ExitCode::from(code);
         }
     };
@@ -66,5 +87,8 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::completions(&args),
         Command::Manpage(args) => cmd::manpage::run(&args),
     };
+    if json {
+        out::finish_json(code);
+    }
     ExitCode::from(code)
 }

@@ -1,7 +1,7 @@
 //! Rendering of library events: progress bars and step lines for people, NDJSON for
 //! machines (`--json`: one JSON object per line).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -44,12 +44,12 @@ impl Observer for Human {
         match event {
             Event::Waiting { mode, .. } => {
                 self.finish_bar();
-                eprintln!("          waiting for the module in {mode} mode…");
+                tell!("          waiting for the module in {mode} mode…");
             }
             Event::StepStarted { title, index, total, bytes, .. } => {
                 self.finish_bar();
                 self.step_bytes = *bytes;
-                println!(
+                say!(
                     "[{:>2}/{total}] {title}{}",
                     index + 1,
                     if *bytes > 0 { format!(" ({})", human_bytes(*bytes)) } else { String::new() }
@@ -74,21 +74,20 @@ impl Observer for Human {
                 let rate = (self.step_bytes > 0 && secs > 0.0)
                     .then(|| format!(", {}/s", human_bytes((self.step_bytes as f64 / secs) as u64)));
                 self.finish_bar();
-                println!("          done in {secs:.2}s{} (t+{t:.1}s)", rate.unwrap_or_default());
+                say!("          done in {secs:.2}s{} (t+{t:.1}s)", rate.unwrap_or_default());
             }
             Event::StepSkipped { step } => {
-                println!("          skip {step} (done by an earlier run, per the journal)");
+                say!("          skip {step} (done by an earlier run, per the journal)");
             }
             Event::DeviceLog { text, .. } => {
                 if let Some(bar) = &self.bar {
                     bar.println(format!("          module: {text}"));
                 } else {
-                    println!("          module: {text}");
+                    say!("          module: {text}");
                 }
             }
-            Event::Warning { text, .. } => eprintln!("          warning: {text}"),
+            Event::Warning { text, .. } => tell!("          warning: {text}"),
         }
-        let _ = std::io::stdout().flush();
     }
 }
 
@@ -104,8 +103,6 @@ impl Observer for Json {
 /// Print one JSON value as a line.
 pub fn emit<T: serde::Serialize>(value: &T) {
     if let Ok(s) = serde_json::to_string(value) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{s}");
-        let _ = out.flush();
+        say!("{s}");
     }
 }

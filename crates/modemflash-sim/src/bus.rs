@@ -209,7 +209,7 @@ impl VirtualBus {
     /// Wait until the module shows a mode accepted by `want`, for at most `timeout` of bus
     /// time.
     pub fn wait_for(&self, want: &[SimMode], timeout: Duration) -> Result<Enumeration, BusError> {
-        let deadline = self.clock.now() + timeout;
+        let deadline = self.clock.now().saturating_add(timeout);
         let mut s = self.lock();
         loop {
             if let Some(m) = s.enumeration.mode

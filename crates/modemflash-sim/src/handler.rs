@@ -109,12 +109,27 @@ impl Cx<'_> {
         }
         self.core.nand.store(&name, content);
         self.core.dirty = true;
+        self.persist();
+    }
+
+    /// Save the NAND to the state file now, as a real flash keeps what was written when
+    /// the power goes (a module killed mid-update restarts with what had landed).
+    fn persist(&mut self) {
+        if let Some(path) = self.core.config.state_file.clone() {
+            match crate::state::save(&path, &self.core.nand, &self.core.config.identity) {
+                Ok(()) => self.core.dirty = false,
+                Err(e) => self
+                    .events
+                    .push(SimEvent::Log { text: format!("cannot save state to {}: {e}", path.display()) }),
+            }
+        }
     }
 
     /// Erase a partition.
     pub fn erase(&mut self, name: &str) {
         self.core.nand.erase(name);
         self.core.dirty = true;
+        self.persist();
         self.events.push(SimEvent::Log { text: format!("erased {name}") });
     }
 }

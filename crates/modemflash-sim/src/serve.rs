@@ -59,7 +59,12 @@ impl std::fmt::Debug for Served {
 
 impl Serving {
     /// Serve externally.
+    /// Ptys and TCP. Links a killed simulator left in `tty_dir` (`kill -9` runs no clean-up)
+    /// are removed first: a stale `edl` would tell a host the module is in EDL.
     pub fn external(tty_dir: Option<PathBuf>, fastboot_tcp: SocketAddr) -> Self {
+        if let Some(dir) = &tty_dir {
+            remove_stale_links(dir);
+        }
         Serving::External { tty_dir, fastboot_tcp, links: Mutex::new(Vec::new()), bound: Mutex::new(None) }
     }
 
@@ -104,6 +109,17 @@ impl Serving {
         let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for l in links.drain(..) {
             let _ = std::fs::remove_file(l);
+        }
+    }
+}
+
+/// Remove the stable names of every role from `dir`, when they are symlinks (never a
+/// regular file or directory someone else put there).
+pub fn remove_stale_links(dir: &std::path::Path) {
+    for role in [Role::Dm, Role::At, Role::Fastboot, Role::Edl] {
+        let link = dir.join(role.name());
+        if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
+            let _ = std::fs::remove_file(&link);
         }
     }
 }

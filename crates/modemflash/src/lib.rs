@@ -15,6 +15,7 @@ pub mod package;
 pub mod plan;
 pub mod protocol;
 pub mod record;
+pub mod time;
 pub mod transport;
 
 #[cfg(test)]

@@ -106,6 +106,27 @@ fn firehose_package_verifies_md5_and_xml() {
 }
 
 #[test]
+fn sector_numbers_near_u64_max_are_an_error_not_an_overflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pkg");
+    builder::write_firehose(&root, &FirehoseSpec { md5: false, ..FirehoseSpec::default() }).unwrap();
+    let raw = fs::read_dir(root.join("update/firehose"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("rawprogram"))
+        .unwrap();
+    let xml = fs::read_to_string(&raw).unwrap();
+    let prog = xml.find("<program").unwrap();
+    let at = prog + xml[prog..].find("start_sector=\"").unwrap() + "start_sector=\"".len();
+    let end = at + xml[at..].find('"').unwrap();
+    let bad = format!("{}{}{}", &xml[..at], u64::MAX, &xml[end..]);
+    fs::write(&raw, bad).unwrap();
+    let p = package::open(&root).unwrap();
+    let e = errors(&p);
+    assert!(e.iter().any(|m| m.contains("last_sector")), "{e:?}");
+}
+
+#[test]
 fn firehose_md5_mismatch_names_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("pkg");
@@ -225,7 +246,13 @@ fn corrupt_zip_and_huge_declared_size() {
     let z = tmp.path().join("bad.zip");
     fs::write(&z, b"PK\x03\x04 this is not really a zip").unwrap();
     match package::open(&z) {
-        Err(e @ PackageError::BadZip { .. }) => assert!(e.to_string().contains("bad.zip")),
+        Err(e @ PackageError::BadZip { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("bad.zip"), "{text}");
+            assert!(!text.contains("::"), "{text}");
+            assert_eq!(text.matches("zip").count(), 2, "said once, plus the file name: {text}");
+            assert!(text.contains("download was cut short"), "{text}");
+        }
         other => panic!("{other:?}"),
     }
     // A local header and central directory that declare 8 GiB uncompressed for a tiny

@@ -20,6 +20,9 @@ pub struct CompletionsArgs {
 
 pub fn completions(args: &CompletionsArgs) -> u8 {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "modemflash", &mut std::io::stdout());
+    // Generated into memory first: clap_complete panics on a failed write (`| head -1`).
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "modemflash", &mut buf);
+    crate::out::out_bytes(&buf);
     exit::OK
 }

@@ -40,7 +40,7 @@ pub struct DemoCmd {
 
 pub fn run(args: &DemoCmd) -> u8 {
     let Some(model) = Model::parse(&args.model) else {
-        eprintln!("error: --model {}: expected ec20-r1 or ec25", args.model);
+        error!("--model {}: expected ec20-r1 or ec25", args.model);
         return exit::USAGE;
     };
     let allowed: &[SimMode] = match model {
@@ -49,19 +49,14 @@ pub fn run(args: &DemoCmd) -> u8 {
     };
     let Some(start_mode) = SimMode::parse(&args.start_mode).filter(|m| allowed.contains(m)) else {
         let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
-        eprintln!(
-            "error: --start-mode {}: expected one of {} for {}",
-            args.start_mode,
-            names.join(", "),
-            model.name()
-        );
+        error!("--start-mode {}: expected one of {} for {}", args.start_mode, names.join(", "), model.name());
         return exit::USAGE;
     };
     let started = Instant::now();
     let tmp = match tempfile::Builder::new().prefix("modemflash-demo-").tempdir() {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot create a temporary directory: {e}");
+            error!("cannot create a temporary directory: {e}");
             return exit::FAILED;
         }
     };
@@ -80,7 +75,7 @@ pub fn run(args: &DemoCmd) -> u8 {
         }
     };
     if let Err(e) = written {
-        eprintln!("error: cannot write the sample package: {e}");
+        error!("cannot write the sample package: {e}");
         return exit::FAILED;
     }
     let pkg = match super::target::package(&root, args.json) {
@@ -96,8 +91,8 @@ pub fn run(args: &DemoCmd) -> u8 {
             Model::Ec20R1 => "EC20 R1 (MDM9615)",
             Model::Ec25 => "EC25 (MDM9x07)",
         };
-        println!("Virtual {chip} in {} mode, firmware {before}.", start_mode.name());
-        println!(
+        say!("Virtual {chip} in {} mode, firmware {before}.", start_mode.name());
+        say!(
             "Sample package: {} — {} ({} files).\n",
             root.display(),
             pkg.report.description,
@@ -107,14 +102,16 @@ pub fn run(args: &DemoCmd) -> u8 {
     let mut bus = SimBus::new(module.clone());
     let mut journal = Journal::in_memory();
     let opts = ExecOptions { mode_timeout: Duration::from_secs(30), ..ExecOptions::default() };
-    let flags = super::update::Flags { json: args.json, yes: true, fresh: false };
-    let code = super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, flags);
+    let how = super::update::How { json: args.json, yes: true, rerun: None, fresh: false };
+    let code = super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, &how);
     let after = module.revision();
-    if !args.json {
-        println!(
+    if !args.json && code == exit::OK {
+        say!(
             "\nRevision before: {before}\nRevision after:  {after}\nTime taken:      {:.1}s",
             started.elapsed().as_secs_f64()
         );
+    } else if !args.json {
+        tell!("\nThe demo did not finish; the virtual module still runs {after}.");
     }
     module.shutdown();
     code

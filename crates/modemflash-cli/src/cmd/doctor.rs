@@ -111,7 +111,10 @@ pub fn fact_text(f: &Fact) -> String {
         Fact::AutosuspendDisabled { usb_path } => format!("USB autosuspend is off for usb:{usb_path}"),
         Fact::NotAvailable { platform } => format!("not available on {platform}"),
         Fact::WindowsDriver { usb_path, vid, pid, driver } => {
-            format!("{vid:04x}:{pid:04x} at {usb_path} uses driver {}", driver.as_deref().unwrap_or("(none)"))
+            format!(
+                "{vid:04x}:{pid:04x} at {usb_path} uses driver {}",
+                driver.as_deref().unwrap_or("no driver")
+            )
         }
     }
 }
@@ -198,14 +201,14 @@ pub fn run(args: &DoctorArgs) -> u8 {
     let report = doctor::run(&args.root.doctor_env());
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
+                error!("cannot encode the report: {e}");
                 return exit::FAILED;
             }
         }
     } else {
-        let _ = render(&report, &mut std::io::stdout().lock());
+        let _ = render(&report, &mut crate::out::Stdout);
     }
     if report.status() == Status::Problem { exit::FAILED } else { exit::OK }
 }

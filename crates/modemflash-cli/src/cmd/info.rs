@@ -82,6 +82,10 @@ fn fastboot_vars(t: Box<dyn Transport>, doc: &mut InfoDoc) {
     if !doc.fastboot.is_empty() {
         doc.identity.sources.push(format!("fastboot getvar on {endpoint}"));
     }
+    if doc.identity.chipset.is_none() {
+        doc.identity.chipset =
+            doc.fastboot.get("product").and_then(|p| modemflash::catalog::Chipset::from_product(p));
+    }
 }
 
 fn via_ports(sel: &Selector, rec: Option<&Arc<Recorder>>, doc: &mut InfoDoc) -> Result<(), u8> {
@@ -90,11 +94,20 @@ fn via_ports(sel: &Selector, rec: Option<&Arc<Recorder>>, doc: &mut InfoDoc) -> 
         Selector::Tcp { host, port } => (None, Some(format!("{host}:{port}"))),
         Selector::UsbPath(_) | Selector::UsbId { .. } => return Err(exit::USAGE),
     };
+    if let Some(p) = &dm {
+        let args = super::target::EndpointArgs {
+            device: None,
+            port: Some(p.clone()),
+            at_port: None,
+            fastboot: None,
+        };
+        super::target::check_tty(&args, false)?;
+    }
     let ports = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::USAGE
     })?;
-    let at_exists = ports.at.as_ref().is_some_and(|p| p.exists());
+    let at_exists = ports.at.as_ref().is_some_and(|p| modemflash::transport::serial::tty_present(p));
     let mut bus: Box<dyn ModuleBus> = match rec {
         Some(r) => Box::new(RecordingBus::new(Box::new(ports), Arc::clone(r))),
         None => Box::new(ports),
@@ -105,18 +118,18 @@ fn via_ports(sel: &Selector, rec: Option<&Arc<Recorder>>, doc: &mut InfoDoc) -> 
 /// Identify through a bus: explicit ports, or a replay.
 fn via_bus(bus: &mut dyn ModuleBus, at_exists: bool, what: &str, doc: &mut InfoDoc) -> Result<(), u8> {
     let mode = bus.detect().map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::NO_MODULE
     })?;
     let Some(mode) = mode else {
-        eprintln!("error: nothing answered on {what}. {}", host::NO_MODULE_HINT);
+        error!("nothing answered on {what}. {}", host::NO_MODULE_HINT);
         return Err(exit::NO_MODULE);
     };
     doc.mode = Some(mode);
     match mode {
         DeviceMode::Normal => {
             let dm = bus.open(Port::Dm).map_err(|e| {
-                eprintln!("error: {e}");
+                error!("{e}");
                 exit::FAILED
             })?;
             let at = if at_exists { bus.open(Port::At).ok() } else { None };
@@ -169,17 +182,17 @@ fn via_usb(
     doc: &mut InfoDoc,
 ) -> Result<(), u8> {
     let found = host::scan(root).map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::FAILED
     })?;
     let f = match Tracker::new(sel).pick(&found) {
         Pick::One(f) => *f,
         Pick::Nothing => {
-            eprintln!("No module found on USB{}. {}", doc_device_suffix(&doc.device), host::NO_MODULE_HINT);
+            tell!("No module found on USB{}. {}", doc_device_suffix(&doc.device), host::NO_MODULE_HINT);
             return Err(exit::NO_MODULE);
         }
         Pick::Ambiguous(text) => {
-            eprintln!("error: {text}; choose one with --device usb:BUS-PORT (see `modemflash list`)");
+            error!("{text}; choose one with --device usb:BUS-PORT (see `modemflash list`)");
             return Err(exit::USAGE);
         }
     };
@@ -272,7 +285,7 @@ pub fn run(args: &InfoArgs) -> u8 {
     let sel = match args.device.as_deref().map(Selector::parse).transpose() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             return exit::USAGE;
         }
     };
@@ -288,13 +301,13 @@ pub fn run(args: &InfoArgs) -> u8 {
                 doc.device = format!("replay of {}", path.display());
                 let r = via_bus(&mut bus, true, &doc.device.clone(), &mut doc);
                 if let Some(d) = bus.finish() {
-                    eprintln!("error: {d}");
+                    error!("{d}");
                     return exit::FAILED;
                 }
                 r
             }
             Err(e) => {
-                eprintln!("error: --replay {}: {e}", path.display());
+                error!("--replay {}: {e}", path.display());
                 return exit::USAGE;
             }
         }
@@ -305,21 +318,21 @@ pub fn run(args: &InfoArgs) -> u8 {
         }
     };
     if let Some(e) = rec.as_ref().and_then(|r| r.error()) {
-        eprintln!("warning: the recording is incomplete: {e}");
+        tell!("warning: the recording is incomplete: {e}");
     }
     if let Err(code) = r {
         return code;
     }
     if args.json {
         match serde_json::to_string_pretty(&doc) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => {
-                eprintln!("error: cannot encode the result: {e}");
+                error!("cannot encode the result: {e}");
                 return exit::FAILED;
             }
         }
     } else {
-        let _ = render(&doc, &mut std::io::stdout().lock());
+        let _ = render(&doc, &mut crate::out::Stdout);
     }
     let read_something = !doc.identity.is_empty() || !doc.fastboot.is_empty();
     let readable_mode = matches!(doc.mode, Some(DeviceMode::Normal | DeviceMode::Fastboot));

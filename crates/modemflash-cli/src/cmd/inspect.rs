@@ -34,23 +34,23 @@ pub fn run(args: &InspectArgs) -> u8 {
                     "valid": false,
                     "error": e.to_string(),
                 });
-                println!("{doc}");
+                say!("{doc}");
             } else {
-                eprintln!("error: {e}");
+                error!("{e}");
             }
             return exit::INVALID_PACKAGE;
         }
     };
     if args.json {
         match serde_json::to_string_pretty(&pkg.report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
+                error!("cannot encode the report: {e}");
                 return exit::FAILED;
             }
         }
     } else {
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::out::Stdout;
         let _ = render(&pkg.report, &mut out);
     }
     if pkg.is_valid() { exit::OK } else { exit::INVALID_PACKAGE }

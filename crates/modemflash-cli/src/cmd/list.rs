@@ -20,7 +20,7 @@ use crate::exit;
   modemflash list --json | jq '.modules[].usb_path'\n\n\
 Exit codes: 0 at least one module found, 3 no module found, 64 usage error.")]
 pub struct ListArgs {
-    /// Print one JSON document: {\"modules\": [...]}.
+    /// Print one JSON document: an object with a `modules` array.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -75,7 +75,7 @@ pub fn render(found: &[Found], out: &mut impl Write) -> std::io::Result<()> {
 fn scan(args: &ListArgs) -> Result<Vec<Found>, u8> {
     let rec = super::session::recorder(&args.session, "list")?;
     let found = host::scan(&args.root).map_err(|e| {
-        eprintln!("error: {e}");
+        error!("{e}");
         exit::FAILED
     })?;
     if let Some(r) = rec {
@@ -84,7 +84,7 @@ fn scan(args: &ListArgs) -> Result<Vec<Found>, u8> {
             data: serde_json::to_value(&found).unwrap_or_default(),
         });
         if let Some(e) = r.error() {
-            eprintln!("warning: the recording is incomplete: {e}");
+            tell!("warning: the recording is incomplete: {e}");
         }
     }
     Ok(found)
@@ -98,25 +98,25 @@ fn replay(args: &ListArgs, path: &std::path::Path) -> u8 {
     let bus = match modemflash::record::ReplayBus::open(path) {
         Ok((b, _)) => b,
         Err(e) => {
-            eprintln!("error: --replay {}: {e}", path.display());
+            error!("--replay {}: {e}", path.display());
             return exit::USAGE;
         }
     };
     let Some(modules) = bus.notes(USB_SCAN).into_iter().next() else {
-        eprintln!(
-            "error: --replay {}: the recording holds no USB listing (one made by `list --record` does)",
+        error!(
+            "--replay {}: the recording holds no USB listing (one made by `list --record` does)",
             path.display()
         );
         return exit::USAGE;
     };
     let list = modules.as_array().cloned().unwrap_or_default();
     if args.json {
-        println!("{}", serde_json::json!({ "modules": list }));
+        say!("{}", serde_json::json!({ "modules": list }));
     } else {
         for m in &list {
             let n = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or_default();
             let t = |k: &str| m.get(k).and_then(serde_json::Value::as_str).unwrap_or("?").to_owned();
-            println!(
+            say!(
                 "usb:{:<10} {:04x}:{:04x}  {}  [{} mode]  (recorded)",
                 t("usb_path"),
                 n("vid"),
@@ -138,13 +138,13 @@ pub fn run(args: &ListArgs) -> u8 {
         Err(code) => return code,
     };
     if args.json {
-        println!("{}", serde_json::json!({ "modules": found }));
+        say!("{}", serde_json::json!({ "modules": found }));
     } else if !found.is_empty() {
-        let _ = render(&found, &mut std::io::stdout().lock());
+        let _ = render(&found, &mut crate::out::Stdout);
     }
     if found.is_empty() {
         if !args.json {
-            eprintln!("No module found on USB. {}", host::NO_MODULE_HINT);
+            tell!("No module found on USB. {}", host::NO_MODULE_HINT);
         }
         return exit::NO_MODULE;
     }

@@ -20,14 +20,16 @@ pub struct ManpageArgs {
 
 pub fn run(args: &ManpageArgs) -> u8 {
     let cmd = Cli::command();
-    let r = match &args.dir {
-        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
-        None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout()),
+    let r = if let Some(dir) = &args.dir {
+        std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir))
+    } else {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf).map(|()| crate::out::out_bytes(&buf))
     };
     match r {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: cannot write the man page: {e}");
+            error!("cannot write the man page: {e}");
             exit::FAILED
         }
     }

@@ -82,6 +82,12 @@ pub fn run(args: &PlanCmd) -> u8 {
     let (state, identity) = if let Some(m) = args.assume_mode {
         (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
     } else {
+        let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
+        if !args.session.replaying()
+            && let Err(code) = target::check_tty(&args.endpoints, resumable)
+        {
+            return code;
+        }
         let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "plan", false) {
             Ok(b) => b,
             Err(code) => return code,
@@ -100,11 +106,11 @@ pub fn run(args: &PlanCmd) -> u8 {
                 (s.state, s.identity)
             }
             Ok(None) => {
-                eprintln!("error: no module answers on the given endpoints");
+                error!("no module answers on the given endpoints");
                 return session.finish(exit::NO_MODULE);
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                error!("{e}");
                 return session.finish(exit::NO_MODULE);
             }
         }
@@ -113,7 +119,7 @@ pub fn run(args: &PlanCmd) -> u8 {
     let matched = match journal.select(&fingerprint, &identity, state.mode, false) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: journal {}: {e}", path.display());
+            error!("journal {}: {e}", path.display());
             return exit::FAILED;
         }
     };
@@ -129,32 +135,32 @@ pub fn run(args: &PlanCmd) -> u8 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             exit::FAILED
         }
     }
 }
 
 pub fn print_plan(p: &Plan) {
-    println!("Package:  {} ({:?})", p.package, p.kind);
-    println!(
+    say!("Package:  {} ({})", p.package, p.kind.describe().split(',').next().unwrap_or_default());
+    say!(
         "Module:   {} mode{}",
         p.found_in.name(),
         p.revision_before.as_deref().map(|r| format!(", revision {r}")).unwrap_or_default()
     );
     if let Some(r) = &p.expected_revision {
-        println!("Installs: {r}");
+        say!("Installs: {r}");
     }
-    println!("Flow:     {}", p.flow.name());
-    println!("Steps:");
+    say!("Flow:     {}", p.flow.name());
+    say!("Steps:");
     for (i, s) in p.steps.iter().enumerate() {
-        println!("  {:>2}. [{}] {}", i + 1, s.needs.name(), s.title);
+        say!("  {:>2}. [{}] {}", i + 1, s.needs.name(), s.title);
     }
     for s in &p.skipped {
-        println!("  skip: {s} (done, per the journal)");
+        say!("  skip: {s} (done, per the journal)");
     }
     for n in &p.notes {
-        println!("note: {n}");
+        say!("note: {n}");
     }
 }
 
@@ -200,13 +206,13 @@ pub fn print_journal(p: &Plan, m: &JournalMatch) {
         }
         Basis::Discarded => "starting over: this module's journal was discarded (--fresh)".into(),
     };
-    println!("Journal:  {file}");
-    println!("          {why}.");
-    println!("Identity: {}", m.module.describe());
+    say!("Journal:  {file}");
+    say!("          {why}.");
+    say!("Identity: {}", m.module.describe());
     if m.resume && !p.skipped.is_empty() {
-        println!("          skips {} step(s) done earlier: {}", p.skipped.len(), p.skipped.join(", "));
+        say!("          skips {} step(s) done earlier: {}", p.skipped.len(), p.skipped.join(", "));
     }
     if m.other_modules > 0 {
-        println!("          unfinished updates of other modules kept: {}", m.other_modules);
+        say!("          unfinished updates of other modules kept: {}", m.other_modules);
     }
 }

@@ -111,14 +111,11 @@ pub fn run(args: &ReportArgs) -> u8 {
     let text = redacted.join("\n") + "\n";
     files.push(("REDACTED.txt".into(), text.clone()));
     if let Err(e) = write_zip(&args.out, &files) {
-        eprintln!(
-            "error: cannot write {}: {e}; pass --out with a path in a writable directory",
-            args.out.display()
-        );
+        error!("cannot write {}: {e}; pass --out with a path in a writable directory", args.out.display());
         return exit::FAILED;
     }
-    eprint!("{text}");
+    crate::out::err(format_args!("{text}"));
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    println!("Wrote {} ({})", args.out.display(), names.join(", "));
+    say!("Wrote {} ({})", args.out.display(), names.join(", "));
     exit::OK
 }

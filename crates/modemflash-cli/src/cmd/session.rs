@@ -67,7 +67,7 @@ pub struct Session {
 
 fn open_recorder(path: &Path, command: &str, whole: bool) -> Result<Arc<Recorder>, u8> {
     Recorder::create(path, command, whole).map_err(|e| {
-        eprintln!("error: --record {}: {e}; pass a path in a writable directory", path.display());
+        error!("--record {}: {e}; pass a path in a writable directory", path.display());
         exit::USAGE
     })
 }
@@ -83,7 +83,7 @@ pub fn bus(
     let mut session = Session { command: command.into(), ..Session::default() };
     if let Some(path) = &args.replay {
         let (bus, _header) = ReplayBus::open(path).map_err(|e| {
-            eprintln!("error: --replay {}: {e}", path.display());
+            error!("--replay {}: {e}", path.display());
             exit::USAGE
         })?;
         session.replay = Some(bus.clone());
@@ -135,16 +135,16 @@ impl Session {
     pub fn finish(&self, code: u8) -> u8 {
         if let Some(replay) = &self.replay {
             if let Some(d) = replay.finish() {
-                eprintln!("error: {d}");
+                error!("{d}");
                 return exit::FAILED;
             }
             if code == exit::OK {
-                eprintln!("replay: the run matched the recording");
+                tell!("replay: the run matched the recording");
             }
             return code;
         }
         if let Some(e) = self.recorder.as_ref().and_then(|r| r.error()) {
-            eprintln!("warning: the recording is incomplete: {e}");
+            tell!("warning: the recording is incomplete: {e}");
         }
         if let Some(dir) = &self.last {
             let doc = serde_json::json!({
@@ -166,7 +166,7 @@ impl Session {
         if let (Some(p), Some(_)) = (&self.record_path, &self.recorder)
             && self.last.as_ref().is_none_or(|d| !p.starts_with(d))
         {
-            eprintln!("recording: {}", p.display());
+            tell!("recording: {}", p.display());
         }
         code
     }

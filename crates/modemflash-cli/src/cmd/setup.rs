@@ -55,30 +55,30 @@ fn udevadm(args: &[&str]) -> Result<(), String> {
 fn install(args: &UdevArgs) -> u8 {
     let path = args.dir.join(UDEV_RULES_FILE);
     if let Err(e) = std::fs::create_dir_all(&args.dir).and_then(|()| std::fs::write(&path, udev::rules())) {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        error!("cannot write {}: {e}", path.display());
         if e.kind() == std::io::ErrorKind::PermissionDenied {
-            eprintln!(
+            tell!(
                 "Run it as root (`sudo modemflash setup udev`), or: modemflash setup udev --print | sudo tee {}",
                 path.display()
             );
         }
         return exit::FAILED;
     }
-    println!("Installed {}", path.display());
+    say!("Installed {}", path.display());
     if !args.no_reload {
         let r = udevadm(&["control", "--reload-rules"]).and_then(|()| {
             udevadm(&["trigger", "--action=add", "--subsystem-match=usb", "--subsystem-match=tty"])
         });
         match r {
-            Ok(()) => println!("Reloaded udev rules."),
+            Ok(()) => say!("Reloaded udev rules."),
             Err(e) => {
-                eprintln!(
+                tell!(
                     "warning: {e}; reload by hand: sudo udevadm control --reload-rules && sudo udevadm trigger"
                 );
             }
         }
     }
-    println!(
+    say!(
         "Desktop users get access through uaccess. Others: `sudo usermod -aG plugdev,dialout $USER`, then log in again. \
          Replug the module, then check with `modemflash doctor`."
     );
@@ -88,7 +88,7 @@ fn install(args: &UdevArgs) -> u8 {
 pub fn run(args: &SetupArgs) -> u8 {
     match &args.what {
         SetupWhat::Udev(u) if u.print => {
-            print!("{}", udev::rules());
+            say_part!("{}", udev::rules());
             exit::OK
         }
         SetupWhat::Udev(u) => install(u),

@@ -165,13 +165,13 @@ pub fn run(args: &SimArgs) -> u8 {
     if let Some(dir) = &args.tty_dir
         && let Err(e) = std::fs::create_dir_all(dir)
     {
-        eprintln!("error: cannot create the tty directory {}: {e}", dir.display());
+        error!("cannot create the tty directory {}: {e}", dir.display());
         return exit::FAILED;
     }
     // Fail early when the fastboot address is unusable, rather than at the first reboot
     // into fastboot.
     if let Err(e) = std::net::TcpListener::bind(args.fastboot_tcp) {
-        eprintln!("error: cannot listen on {} for fastboot: {e}", args.fastboot_tcp);
+        error!("cannot listen on {} for fastboot: {e}", args.fastboot_tcp);
         return exit::FAILED;
     }
     let stop = signals::install();
@@ -183,11 +183,14 @@ pub fn run(args: &SimArgs) -> u8 {
     let events = module.subscribe_from_start();
     let t0 = Instant::now();
     let mut out = std::io::stdout().lock();
+    // A closed stdout ends the output, not the module: a host may be in the middle of an
+    // update. The module runs on until a signal stops it.
+    let mut closed = false;
     while !stop.load(Ordering::SeqCst) {
         match events.recv_timeout(TICK) {
             Ok(e) => {
-                if print(&mut out, &e, args.json, t0).is_err() {
-                    break; // stdout closed
+                if !closed && print(&mut out, &e, args.json, t0).is_err() {
+                    closed = true;
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -195,8 +198,10 @@ pub fn run(args: &SimArgs) -> u8 {
         }
     }
     module.shutdown();
-    for e in events.try_iter() {
-        let _ = print(&mut out, &e, args.json, t0);
+    if !closed {
+        for e in events.try_iter() {
+            let _ = print(&mut out, &e, args.json, t0);
+        }
     }
     exit::OK
 }

@@ -85,7 +85,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             Ok(Selector::Tcp { host, port: p }) => fastboot = Some(format!("{host}:{p}")),
             Ok(s) => usb_selector = Some(s),
             Err(e) => {
-                eprintln!("error: --device: {e}");
+                error!("--device: {e}");
                 return Err(exit::USAGE);
             }
         }
@@ -97,7 +97,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             if let Some(addr) = s.strip_prefix("tcp:") {
                 fastboot = Some(addr.to_owned());
             } else {
-                eprintln!("error: --fastboot {s}: expected usb or tcp:HOST:PORT");
+                error!("--fastboot {s}: expected usb or tcp:HOST:PORT");
                 return Err(exit::USAGE);
             }
         }
@@ -107,8 +107,8 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     if nothing_given && usb_selector.is_none() && !fastboot_usb {
         // No endpoint: USB discovery, but say at once when USB shows no module at all.
         if usbbus::scan_modules(&Roots::default()).is_ok_and(|found| found.is_empty()) {
-            eprintln!(
-                "error: no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
+            error!(
+                "no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
                  or --device serial:PATH / tcp:HOST:PORT; `modemflash list` and `modemflash doctor` show what USB \
                  sees. To try modemflash without a module, run `modemflash demo`."
             );
@@ -117,14 +117,14 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     }
     if usb_selector.is_some() || fastboot_usb || nothing_given {
         if fastboot.is_some() {
-            eprintln!("error: a USB module and --fastboot tcp:... cannot be combined; pick one");
+            error!("a USB module and --fastboot tcp:... cannot be combined; pick one");
             return Err(exit::USAGE);
         }
         // With --port and --fastboot usb, follow the USB module that owns that tty.
         if let (None, Some(tty)) = (&usb_selector, &port) {
             let Some(path) = usb_path_of_tty(tty) else {
-                eprintln!(
-                    "error: --fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
+                error!(
+                    "--fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
                     tty.display()
                 );
                 return Err(exit::USAGE);
@@ -139,7 +139,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
                 Ok(Box::new(b))
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                error!("{e}");
                 Err(exit::USAGE)
             }
         };
@@ -147,7 +147,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     match PortsBus::new(port, args.at_port.clone(), fastboot.as_deref()) {
         Ok(b) => Ok(Box::new(b)),
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
             Err(exit::USAGE)
         }
     }
@@ -168,21 +168,89 @@ pub fn package(path: &std::path::Path, json: bool) -> Result<Package, u8> {
     let pkg = match package::open(path) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            error!("{e}");
+            if json {
+                crate::out::RunResult::new(exit::INVALID_PACKAGE).emit();
+            }
             return Err(exit::INVALID_PACKAGE);
         }
     };
     if !pkg.is_valid() {
-        eprintln!("error: {} is not a valid package:", path.display());
+        error!("{} is not a valid package:", path.display());
         for f in pkg.report.errors() {
-            eprintln!("  {}{}", f.file.as_deref().map(|p| format!("{p}: ")).unwrap_or_default(), f.message);
+            crate::out::problem(f.file.as_deref(), &f.message);
         }
         if json {
-            crate::ui::emit(
-                &serde_json::json!({"event": "result", "ok": false, "exit": exit::INVALID_PACKAGE, "error": "invalid package"}),
-            );
+            let mut r = crate::out::RunResult::new(exit::INVALID_PACKAGE);
+            r.remedy = Some(format!("`modemflash inspect {}` shows the whole report", path.display()));
+            r.emit();
         }
         return Err(exit::INVALID_PACKAGE);
     }
     Ok(pkg)
+}
+
+/// `--port` (or `--device serial:PATH`) names a tty that does not exist: say so at once, with
+/// the ttys that do. When a journal says an update is unfinished, the module may be
+/// re-enumerating, so the wait goes on (with the note said up front). With a fastboot
+/// endpoint as well the tty may rightly be absent (a module in fastboot has none).
+pub fn check_tty(args: &EndpointArgs, resumable: bool) -> Result<(), u8> {
+    if args.fastboot.is_some() {
+        return Ok(());
+    }
+    let serial = args.device.as_deref().and_then(|d| match Selector::parse(d) {
+        Ok(Selector::Serial(p)) => Some(p),
+        _ => None,
+    });
+    let Some(tty) = args.port.clone().or(serial) else { return Ok(()) };
+    if modemflash::transport::serial::tty_present(&tty) {
+        return Ok(());
+    }
+    let present = ttys_near(&tty);
+    let listing = if present.is_empty() {
+        format!(
+            "there is no serial port in {} at all: the module is not on USB, or its driver is missing \
+             (`modemflash doctor` checks)",
+            tty.parent().map_or_else(|| "/dev".into(), |p| p.display().to_string())
+        )
+    } else {
+        format!("the ones that exist: {}", present.join(", "))
+    };
+    if resumable {
+        tell!(
+            "note: {} does not exist yet ({listing}); an unfinished update is journaled, so waiting a moment \
+             for a module that is re-enumerating.",
+            tty.display()
+        );
+        return Ok(());
+    }
+    error!(
+        "{} does not exist; {listing}. Pass the module's DM tty with --port (`modemflash list` shows it).",
+        tty.display()
+    );
+    Err(exit::NO_MODULE)
+}
+
+/// Serial ports next to `tty`: in /dev the usual USB serial names, elsewhere (a
+/// simulator's tty directory) every entry.
+fn ttys_near(tty: &std::path::Path) -> Vec<String> {
+    let dir = tty.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("/dev"));
+    let in_dev = dir == std::path::Path::new("/dev");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if in_dev {
+                        ["ttyUSB", "ttyACM", "ttyHS", "cu.usb", "ttyMHI"].iter().any(|p| n.starts_with(p))
+                    } else {
+                        e.path().exists() && !e.path().is_dir()
+                    }
+                })
+                .map(|e| e.path().display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

@@ -1,17 +1,18 @@
 //! `modemflash update PKG`: identify the module, plan, confirm, run with a journal,
 //! verify. A rerun after any interruption continues from the journal.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use modemflash::discovery::ModuleBus;
-use modemflash::exec::{self, ExecOptions, Journal, Observer};
+use modemflash::exec::{self, ExecError, ExecOptions, FailureKind, Journal, Observer};
 use modemflash::package::Package;
-use modemflash::plan;
+use modemflash::plan::{self, DeviceMode, Plan};
 
 use super::target::{self, EndpointArgs, PlanArgs};
+use crate::out::RunResult;
 use crate::{exit, hints, ui};
 
 /// Update a module with a firmware package, or finish an update that stopped halfway.
@@ -24,8 +25,9 @@ use crate::{exit, hints, ui};
 #[command(after_help = "Examples:\n  \
   modemflash update ./EC20AQAR02A04E2G --port /dev/ttyUSB0 --fastboot tcp:192.168.1.1:5554\n  \
   modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n\n\
-Exit codes: 0 updated, 1 failed (the module is left resumable: rerun the same command),\n\
-2 invalid package, 3 no module found, 64 usage error.")]
+Exit codes: 0 updated, 1 failed (the error says whether a rerun continues), 2 invalid package,\n\
+3 no module found, 4 declined at the prompt (nothing written), 64 usage error,\n\
+130 stopped by Ctrl-C or SIGTERM between steps (rerun the same command to continue).")]
 pub struct UpdateCmd {
     /// Package directory or .zip.
     pub package: PathBuf,
@@ -39,17 +41,18 @@ pub struct UpdateCmd {
     /// NDJSON events on stdout: step_started, progress, step_done, device_log, warning, result.
     #[arg(long)]
     pub json: bool,
-    /// Journal file (default: $XDG_STATE_HOME/modemflash/journal-<package>.json).
+    /// Journal file (default: $XDG_STATE_HOME/modemflash/journal-<fingerprint>.json, one per package).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Seconds to wait for each re-enumeration.
     #[arg(long, value_name = "SECS", default_value_t = 90)]
     pub timeout: u64,
-    /// Fastboot download block size in bytes (picky bootloaders such as EG25 want 16384).
-    #[arg(long, value_name = "BYTES")]
-    pub fastboot_block: Option<usize>,
-    /// Pause between fastboot download blocks, in milliseconds.
-    #[arg(long, value_name = "MS")]
+    /// Fastboot download block size in bytes, 64 to 16777216 (picky bootloaders such as EG25
+    /// want 16384).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(64..=16 << 20))]
+    pub fastboot_block: Option<u32>,
+    /// Pause between fastboot download blocks, in milliseconds (at most 10000).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub fastboot_pacing: Option<u64>,
     /// Discard the journal of this package for this module and start the update over
     /// from the mode the module is in (other modules' records stay).
@@ -67,17 +70,6 @@ pub fn run(args: &UpdateCmd) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "update", true) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let mut opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
-    if let Some(b) = args.fastboot_block {
-        opts.fastboot.block_size = b;
-    }
-    if let Some(ms) = args.fastboot_pacing {
-        opts.fastboot.pacing = Duration::from_millis(ms);
-    }
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
     // A replay starts from an empty journal unless one is named (docs/recording.md).
@@ -86,17 +78,39 @@ pub fn run(args: &UpdateCmd) -> u8 {
     } else {
         Journal::open(&journal_path)
     };
-    let flags = Flags { json: args.json, yes: args.yes, fresh: args.fresh };
-    let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, flags);
+    let fingerprint = plan::fingerprint(&pkg);
+    let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
+    if !args.session.replaying()
+        && let Err(code) = target::check_tty(&args.endpoints, resumable)
+    {
+        return code;
+    }
+    let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "update", true) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let mut opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
+    if let Some(b) = args.fastboot_block {
+        opts.fastboot.block_size = usize::try_from(b).unwrap_or(16 << 20);
+    }
+    if let Some(ms) = args.fastboot_pacing {
+        opts.fastboot.pacing = Duration::from_millis(ms);
+    }
+    let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh };
+    let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how);
     drop(bus);
     session.finish(code)
 }
 
-/// How `update` talks and what it may do.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Flags {
+/// How to run and report an update.
+#[derive(Debug, Clone, Default)]
+pub struct How {
+    /// NDJSON events instead of text.
     pub json: bool,
+    /// No confirmation prompt.
     pub yes: bool,
+    /// The exact command that continues this update (`None`: nothing can, as in the demo).
+    pub rerun: Option<String>,
     /// Discard this module's journal record first.
     pub fresh: bool,
 }
@@ -108,25 +122,23 @@ pub fn update(
     journal: &mut Journal,
     plan_opts: &plan::PlanOptions,
     opts: &ExecOptions,
-    flags: Flags,
+    how: &How,
 ) -> u8 {
-    let Flags { json, yes, fresh } = flags;
+    let (json, fresh) = (how.json, how.fresh);
     // A module may be re-enumerating (a rerun right after a failure): give it a moment.
     let depth = journal.depth_needed(&plan::fingerprint(pkg));
     let (state, identity) = match exec::identify_module_waiting(bus, IDENTIFY_PATIENCE, depth) {
         Ok(Some(s)) => (s.state, s.identity),
         Ok(None) => {
-            eprintln!(
-                "error: no module answers on {} or {}",
-                bus.endpoint(modemflash::discovery::Port::Dm),
-                bus.endpoint(modemflash::discovery::Port::Fastboot)
-            );
-            result_json(json, exit::NO_MODULE, None, Some("no module found"));
+            error!("no module answers on {}", where_looked(bus));
+            let mut r = RunResult::new(exit::NO_MODULE);
+            r.remedy = Some(NO_MODULE_REMEDY.into());
+            emit(json, &r);
             return exit::NO_MODULE;
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            result_json(json, exit::NO_MODULE, None, Some(&e.to_string()));
+            error!("{e}");
+            emit(json, &RunResult::new(exit::NO_MODULE));
             return exit::NO_MODULE;
         }
     };
@@ -136,8 +148,8 @@ pub fn update(
         Err(e) => {
             let path = journal.path().map(|p| p.display().to_string()).unwrap_or_default();
             let text = format!("journal {path}: {e}; pass --journal PATH on a writable disk");
-            eprintln!("error: {text}");
-            result_json(json, exit::FAILED, None, Some(&text));
+            error!("{text}");
+            emit(json, &RunResult::new(exit::FAILED));
             return exit::FAILED;
         }
     };
@@ -145,8 +157,8 @@ pub fn update(
     let plan = match plan::build(pkg, &state, plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
-            result_json(json, exit::FAILED, None, Some(&e.to_string()));
+            error!("{e}");
+            emit(json, &RunResult::new(exit::FAILED));
             return exit::FAILED;
         }
     };
@@ -155,37 +167,45 @@ pub fn update(
     } else {
         super::plan::print_plan(&plan);
         super::plan::print_journal(&plan, &matched);
-        println!();
+        say!();
     }
-    if !yes && !json {
+    if !how.yes && !json {
         if !std::io::stdin().is_terminal() {
-            eprintln!("error: refusing to flash without confirmation; pass --yes to run non-interactively");
+            error!("refusing to flash without confirmation; pass --yes to run non-interactively");
             return exit::USAGE;
         }
-        print!("Flash this module? [y/N] ");
-        let _ = std::io::stdout().flush();
+        say_part!("Flash this module? [y/N] ");
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
         if !matches!(line.trim(), "y" | "Y" | "yes") {
-            println!("Nothing was written.");
-            return exit::OK;
+            say!("Nothing was written.");
+            return exit::DECLINED;
         }
     }
+    // Ctrl-C and SIGTERM: the first stops between steps, the second at once.
+    crate::signals::install(&opts.cancel);
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
     let mut observer = super::session::observer(observer);
-    match exec::run(&plan, pkg, bus, journal, observer.as_mut(), opts) {
+    let result = exec::run(&plan, pkg, bus, journal, observer.as_mut(), opts);
+    drop(observer);
+    if crate::out::stdout_closed() {
+        tell!("note: standard output was closed early; the update went on to its end regardless.");
+    }
+    let journal_text = journal.path().map(|p| p.display().to_string());
+    match result {
         Ok(out) => {
             if json {
-                ui::emit(
-                    &serde_json::json!({"event": "result", "ok": true, "exit": exit::OK, "outcome": out}),
-                );
+                let mut r = RunResult::new(exit::OK);
+                r.outcome = serde_json::to_value(&out).ok();
+                r.journal = journal_text;
+                r.emit();
             } else {
-                println!(
+                say!(
                     "\nUpdated: {} → {} in {:.1}s ({} steps, {} skipped).",
-                    out.revision_before.as_deref().unwrap_or("?"),
-                    out.revision_after.as_deref().unwrap_or("?"),
+                    out.revision_before.as_deref().unwrap_or("an unknown revision"),
+                    out.revision_after.as_deref().unwrap_or("an unverified revision"),
                     out.elapsed_ms as f64 / 1000.0,
                     out.steps_run,
                     out.steps_skipped
@@ -193,27 +213,86 @@ pub fn update(
             }
             exit::OK
         }
-        Err(e) => {
-            let remedy = hints::remedy(&e);
-            if json {
-                ui::emit(
-                    &serde_json::json!({"event": "result", "ok": false, "exit": exit::FAILED, "error": &e.to_string(), "step": &e.step, "endpoint": &e.endpoint, "kind": e.kind, "repeated_failure": e.repeated_failure, "remedy": remedy}),
-                );
-            } else {
-                eprintln!("\nerror: {e}\n{remedy}");
-                if let Some(p) = journal.path() {
-                    eprintln!("journal: {}", p.display());
-                }
-            }
-            exit::FAILED
-        }
+        Err(e) => failed(&e, &plan, journal_text, how),
     }
 }
 
-fn result_json(json: bool, code: u8, outcome: Option<&exec::Outcome>, error: Option<&str>) {
+/// The endpoints that were tried, leaving out the ones not given.
+fn where_looked(bus: &dyn ModuleBus) -> String {
+    use modemflash::discovery::Port;
+    let given: Vec<String> = [Port::Dm, Port::Fastboot]
+        .into_iter()
+        .map(|p| bus.endpoint(p))
+        .filter(|e| !e.starts_with("no ") || !e.ends_with(" given"))
+        .collect();
+    if given.is_empty() { "the given endpoints".into() } else { given.join(" or ") }
+}
+
+const NO_MODULE_REMEDY: &str = "Check the cable and that the module is powered; `modemflash list` shows what USB \
+     sees and `modemflash doctor` checks drivers and permissions.";
+
+fn emit(json: bool, r: &RunResult) {
     if json {
-        ui::emit(
-            &serde_json::json!({"event": "result", "ok": code == exit::OK, "exit": code, "outcome": outcome, "error": error}),
-        );
+        r.emit();
     }
+}
+
+/// Where the module is after the steps before `failed` (for the message after a stop).
+fn module_state(plan: &Plan, failed: &str) -> String {
+    let at = plan.steps.iter().position(|s| s.id == failed).unwrap_or(0);
+    let done = plan.skipped.len() + at;
+    let total = plan.skipped.len() + plan.steps.len();
+    let mode = match at.checked_sub(1).and_then(|i| plan.steps.get(i)) {
+        Some(prev) => prev.leads_to.unwrap_or(prev.needs),
+        None => plan.found_in,
+    };
+    let what = match mode {
+        DeviceMode::Normal => "running its firmware (normal mode)",
+        DeviceMode::Dload => "in its download mode (DLOAD), waiting for a programmer",
+        DeviceMode::Streaming => "running the streaming programmer, waiting for commands",
+        DeviceMode::Fastboot => "in fastboot, waiting for commands",
+        DeviceMode::Edl => "in EDL, waiting for the Firehose programmer or its commands",
+    };
+    format!("The module is {what}; {done} of {total} steps are done.")
+}
+
+fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How) -> u8 {
+    let cancelled = e.kind == FailureKind::Cancelled;
+    let code = if cancelled { exit::INTERRUPTED } else { exit::FAILED };
+    let rerun = how.rerun.clone();
+    let remedy = match (&rerun, cancelled) {
+        (Some(cmd), _) => hints::remedy(e, cmd),
+        (None, true) => "This was the demo: nothing to continue; run it again.".to_owned(),
+        (None, false) => hints::remedy(e, "modemflash demo"),
+    };
+    let state = module_state(plan, &e.step);
+    if cancelled {
+        tell!("\nStopped before step {} ({}), as asked.", e.step, e.title);
+        tell!("{state}");
+        match (&journal, &rerun) {
+            (Some(j), Some(cmd)) => {
+                tell!("Nothing is lost: every finished step is recorded in the journal {j}.");
+                tell!("To continue: {cmd}");
+            }
+            _ => tell!("{remedy}"),
+        }
+    } else {
+        error!("{e}");
+        tell!("{state}\n{remedy}");
+        if let Some(j) = &journal {
+            tell!("journal: {j}");
+        }
+    }
+    if how.json {
+        let mut r = RunResult::new(code);
+        r.error = Some(e.to_string());
+        r.step = Some(e.step.clone());
+        r.endpoint = Some(e.endpoint.clone());
+        r.kind = serde_json::to_value(e.kind).ok();
+        r.repeated_failure = e.repeated_failure;
+        r.remedy = Some(if cancelled { format!("{state} {remedy}") } else { remedy });
+        r.journal = journal;
+        r.emit();
+    }
+    code
 }

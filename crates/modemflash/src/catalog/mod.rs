@@ -37,6 +37,19 @@ impl Chipset {
             Chipset::Unknown => "unknown",
         }
     }
+
+    /// The chipset a bootloader names as its fastboot `product` (or USB serial number):
+    /// `MDM9615` on the EC20 R1 (docs/facts/field-evidence.md: the field module's fastboot
+    /// serial number is "MDM9615" [confirmed]); `MDM9607`/`MDM9207` on the 9x07 family
+    /// [inferred from the chip names]. Anything else is `None`.
+    pub fn from_product(product: &str) -> Option<Chipset> {
+        let p = product.trim().to_ascii_uppercase();
+        match p.as_str() {
+            "MDM9615" | "MDM9X15" | "9615" => Some(Chipset::Mdm9615),
+            "MDM9607" | "MDM9207" | "MDM9X07" | "9607" => Some(Chipset::Mdm9x07),
+            _ => None,
+        }
+    }
 }
 
 /// What a module is doing, as seen from the host.

@@ -47,7 +47,7 @@ pub fn at_port_for(dm: &Path) -> Option<PathBuf> {
     let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
     let n: u32 = digits.parse().ok()?;
     let prefix = name.strip_suffix(digits)?;
-    Some(dm.with_file_name(format!("{prefix}{}", n + 2)))
+    Some(dm.with_file_name(format!("{prefix}{}", n.checked_add(2)?)))
 }
 
 impl PortsBus {
@@ -120,7 +120,7 @@ impl ModuleBus for PortsBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             // Only probe what can answer: fastboot lives on TCP, the rest on the DM tty.
             let m = if modes == [DeviceMode::Fastboot] {
@@ -180,11 +180,15 @@ impl ModuleBus for PortsBus {
     fn endpoint(&self, port: Port) -> String {
         match port {
             Port::Edl if self.edl.is_some() => {
-                self.edl.as_ref().map_or("(none)".into(), |p| p.display().to_string())
+                self.edl.as_ref().map_or("no EDL tty given".into(), |p| p.display().to_string())
             }
-            Port::Dm | Port::Edl => self.dm.as_ref().map_or("(none)".into(), |p| p.display().to_string()),
-            Port::At => self.at.as_ref().map_or("(none)".into(), |p| p.display().to_string()),
-            Port::Fastboot => self.fastboot.map_or("(none)".into(), |a| format!("tcp:{a}")),
+            Port::Dm | Port::Edl => {
+                self.dm.as_ref().map_or("no DM tty given".into(), |p| p.display().to_string())
+            }
+            Port::At => self.at.as_ref().map_or("no AT tty given".into(), |p| p.display().to_string()),
+            Port::Fastboot => {
+                self.fastboot.map_or("no fastboot endpoint given".into(), |a| format!("tcp:{a}"))
+            }
         }
     }
 
@@ -217,5 +221,6 @@ mod tests {
         assert_eq!(at_port_for(Path::new("/dev/ttyUSB0")), Some(PathBuf::from("/dev/ttyUSB2")));
         assert_eq!(at_port_for(Path::new("/dev/ttyUSB10")), Some(PathBuf::from("/dev/ttyUSB12")));
         assert_eq!(at_port_for(Path::new("/dev/serial")), None);
+        assert_eq!(at_port_for(Path::new("/dev/ttyUSB4294967295")), None);
     }
 }

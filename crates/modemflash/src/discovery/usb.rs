@@ -271,7 +271,7 @@ impl HotplugWaiter {
 
     /// Wait for one event (arrival or departure). Returns whether one came in time.
     pub fn wait(&mut self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {

@@ -413,7 +413,7 @@ impl ModuleBus for UsbBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             match self.detect() {
                 Ok(Some(m)) if modes.contains(&m) => return Ok(m),

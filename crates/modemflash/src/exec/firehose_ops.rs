@@ -47,7 +47,12 @@ pub(super) fn err(port: Port, kind: FailureKind, e: impl std::fmt::Display) -> O
 }
 
 fn proto(e: &FirehoseError) -> OpError {
-    err(Port::Edl, FailureKind::Protocol, e)
+    named(Port::Edl, e)
+}
+
+/// A protocol client's error, named by what happened (see `classify`).
+fn named<E: std::fmt::Display + 'static>(port: Port, e: &E) -> OpError {
+    err(port, super::classify::kind_of(e), e)
 }
 
 fn open(cx: &mut Cx<'_>, port: Port) -> Result<Link, OpError> {
@@ -107,7 +112,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
     match &step.op {
         Op::DiagToEdl => {
             let mut diag = DiagClient::new(open(cx, Port::Dm)?);
-            diag.switch_to_edl().map_err(|e| err(Port::Dm, FailureKind::Protocol, e))?;
+            diag.switch_to_edl().map_err(|e| named(Port::Dm, &e))?;
             Ok(StepResult::default())
         }
         Op::SaharaUpload { programmer } => sahara_upload(session, cx, programmer),
@@ -272,16 +277,26 @@ pub(super) enum Found {
     Firehose(Vec<u8>),
 }
 
+pub(super) fn is_firehose(f: &Found) -> bool {
+    matches!(f, Found::Firehose(_))
+}
+
 fn is_hello(bytes: &[u8]) -> bool {
     matches!(decode(bytes), Some((Ok(Packet::Hello(_)), _)))
 }
 
 /// Where the bytes after the first `<response …/>` document end, if one is complete.
+/// Works on the raw bytes: an offset found in a lossy UTF-8 copy would not be an offset
+/// into `bytes` once a non-UTF-8 byte came before the reply.
 fn after_response(bytes: &[u8]) -> Option<usize> {
-    let text = String::from_utf8_lossy(bytes);
-    let at = text.find("<response")?;
-    let end = text.get(at..)?.find("</data>")?;
-    Some(at + end + "</data>".len())
+    const CLOSE: &[u8] = b"</data>";
+    let at = find(bytes, b"<response")?;
+    let end = find(bytes.get(at..)?, CLOSE)?;
+    at.checked_add(end)?.checked_add(CLOSE.len()).filter(|&e| e <= bytes.len())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Read what the EDL interface says first. A boot ROM says HELLO at once; silence means
@@ -318,7 +333,7 @@ pub(super) fn probe(link: &mut Link) -> Result<Found, TransportError> {
             return Ok(Found::Sahara(got));
         }
         if let Some(end) = after_response(&got) {
-            return Ok(Found::Firehose(got.split_off(end)));
+            return Ok(Found::Firehose(got.get(end..).unwrap_or_default().to_vec()));
         }
     }
 }
@@ -327,7 +342,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     session.firehose = None;
     let id = cx.step.id.clone();
     let mut link = open(cx, Port::Edl)?;
-    let found = probe(&mut link).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+    let found = probe(&mut link).map_err(|e| named(Port::Edl, &e))?;
     let early = match found {
         Found::Firehose(rest) => {
             cx.observer.event(&Event::DeviceLog {
@@ -352,7 +367,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     // No expected image id: serve the one the target asks for (13 on 9x07 boot ROMs).
     let report = sahara
         .upload_image(BufReader::new(image), None, &mut progress(cx.observer, &id))
-        .map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+        .map_err(|e| named(Port::Edl, &e))?;
     cx.observer.event(&Event::DeviceLog {
         step: id.clone(),
         text: format!(
@@ -432,6 +447,18 @@ mod tests {
             got.extend_from_slice(&buf[..n]);
         }
         assert_eq!(got, b"firstlater");
+    }
+
+    #[test]
+    fn a_reply_after_non_utf8_bytes_is_split_on_the_raw_offset() {
+        // Invalid UTF-8 before the reply: a lossy copy is longer than the bytes.
+        let mut bytes = vec![0xff, 0xfe, 0xc3];
+        bytes.extend_from_slice(b"<?xml version=\"1.0\" ?><data><response value=\"ACK\"/></data>");
+        bytes.extend_from_slice(b"tail");
+        let end = after_response(&bytes).unwrap();
+        assert_eq!(&bytes[end..], b"tail");
+        assert_eq!(after_response(b"\xff\xff<response"), None);
+        assert_eq!(after_response(&[0xff; 64]), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the step in the journal, report progress. A rerun after any interruption continues
 //! from the journal.
 
+mod classify;
 mod event;
 mod firehose_ops;
 mod journal;
@@ -27,9 +28,33 @@ use crate::protocol::streaming::client::StreamingTimeouts;
 /// with 1–10 s waits, `protocols.md` §8) [C]. Generous on purpose.
 pub const MODE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// A request to stop, shared between whoever asks (a signal handler in a program) and the
+/// executor, which looks at it between steps and while waiting for a mode. The step in
+/// progress is finished, never cut off mid-exchange, so the journal and the module agree.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// Ask the executor to stop at the next safe point.
+    pub fn request(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for.
+    #[must_use]
+    pub fn requested(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How long one slice of a wait for a mode lasts before the executor looks at [`Cancel`].
+const WAIT_SLICE: Duration = Duration::from_millis(500);
+
 /// Executor knobs.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
+    /// Stop between steps when requested.
+    pub cancel: Cancel,
     /// Deadline for each wait for a mode.
     pub mode_timeout: Duration,
     pub fastboot: FastbootOptions,
@@ -59,6 +84,7 @@ impl ExecOptions {
 impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
+            cancel: Cancel::default(),
             mode_timeout: MODE_TIMEOUT,
             fastboot: FastbootOptions::default(),
             streaming_block: None,
@@ -76,8 +102,14 @@ pub enum FailureKind {
     ModeTimeout,
     /// A port could not be opened.
     Open,
-    /// The module refused or answered wrongly.
+    /// The module answered something that does not fit the protocol.
     Protocol,
+    /// The module said no (a NAK, a FAIL, an error code).
+    Refused,
+    /// The module stopped answering within the allowed time (it is still on the bus).
+    Timeout,
+    /// The link went away mid-exchange (cable, power, a reset).
+    Disconnected,
     /// A package file could not be read or parsed.
     Package,
     /// The firmware lacks a command the flow needs.
@@ -86,6 +118,8 @@ pub enum FailureKind {
     Verify,
     /// The journal could not be written.
     Journal,
+    /// Stopped on request ([`Cancel`]) between steps: nothing is half-done.
+    Cancelled,
     /// The module on the bus is positively another one than the run started on (an
     /// identity it shows differs from one seen earlier in the run).
     WrongModule,
@@ -146,7 +180,8 @@ pub fn run(
     let result = run_steps(plan, package, bus, journal, observer, opts, started);
     result.map_err(|mut e| {
         // A rerun that fails the same way in the same place says so.
-        if e.kind != FailureKind::Journal
+        // A stop on request is no failure of the module.
+        if !matches!(e.kind, FailureKind::Journal | FailureKind::Cancelled)
             && let Ok(n) = journal.fail(&e.step, e.kind)
         {
             e.repeated_failure = (n >= 2).then_some(n);
@@ -179,6 +214,9 @@ fn run_steps(
     let mut bytes_written = 0;
     let total = plan.steps.len();
     for (index, step) in plan.steps.iter().enumerate() {
+        if opts.cancel.requested() {
+            return Err(cancelled(step, bus));
+        }
         observer.event(&Event::StepStarted {
             step: step.id.clone(),
             title: step.title.clone(),
@@ -186,24 +224,29 @@ fn run_steps(
             total,
             bytes: step.bytes,
         });
-        let t0 = Instant::now();
         if session.mode != Some(step.needs) {
             session.close();
             observer.event(&Event::Waiting { step: step.id.clone(), mode: step.needs.name().into() });
-            bus.wait_for(&[step.needs], opts.mode_timeout).map_err(|e| {
-                let kind = if matches!(e, BusError::Timeout { .. }) {
-                    FailureKind::ModeTimeout
-                } else {
-                    FailureKind::Open
-                };
-                fail(step, bus.endpoint(port_for(step.needs)), kind, e.to_string())
-            })?;
+            match wait_mode(bus, step.needs, opts) {
+                Ok(()) => {}
+                Err(None) => return Err(cancelled(step, bus)),
+                Err(Some(e)) => {
+                    let kind = if matches!(e, BusError::Timeout { .. }) {
+                        FailureKind::ModeTimeout
+                    } else {
+                        FailureKind::Open
+                    };
+                    return Err(fail(step, bus.endpoint(port_for(step.needs)), kind, e.to_string()));
+                }
+            }
             session.mode = Some(step.needs);
             let seen = read_identity(bus, step.needs, Depth::Light);
             check_identity(&mut known, &seen, journal)
                 .map_err(|m| fail(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
             let _ = journal.expect(step.needs);
         }
+        // Timed from here: the wait for re-enumeration is not part of the step's speed.
+        let t0 = Instant::now();
         let mut cx = ops::Cx { bus: &mut *bus, package, observer: &mut *observer, opts, step };
         match ops::run(&mut session, &mut cx) {
             Ok(r) => {
@@ -249,6 +292,37 @@ fn run_steps(
     })
 }
 
+/// Wait for `mode` in slices, looking at the cancel flag between them. `Err(None)`: cancelled.
+/// The slices add up to the whole timeout in the bus's own time (a virtual clock included).
+fn wait_mode(bus: &mut dyn ModuleBus, mode: DeviceMode, opts: &ExecOptions) -> Result<(), Option<BusError>> {
+    let mut left = opts.mode_timeout;
+    loop {
+        let slice = left.min(WAIT_SLICE);
+        left = left.saturating_sub(slice);
+        match bus.wait_for(&[mode], slice) {
+            Ok(_) => return Ok(()),
+            Err(BusError::Timeout { wanted, seen, .. }) if left.is_zero() => {
+                return Err(Some(BusError::Timeout { wanted, waited: opts.mode_timeout, seen }));
+            }
+            Err(BusError::Timeout { .. }) if opts.cancel.requested() => return Err(None),
+            Err(BusError::Timeout { .. }) => {}
+            Err(e) => return Err(Some(e)),
+        }
+    }
+}
+
+/// The error for a stop on request before `step`.
+fn cancelled(step: &Step, bus: &dyn ModuleBus) -> ExecError {
+    ExecError {
+        step: step.id.clone(),
+        title: step.title.clone(),
+        endpoint: bus.endpoint(port_for(step.needs)),
+        kind: FailureKind::Cancelled,
+        message: "stopped on request before this step; every earlier step is done and journaled".into(),
+        repeated_failure: None,
+    }
+}
+
 /// Compare what the module shows now with what the run knows; learn and journal it when
 /// it agrees. `Err` names the identity that differs.
 fn check_identity(
@@ -287,6 +361,15 @@ pub fn port_for(mode: DeviceMode) -> Port {
         DeviceMode::Fastboot => Port::Fastboot,
         DeviceMode::Edl => Port::Edl,
     }
+}
+
+/// What answers on an EDL interface: `true` for a running Firehose programmer, `false` for
+/// a boot ROM (Sahara) or anything else. Reads what the interface says first and sends a
+/// `<nop>` when it says nothing. Public for tools and the fuzz target.
+pub fn probe_edl(
+    link: &mut Box<dyn crate::transport::Transport>,
+) -> Result<bool, crate::transport::TransportError> {
+    firehose_ops::probe(link).map(|f| firehose_ops::is_firehose(&f))
 }
 
 /// Every mode a module can be found in.

@@ -74,6 +74,11 @@ fn err(port: Port, kind: FailureKind, e: impl std::fmt::Display) -> OpError {
     OpError { port, kind, message: e.to_string() }
 }
 
+/// A protocol client's error, named by what happened (see `classify`).
+fn proto<E: std::fmt::Display + 'static>(e: &E, port: Port) -> OpError {
+    err(port, super::classify::kind_of(e), e)
+}
+
 fn open(cx: &mut Cx<'_>, port: Port) -> Result<Link, OpError> {
     cx.bus.open(port).map_err(|e| err(port, FailureKind::Open, e))
 }
@@ -119,7 +124,7 @@ fn fastboot<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut Fas
         let mut client = FastbootClient::new(open(cx, Port::Fastboot)?, cx.opts.fastboot.clone());
         // Make sure this is a fastboot that answers before the first flash
         // (`quectel-flows.md` §7).
-        let product = client.getvar("product").map_err(|e| err(Port::Fastboot, FailureKind::Protocol, e))?;
+        let product = client.getvar("product").map_err(|e| proto(&e, Port::Fastboot))?;
         cx.observer.event(&Event::DeviceLog {
             step: cx.step.id.clone(),
             text: format!("fastboot product: {product}"),
@@ -144,7 +149,6 @@ fn drain_streaming_logs(session: &mut Session, cx: &mut Cx<'_>) {
 
 pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, OpError> {
     let step = cx.step;
-    let proto = |e: &dyn std::fmt::Display, port| err(port, FailureKind::Protocol, e);
     match &step.op {
         Op::DiagToDload => {
             let mut diag = DiagClient::new(open(cx, Port::Dm)?);
@@ -297,8 +301,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         | Op::FirehosePatch { .. }
         | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
         Op::Verify { expected } => {
-            let rev =
-                read_revision(cx.bus).map_err(|e| err(port_for(step.needs), FailureKind::Protocol, e))?;
+            let rev = read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;
             cx.observer
                 .event(&Event::DeviceLog { step: step.id.clone(), text: format!("module reports {rev}") });
             if let Some(want) = expected

@@ -353,7 +353,7 @@ fn check_program(
         (start.parse::<u64>(), attr(&attrs, "last_sector").and_then(|s| s.trim().parse::<u64>().ok()))
         && let Some(n) = declared
         && n > 0
-        && s + n - 1 != last
+        && s.checked_add(n - 1) != Some(last)
     {
         report.error(Some(xml), &format!("<program label={label:?}>: start_sector {s} + num_partition_sectors {n} - 1 != last_sector {last}"));
     }

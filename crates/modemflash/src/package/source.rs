@@ -123,11 +123,44 @@ fn walk(
     Ok(())
 }
 
+/// What is wrong with a zip, in words for people: no crate-internal type names, no
+/// repetition of "not a zip".
+fn zip_why(e: &zip::result::ZipError) -> String {
+    use zip::result::ZipError;
+    match e {
+        ZipError::Io(e) => format!("it cannot be read to the end ({})", plain(&e.to_string())),
+        ZipError::InvalidArchive(m)
+            if m.contains("EOCD") || m.to_ascii_lowercase().contains("end of central") =>
+        {
+            "its end-of-archive record is missing: the file is of another kind, or its download was cut short"
+                .into()
+        }
+        ZipError::InvalidArchive(m) => format!("its directory is damaged ({})", plain(m)),
+        ZipError::UnsupportedArchive(m) => {
+            format!("it uses a zip feature modemflash cannot read ({})", plain(m))
+        }
+        ZipError::FileNotFound => "an entry its directory lists is missing".into(),
+        ZipError::InvalidPassword => "it is password-protected".into(),
+        ZipError::CompressionMethodNotSupported(n) => {
+            format!("an entry is compressed with method {n}; only stored and deflate are supported")
+        }
+        _ => "it is damaged".into(),
+    }
+}
+
+/// `text` without Rust paths such as `zip::format::blocks::Zip32CDEBlock` (their last
+/// segment is kept).
+fn plain(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.contains("::") { w.rsplit("::").next().unwrap_or(w) } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn unzip(path: &Path) -> Result<Source, PackageError> {
     let zerr = |why: String| PackageError::BadZip { path: path.to_owned(), why };
     let file = File::open(path).map_err(|e| PackageError::Open { path: path.to_owned(), source: e })?;
-    let mut archive =
-        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zerr(format!("not a readable zip: {e}")))?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| zerr(zip_why(&e)))?;
     if archive.len() > MAX_FILES {
         return Err(PackageError::TooManyFiles { path: path.to_owned(), max: MAX_FILES });
     }
@@ -136,7 +169,7 @@ fn unzip(path: &Path) -> Result<Source, PackageError> {
     let mut bad_names = Vec::new();
     let mut plan = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(|e| zerr(format!("entry {i}: {e}")))?;
+        let entry = archive.by_index_raw(i).map_err(|e| zerr(format!("entry {}: {}", i + 1, zip_why(&e))))?;
         let raw = entry.name_raw().to_vec();
         let name = entry
             .name()
@@ -186,16 +219,32 @@ fn unzip(path: &Path) -> Result<Source, PackageError> {
             fs::create_dir_all(parent)
                 .map_err(|e| PackageError::Open { path: parent.to_owned(), source: e })?;
         }
-        let mut entry = archive.by_index(i).map_err(|e| zerr(format!("{}: {e}", rel.display())))?;
+        let mut entry =
+            archive.by_index(i).map_err(|e| zerr(format!("{}: {}", rel.display(), zip_why(&e))))?;
         let mut out =
             File::create(&dest).map_err(|e| PackageError::Open { path: dest.clone(), source: e })?;
         // Never write more than declared, whatever the stream says.
-        let copied = io::copy(&mut (&mut entry).take(size.saturating_add(1)), &mut out)
-            .map_err(|e| zerr(format!("{}: corrupt data: {e}", rel.display())))?;
+        let copied = io::copy(&mut (&mut entry).take(size.saturating_add(1)), &mut out).map_err(|e| {
+            zerr(format!("{}: its data is damaged ({})", rel.display(), plain(&e.to_string())))
+        })?;
         if copied != size {
             return Err(zerr(format!("{}: declared {size} bytes but holds {copied}", rel.display())));
         }
         out.flush().map_err(|e| PackageError::Open { path: dest.clone(), source: e })?;
     }
     Ok(Source { given: path.to_owned(), dir: temp.path().to_owned(), _temp: Some(temp), bad_names })
+}
+
+#[cfg(test)]
+mod zip_words {
+    use super::plain;
+
+    #[test]
+    fn rust_paths_are_cut_to_their_last_name() {
+        assert_eq!(
+            plain("failed to read zip::format::blocks::Zip32CDEBlock"),
+            "failed to read Zip32CDEBlock"
+        );
+        assert_eq!(plain("plain words"), "plain words");
+    }
 }

@@ -175,7 +175,7 @@ impl Transport for SerialTransport {
         if buf.is_empty() {
             return Ok(0);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             self.port.set_timeout(left)?;

@@ -86,7 +86,7 @@ impl<T: Transport> AtClient<T> {
     /// Read until the final result code of `command`.
     fn wait_response(&mut self, command: &str, timeout: Duration) -> Result<AtResponse, AtError> {
         let mut asm = ResponseAssembler::new(command);
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let n = match self.transport.recv(&mut self.buf, left) {

@@ -76,7 +76,7 @@ impl<T: Transport> DiagClient<T> {
     /// [`DRAIN_QUIET`] (at most [`DRAIN_MAX`]).
     pub fn drain(&mut self) -> Result<(), DiagError> {
         self.link.clear();
-        let until = Instant::now() + DRAIN_MAX;
+        let until = crate::time::deadline(DRAIN_MAX);
         let mut buf = [0u8; 512];
         while Instant::now() < until {
             match self.link.transport_mut().recv(&mut buf, DRAIN_QUIET) {
@@ -95,7 +95,7 @@ impl<T: Transport> DiagClient<T> {
     pub fn request(&mut self, request: &[u8], command: &'static str) -> Result<DiagReply, DiagError> {
         let code = *request.first().ok_or(DiagError::Empty)?;
         self.link.send(request, self.leading_flag)?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = crate::time::deadline(self.timeout);
         let mut last_skipped = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

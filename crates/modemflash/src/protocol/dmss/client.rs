@@ -222,7 +222,7 @@ impl<T: Transport> DmssClient<T> {
     pub fn go(&mut self, addr: u32, wait: Option<Duration>) -> Result<GoOutcome, DmssError> {
         self.send(&encode_go(addr))?;
         let Some(wait) = wait else { return Ok(GoOutcome::NotAwaited) };
-        let deadline = Instant::now() + wait;
+        let deadline = crate::time::deadline(wait);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.link.recv_any(left) {
@@ -254,7 +254,7 @@ impl<T: Transport> DmssClient<T> {
     pub fn probe(&mut self, timeout: Duration) -> Result<ProbedMode, DmssError> {
         self.link.clear();
         self.link.transport_mut().send(&PROBE_NOP)?;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         let mut raw = Vec::with_capacity(PROBE_MAX_READ);
         let mut buf = [0u8; PROBE_MAX_READ];
         let verdict = loop {

@@ -89,7 +89,7 @@ impl<T: Transport> FastbootTcp<T> {
     }
 
     fn read_handshake(&mut self, timeout: Duration) -> Result<(), FastbootError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         let mut got = [0u8; 4];
         let mut n = 0;
         while n < 4 {
@@ -160,7 +160,7 @@ impl<T: Transport> Transport for FastbootTcp<T> {
     /// One packet, or as much of it as fits in `out`. Waits until that much has
     /// arrived; if the deadline passes after some payload was copied, returns it.
     fn recv(&mut self, out: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         if self.left == 0 {
             while self.hdr_len < 8 {
                 if self.start == self.end {

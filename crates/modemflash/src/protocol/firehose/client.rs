@@ -51,6 +51,42 @@ pub const NAK_LOG_GRACE: Duration = Duration::from_millis(300);
 /// Upper bound on any log drain, however chatty the device.
 pub const DRAIN_MAX_TOTAL: Duration = Duration::from_secs(30);
 
+/// At most this many `<log>` lines are kept per command, the newest (a chatty programmer
+/// can send thousands; the error for a failed command needs the last few).
+pub const LOG_MAX_LINES: usize = 200;
+/// At most this many bytes of `<log>` text are kept per command.
+pub const LOG_MAX_BYTES: usize = 64 * 1024;
+/// A programmer that keeps logging keeps a command alive, but for at most this long past
+/// the command's own timeout.
+pub const LOG_KEEPALIVE_MAX: Duration = Duration::from_secs(300);
+/// The first line of a log that lost its oldest lines to the caps.
+pub const LOG_DROPPED: &str = "(earlier log lines were not kept)";
+
+/// Add `line` to `log`, dropping the oldest lines past [`LOG_MAX_LINES`] or
+/// [`LOG_MAX_BYTES`] (a [`LOG_DROPPED`] marker says so).
+fn keep(log: &mut Vec<String>, mut line: String) {
+    if line.len() > LOG_MAX_BYTES / 4 {
+        let mut cut = LOG_MAX_BYTES / 4;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+    }
+    log.push(line);
+    let over = |log: &Vec<String>| {
+        log.len() > LOG_MAX_LINES || log.iter().map(String::len).sum::<usize>() > LOG_MAX_BYTES
+    };
+    if !over(log) {
+        return;
+    }
+    if log.first().map(String::as_str) != Some(LOG_DROPPED) {
+        log.insert(0, LOG_DROPPED.to_owned());
+    }
+    while over(log) && log.len() > 2 {
+        log.remove(1);
+    }
+}
+
 /// Receive buffer size.
 const RX_CHUNK: usize = 16 * 1024;
 
@@ -68,6 +104,8 @@ pub struct FirehoseTimeouts {
     pub raw_element: Duration,
     pub read_data: Duration,
     pub nak_log_grace: Duration,
+    /// How long past a command's timeout a logging programmer may keep it alive.
+    pub log_keepalive_max: Duration,
 }
 
 impl Default for FirehoseTimeouts {
@@ -84,6 +122,7 @@ impl Default for FirehoseTimeouts {
             raw_element: RAW_ELEMENT_TIMEOUT,
             read_data: READ_DATA_TIMEOUT,
             nak_log_grace: NAK_LOG_GRACE,
+            log_keepalive_max: LOG_KEEPALIVE_MAX,
         }
     }
 }
@@ -193,7 +232,7 @@ impl<T: Transport> FirehoseClient<T> {
         loop {
             while let Some(ev) = self.scanner.next_event()? {
                 if let Event::Log(s) = ev {
-                    out.push(s);
+                    keep(&mut out, s);
                 }
             }
             if start.elapsed() >= DRAIN_MAX_TOTAL {
@@ -221,14 +260,15 @@ impl<T: Transport> FirehoseClient<T> {
     }
 
     fn wait_reply(&mut self, cmd: &str, timeout: Duration) -> Result<Reply, FirehoseError> {
+        let give_up = crate::time::deadline(timeout.saturating_add(self.timeouts.log_keepalive_max));
         loop {
             match self.scanner.next_event()? {
-                Some(Event::Log(s)) => self.log.push(s),
+                Some(Event::Log(s)) => keep(&mut self.log, s),
                 Some(Event::Response { ack, rawmode, attrs }) => return Ok(Reply { ack, rawmode, attrs }),
                 Some(Event::Other(_)) => {}
-                None => match self.fill(timeout) {
-                    Ok(()) => {}
-                    Err(FirehoseError::Transport(TransportError::Timeout(_))) => {
+                None => match self.fill(timeout.min(give_up.saturating_duration_since(Instant::now()))) {
+                    Ok(()) if Instant::now() < give_up => {}
+                    Ok(()) | Err(FirehoseError::Transport(TransportError::Timeout(_))) => {
                         return Err(FirehoseError::NoResponse {
                             cmd: cmd.to_owned(),
                             timeout,
@@ -253,7 +293,9 @@ impl<T: Transport> FirehoseClient<T> {
     fn nak(&mut self, cmd: &str) -> FirehoseError {
         let grace = self.timeouts.nak_log_grace;
         let trailing = self.drain_into(grace, grace).unwrap_or_default();
-        self.log.extend(trailing);
+        for line in trailing {
+            keep(&mut self.log, line);
+        }
         FirehoseError::Nak { cmd: cmd.to_owned(), device_log: self.log.clone() }
     }
 
@@ -401,7 +443,9 @@ impl<T: Transport> FirehoseClient<T> {
         let doc = build_power("reset", delay_secs)?;
         let mut resp = self.transact(&doc, self.timeouts.power)?;
         let quiet = self.timeouts.power_drain_quiet;
-        resp.log.extend(self.drain_into(quiet, quiet)?);
+        for line in self.drain_into(quiet, quiet)? {
+            keep(&mut resp.log, line);
+        }
         Ok(resp)
     }
 

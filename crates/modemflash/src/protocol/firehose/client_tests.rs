@@ -345,3 +345,51 @@ fn program_over_a_null_transport() {
     }
     assert_eq!(c.into_inner().written, 3 << 20);
 }
+
+#[test]
+fn a_chatty_programmer_keeps_only_the_newest_lines() {
+    let (mut c, h) = session(|mut d| {
+        d.command();
+        for i in 0..3000 {
+            d.log(&format!("line {i}"));
+        }
+        d.respond(true, None, &NONE);
+    });
+    let r = c.nop().unwrap();
+    assert_eq!(r.log.len(), LOG_MAX_LINES);
+    assert_eq!(r.log[0], LOG_DROPPED);
+    assert_eq!(r.log.last().map(String::as_str), Some("line 2999"));
+    h.join().unwrap();
+}
+
+#[test]
+fn log_bytes_are_capped_too() {
+    let mut log = Vec::new();
+    for _ in 0..100 {
+        keep(&mut log, "x".repeat(10_000));
+    }
+    assert!(log.iter().map(String::len).sum::<usize>() <= LOG_MAX_BYTES);
+    assert_eq!(log[0], LOG_DROPPED);
+    assert!(log.len() >= 2);
+}
+
+#[test]
+fn a_programmer_that_logs_forever_does_not_keep_a_command_alive_forever() {
+    let (mut c, h) = session(|mut d| {
+        d.command();
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until && d.t.send(&encode_log("still busy")).is_ok() {
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    c.timeouts_mut().nop = Duration::from_millis(200);
+    c.timeouts_mut().log_keepalive_max = Duration::from_millis(300);
+    let t0 = Instant::now();
+    match c.nop() {
+        Err(FirehoseError::NoResponse { device_log, .. }) => assert!(!device_log.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    drop(c);
+    h.join().unwrap();
+}

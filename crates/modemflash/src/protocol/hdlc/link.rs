@@ -70,7 +70,7 @@ impl<T: Transport> HdlcLink<T> {
     /// Receive the next frame, valid or not, waiting up to `timeout` in total.
     /// Empty frames (duplicate flags) are skipped by the decoder.
     pub fn recv_any(&mut self, timeout: Duration) -> Result<Result<Vec<u8>, HdlcError>, TransportError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::deadline(timeout);
         loop {
             if let Some(frame) = self.frames.pop_front() {
                 return Ok(frame);

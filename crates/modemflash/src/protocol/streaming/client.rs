@@ -293,7 +293,7 @@ impl<T: Transport> StreamingClient<T> {
     /// in reply means the programmer lacks the command: [`DownloadFlag::Unsupported`].
     pub fn set_download_flag(&mut self, set: bool) -> Result<DownloadFlag, StreamingError> {
         self.link.send(&encode_download_flag(set), true)?;
-        let mut deadline = Instant::now() + self.timeouts.reply;
+        let mut deadline = crate::time::deadline(self.timeouts.reply);
         let mut unsupported: Option<String> = None;
         loop {
             let reply = match self.next_reply(cmd::DOWNLOAD_FLAG_RESP, deadline) {
@@ -309,7 +309,7 @@ impl<T: Transport> StreamingClient<T> {
                 Reply::Log(text) => {
                     if text.to_ascii_lowercase().contains("invalid command") && unsupported.is_none() {
                         unsupported = Some(text.clone());
-                        deadline = deadline.min(Instant::now() + self.timeouts.unsupported_grace);
+                        deadline = deadline.min(crate::time::deadline(self.timeouts.unsupported_grace));
                     }
                     self.keep_log(text);
                 }
@@ -362,7 +362,7 @@ impl<T: Transport> StreamingClient<T> {
     /// Send one request and wait for the reply with command byte `expect`.
     fn request(&mut self, payload: &[u8], expect: u8) -> Result<Reply, StreamingError> {
         self.link.send(payload, true)?;
-        let deadline = Instant::now() + self.timeouts.reply;
+        let deadline = crate::time::deadline(self.timeouts.reply);
         // A corrupt frame (e.g. line noise left from the DMSS phase) is skipped; it is
         // reported only if no valid reply follows.
         let mut corrupt = None;
@@ -440,7 +440,7 @@ impl<T: Transport> StreamingClient<T> {
     }
 
     fn await_write_ack(&mut self, addr: u32) -> Result<(), StreamingError> {
-        let deadline = Instant::now() + self.timeouts.reply;
+        let deadline = crate::time::deadline(self.timeouts.reply);
         loop {
             match self.next_reply(cmd::STREAM_WRITE_RESP, deadline)? {
                 Reply::Log(text) => self.keep_log(text),
