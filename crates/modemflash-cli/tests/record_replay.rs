@@ -174,14 +174,52 @@ fn info_recorded_and_replayed() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    drop(sim);
     let live: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(live["identity"]["imei"], IMEI, "{live}");
+    // plan probes the module too: recorded, then replayed to the same plan.
+    let spec = builder::FirehoseSpec::default();
+    let pkg = tmp.path().join(&spec.revision);
+    builder::write_firehose(&pkg, &spec).unwrap();
+    let plan_rec = tmp.path().join("plan.jsonl");
+    let journal = tmp.path().join("journal.json");
+    let plan = |extra: &[&std::ffi::OsStr]| {
+        modemflash(tmp.path())
+            .arg("plan")
+            .arg(&pkg)
+            .arg("--json")
+            .arg("--journal")
+            .arg(&journal)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let dm_tty = ttys.join("dm");
+    let fb = format!("tcp:{fastboot}");
+    let out = plan(&[
+        "--port".as_ref(),
+        dm_tty.as_os_str(),
+        "--fastboot".as_ref(),
+        fb.as_ref(),
+        "--record".as_ref(),
+        plan_rec.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let live_plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    drop(sim);
     let out = modemflash(tmp.path()).args(["info", "--json", "--replay"]).arg(&rec).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(replayed["identity"], live["identity"]);
     assert_eq!(replayed["mode"], live["mode"]);
+    let out = plan(&["--replay".as_ref(), plan_rec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let replayed_plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replayed_plan["steps"], live_plan["steps"]);
+    assert_eq!(replayed_plan["revision_before"], live_plan["revision_before"]);
+    // An info recording is not a plan's: the replay says where they part.
+    let out = plan(&["--replay".as_ref(), rec.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("replay diverged"), "{}", text(&out));
 }
 
 /// `list --record` keeps the USB listing; `list --replay` shows it again.

@@ -24,7 +24,9 @@ use crate::{exit, hints, ui};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
   modemflash update ./EC20AQAR02A04E2G --port /dev/ttyUSB0 --fastboot tcp:192.168.1.1:5554\n  \
-  modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n\n\
+  modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n  \
+  modemflash update ./fw.zip --port /dev/ttyUSB0 --record run.jsonl   # keep every transfer\n  \
+  modemflash update ./fw.zip --replay run.jsonl                    # that run again, no module\n\n\
 Exit codes: 0 updated, 1 failed (the error says whether a rerun continues), 2 invalid package,\n\
 3 no module found, 4 declined at the prompt (nothing written), 64 usage error,\n\
 130 stopped by Ctrl-C or SIGTERM between steps (rerun the same command to continue).")]
