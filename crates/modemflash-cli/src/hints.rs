@@ -57,6 +57,9 @@ pub fn remedy(e: &ExecError, rerun: &str) -> String {
              modules attached, pick one with --device usb:BUS-PORT (see `modemflash list`)."
         ),
         FailureKind::Cancelled => format!("Nothing is lost: {again}"),
+        FailureKind::WrongChipset => "Nothing was written. Use a package built for the module's chipset (`modemflash info` \
+             shows the module, `modemflash inspect PKG` the package); rerunning with this package will not help."
+            .into(),
     }
 }
 
@@ -97,6 +100,7 @@ fn kind_name(k: FailureKind) -> &'static str {
         FailureKind::Journal => "the journal could not be written",
         FailureKind::WrongModule => "another module was on the bus",
         FailureKind::Cancelled => "it was stopped on request",
+        FailureKind::WrongChipset => "the package is for another chipset",
     }
 }
 

@@ -61,7 +61,10 @@ fn plan_without_a_module_and_with_assumed_modes() {
     .stdout;
     let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(plan["flow"], "legacy-recover-fastboot");
-    assert_eq!(plan["steps"][0]["id"], "fastboot:flash:sbl2");
+    // Nothing tells the assumed module's chipset: fastboot's product is checked first.
+    assert_eq!(plan["steps"][0]["id"], "check:chipset");
+    assert_eq!(plan["steps"][0]["expected"], "mdm9615");
+    assert_eq!(plan["steps"][1]["id"], "fastboot:flash:sbl2");
     let out = run(
         Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
             "--assume-mode",
@@ -75,13 +78,25 @@ fn plan_without_a_module_and_with_assumed_modes() {
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("legacy A"), "{text}");
     assert!(text.contains("switch to DLOAD (DIAG 0x3A)"), "{text}");
-    // A package for another model is refused unless forced.
+    // A package for another chipset is refused, even when forced, naming both sides
+    // (issue 10: an EC20 R1 package against an EC25).
+    for force in [false, true] {
+        let mut c = Command::cargo_bin("modemflash").unwrap();
+        c.arg("plan").arg(&pkg).args(["--assume-mode", "normal", "--assume-revision", "EC25EFAR06A08M4G"]);
+        if force {
+            c.arg("--force");
+        }
+        let err = String::from_utf8(run(&mut c, 1).stderr).unwrap();
+        assert!(err.contains("package is for MDM9615") && err.contains("the module is an MDM9x07"), "{err}");
+        assert!(err.contains("EC25EFAR06A08M4G") && !err.contains("Pass --force"), "{err}");
+    }
+    // Another release line of the same model is refused unless forced.
     let out = run(
         Command::cargo_bin("modemflash").unwrap().arg("plan").arg(&pkg).args([
             "--assume-mode",
             "normal",
             "--assume-revision",
-            "EC25EFAR06A08M4G",
+            "EC20AQAR03A05E2G",
         ]),
         1,
     )
@@ -91,7 +106,7 @@ fn plan_without_a_module_and_with_assumed_modes() {
         .unwrap()
         .arg("plan")
         .arg(&pkg)
-        .args(["--assume-mode", "normal", "--assume-revision", "EC25EFAR06A08M4G", "--force"])
+        .args(["--assume-mode", "normal", "--assume-revision", "EC20AQAR03A05E2G", "--force"])
         .assert()
         .code(0);
 }

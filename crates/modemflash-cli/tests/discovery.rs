@@ -89,6 +89,8 @@ fn list_shows_modules_in_every_mode_and_exits_3_on_an_empty_bus() {
     ec20(tmp.path(), "1-1.2");
     device(tmp.path(), "1-1.3", (0x05c6, 0x9008), &[(0, V, Some("qcserial"), Some("ttyUSB9"))]);
     device(tmp.path(), "1-1.4", (0x18d1, 0xd00d), &[(0, (0xff, 0x42, 0x03), None, None)]);
+    // An EC20 R1 in DLOAD: the normal-mode id with one interface (the field log).
+    device(tmp.path(), "1-1.5", (0x05c6, 0x9215), &[(0, V, Some("qcserial"), Some("ttyUSB7"))]);
     device(tmp.path(), "1-2", (0x046d, 0xc52b), &[(0, (3, 1, 1), Some("usbhid"), None)]);
     let (code, out, err) = mf(&["list", "--root", root]);
     assert_eq!(code, Some(0), "{err}");
@@ -100,9 +102,11 @@ fn list_shows_modules_in_every_mode_and_exits_3_on_an_empty_bus() {
         "ttyUSB0",
         "if2 AT",
         "usb:1-1.3",
-        "[qdloader (EDL/DLOAD) mode]",
+        "[EDL (QDLoader 9008) mode]",
         "usb:1-1.4",
         "[fastboot mode]",
+        "usb:1-1.5",
+        "05c6:9215  EC20 R1  [DLOAD mode]",
         "(no driver)",
     ] {
         assert!(out.contains(want), "list lacks {want:?}:\n{out}");
@@ -112,7 +116,8 @@ fn list_shows_modules_in_every_mode_and_exits_3_on_an_empty_bus() {
     let v: Value = serde_json::from_str(&json).unwrap();
     let paths: Vec<&str> =
         v["modules"].as_array().unwrap().iter().map(|m| m["usb_path"].as_str().unwrap()).collect();
-    assert_eq!(paths, ["1-1.2", "1-1.3", "1-1.4"]);
+    assert_eq!(paths, ["1-1.2", "1-1.3", "1-1.4", "1-1.5"]);
+    assert_eq!(v["modules"][3]["mode"], "dload");
     assert_eq!(v["modules"][0]["ports"][2]["role"], "at");
 }
 

@@ -59,6 +59,12 @@ fn normal_mode_serves_ptys_behind_symlinks() {
     ]);
     let first = sim.first.clone();
     assert_eq!(first["mode"], "normal");
+    // The field user's Windows ids: USB\VID_05C6&PID_9215&REV_0232&MI_00..MI_04.
+    assert_eq!(first["usb_id"], "05c6:9215");
+    assert_eq!(
+        (first["usb"]["bcd_device"].as_str(), first["usb"]["interfaces"].as_u64()),
+        (Some("0232"), Some(5))
+    );
     let eps = first["endpoints"].as_array().unwrap();
     let roles: Vec<&str> = eps.iter().map(|e| e["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["dm", "at"]);

@@ -165,5 +165,40 @@ fn interrupted_update_resumes_from_the_journal() {
     // rerun does only what is left.
     assert!(skipped.contains(&"fastboot:flash:aboot"), "{skipped:?}");
     assert!(!started.iter().any(|s| s.starts_with("streaming:") || s.starts_with("dmss:")), "{started:?}");
-    assert_eq!(started.first(), Some(&"fastboot:flash:system"), "{started:?}");
+    // Over TCP nothing tells the chipset before the rerun writes: fastboot's product does.
+    assert_eq!(started[..2], ["check:chipset", "fastboot:flash:system"], "{started:?}");
+}
+
+#[test]
+fn a_legacy_package_in_fw_is_refused_by_a_virtual_ec25_before_anything_is_sent() {
+    // Issue 10, as a new user met it: the EC20 R1 sample package copied into `fw`, given
+    // to `update` against a virtual EC25. No --force; and it must not matter.
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("fw");
+    builder::write_legacy(&pkg, &LegacySpec::default()).unwrap();
+    let ttys = tmp.path().join("ttys");
+    std::fs::create_dir(&ttys).unwrap();
+    let port = free_port();
+    let s = sim("ec25", &ttys, port, "normal");
+    for force in [false, true] {
+        let mut c = Command::cargo_bin("modemflash").unwrap();
+        c.arg("update").arg(&pkg).arg("--port").arg(ttys.join("dm"));
+        c.args(["--fastboot", &format!("tcp:127.0.0.1:{port}"), "--yes", "--timeout", "30"]);
+        c.arg("--journal").arg(tmp.path().join("journal.json"));
+        if force {
+            c.arg("--force");
+        }
+        let out = c.output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_ne!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("package is for MDM9615") && text.contains("the module is an MDM9x07"),
+            "{text}"
+        );
+        assert!(!text.contains("rerun the same command"), "{text}");
+    }
+    // The module never left normal mode (no AT+QFASTBOOT, no DIAG switch) and nothing was written.
+    let seen: Vec<Value> = s.events.try_iter().collect();
+    assert!(!seen.iter().any(|e| e["event"] == "detached" || e["event"] == "partition_written"), "{seen:?}");
 }

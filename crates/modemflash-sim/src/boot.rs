@@ -2,7 +2,8 @@
 //! (`quectel-flows.md` §2, `protocols.md` §10).
 //!
 //! - a valid boot chain plus a valid boot image and root file system → normal mode,
-//!   reporting the revision written into the boot image;
+//!   reporting the revision found in the modem image written (`dsp2` on the 9615, `modem`
+//!   on the 9x07), read by the library's scanner as `inspect` reads a package;
 //! - a fastboot-capable APPSBL without a valid boot image (or a temporary APPSBL, which
 //!   always stops in fastboot) → fastboot;
 //! - an erased or invalid SBL/APPSBL → the boot ROM's download mode (DLOAD on 9615, EDL on
@@ -14,7 +15,9 @@
 
 use modemflash::package::headers;
 
-use crate::builder::REVISION_MARKER;
+use modemflash::catalog::Chipset;
+use modemflash::package::revision::modem_partition;
+
 use crate::nand::Nand;
 
 /// The two modelled modules.
@@ -91,15 +94,14 @@ fn valid_mbn(nand: &Nand, name: &str, id: u32) -> bool {
     })
 }
 
-/// The revision written into a boot image's command line, if any.
-pub fn boot_revision(nand: &Nand) -> Option<String> {
-    let p = nand.get("boot")?;
-    let cmdline = p.content.head.get(64..576)?;
-    let text = String::from_utf8_lossy(cmdline);
-    let start = text.find(REVISION_MARKER)? + REVISION_MARKER.len();
-    let rest = text.get(start..)?;
-    let end = rest.find(|c: char| c.is_whitespace() || c == '\0').unwrap_or(rest.len());
-    Some(rest.get(..end)?.to_owned())
+/// The revision of the firmware on the NAND: the one found in the modem partition's
+/// contents when they were written.
+pub fn firmware_revision(model: Model, nand: &Nand) -> Option<String> {
+    let chipset = match model {
+        Model::Ec20R1 => Chipset::Mdm9615,
+        Model::Ec25 => Chipset::Mdm9x07,
+    };
+    nand.get(modem_partition(chipset)?)?.content.revision.clone()
 }
 
 fn valid_boot(nand: &Nand) -> bool {
@@ -123,7 +125,7 @@ pub fn boot(model: Model, nand: &Nand) -> BootOutcome {
         .iter()
         .all(|n| nand.get(n).is_some_and(|p| p.content.complete && !p.content.is_erased()));
     if valid_boot(nand) && rootfs_ok {
-        BootOutcome::Normal { revision: boot_revision(nand) }
+        BootOutcome::Normal { revision: firmware_revision(model, nand) }
     } else {
         BootOutcome::Fastboot
     }

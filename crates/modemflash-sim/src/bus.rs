@@ -103,6 +103,8 @@ pub struct Enumeration {
     pub usb_id: Option<(u16, u16)>,
     /// The USB serial string, in modes that have one (fastboot).
     pub usb_serial: Option<String>,
+    /// The device descriptor and strings a host reads (bcdDevice, iProduct, serial).
+    pub usb: Option<crate::identity::UsbIdentity>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -148,6 +150,7 @@ impl VirtualBus {
                     mode: None,
                     usb_id: None,
                     usb_serial: None,
+                    usb: None,
                     endpoints: Vec::new(),
                 },
                 connectors: Vec::new(),
@@ -178,6 +181,7 @@ impl VirtualBus {
         s.enumeration.mode = None;
         s.enumeration.usb_id = None;
         s.enumeration.usb_serial = None;
+        s.enumeration.usb = None;
         s.enumeration.endpoints.clear();
         s.connectors.clear();
         drop(s);
@@ -188,7 +192,7 @@ impl VirtualBus {
     pub(crate) fn attach(
         &self,
         mode: SimMode,
-        usb_id: (u16, u16),
+        usb: crate::identity::UsbIdentity,
         usb_serial: Option<String>,
         endpoints: Vec<Endpoint>,
         connectors: Vec<Connector>,
@@ -196,7 +200,8 @@ impl VirtualBus {
         let mut s = self.lock();
         s.enumeration.generation += 1;
         s.enumeration.mode = Some(mode);
-        s.enumeration.usb_id = Some(usb_id);
+        s.enumeration.usb_id = Some((usb.vid, usb.pid));
+        s.enumeration.usb = Some(usb);
         s.enumeration.usb_serial = usb_serial;
         s.enumeration.endpoints = endpoints;
         s.connectors = connectors;

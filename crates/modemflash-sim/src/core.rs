@@ -230,6 +230,9 @@ pub struct ModuleConfig {
     pub identity_overrides: IdentityOverrides,
     /// Where the module is plugged in, as the host's bus sees it (`1-1`).
     pub port_path: String,
+    /// How the streaming programmer reads PARTITION_TABLE sizes: the library's unit table
+    /// and 9615 NAND geometry (blocks of 128 KiB [I, strong]; `package::ptable`).
+    pub ptable_units: modemflash::package::ptable::TableUnits,
 }
 
 impl ModuleConfig {
@@ -257,6 +260,7 @@ impl ModuleConfig {
             identity: SimIdentity::random(model),
             identity_overrides: IdentityOverrides::default(),
             port_path: "1-1".into(),
+            ptable_units: modemflash::package::ptable::TableUnits::default(),
         }
     }
 }

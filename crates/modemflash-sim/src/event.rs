@@ -13,7 +13,8 @@ use crate::bus::{Endpoint, SimMode};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SimEvent {
     /// The module (re)enumerated.
-    Endpoints { mode: SimMode, usb_id: String, endpoints: Vec<Endpoint> },
+    /// `usb_id` is `vid:pid`; `usb` the whole identity (bcdDevice, strings, interfaces).
+    Endpoints { mode: SimMode, usb_id: String, usb: crate::identity::UsbIdentity, endpoints: Vec<Endpoint> },
     /// The module left the bus (reset, power loss).
     Detached { reason: String },
     /// A write to a partition completed.

@@ -6,8 +6,10 @@
 // Indexing below is into fixed-size header buffers built here, never into input.
 #![allow(clippy::indexing_slicing)]
 
+use modemflash::package::ptable;
+
 use crate::boot::{Model, TEMP_APPSBL_MARKER};
-use crate::builder::{self, FirehoseSpec, LegacySpec, REVISION_MARKER};
+use crate::builder::{self, FirehoseSpec, LegacySpec, version_blob};
 use crate::bus::SimMode;
 use crate::core::ModuleConfig;
 use crate::nand::{Nand, PartitionWriter, canonical};
@@ -34,13 +36,13 @@ fn mbn(image_id: u32, body: usize, extra: &[u8]) -> Vec<u8> {
     h
 }
 
-fn boot_image(revision: &str) -> (Vec<u8>, usize) {
+fn boot_image() -> (Vec<u8>, usize) {
     let mut h = vec![0u8; 2048];
     h[..8].copy_from_slice(b"ANDROID!");
     h[8..12].copy_from_slice(&4096u32.to_le_bytes());
     h[16..20].copy_from_slice(&2048u32.to_le_bytes());
     h[36..40].copy_from_slice(&2048u32.to_le_bytes());
-    let cmd = format!("console=ttyHSL0,115200 {REVISION_MARKER}{revision}");
+    let cmd = "console=ttyHSL0,115200";
     for (d, s) in h.iter_mut().skip(64).zip(cmd.bytes()) {
         *d = s;
     }
@@ -73,15 +75,24 @@ pub fn nand(config: &ModuleConfig) -> Nand {
     let model = config.model;
     match model {
         Model::Ec20R1 => {
-            let parts: Vec<(String, Option<u64>)> = builder::partition_entries(&LegacySpec::default())
-                .into_iter()
-                .map(|(n, kib, _, _)| {
-                    let field =
-                        EC20R1_CAPACITY_KIB.iter().find(|(name, _)| *name == n).map_or(0, |(_, k)| *k);
-                    (canonical(&n), (kib != u32::MAX).then_some(u64::from(kib.max(field)) * 1024))
-                })
-                .collect();
-            nand.define(&parts);
+            // The factory table is the builder's, read with the library's parser and units
+            // (the same reading the streaming programmer applies to a PARTITION_TABLE), each
+            // partition at least as large as a field package needs (EC20R1_CAPACITY_KIB).
+            let table = builder::partition_table(&LegacySpec::default());
+            if let Ok(parsed) = ptable::parse_with(&table, &config.ptable_units) {
+                let parts: Vec<(String, Option<u64>)> = parsed
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        let field = EC20R1_CAPACITY_KIB
+                            .iter()
+                            .find(|(name, _)| *name == e.name)
+                            .map_or(0, |(_, k)| u64::from(*k) * 1024);
+                        (canonical(&e.name), e.length_bytes.map(|b| b.max(field)))
+                    })
+                    .collect();
+                nand.define(&parts);
+            }
         }
         Model::Ec25 => {
             let spec = FirehoseSpec::default();
@@ -95,10 +106,18 @@ pub fn nand(config: &ModuleConfig) -> Nand {
     for (name, id) in model.boot_chain() {
         nand.store(name, image(name, &mbn(*id, BODY, &[]), BODY));
     }
-    let (boot, boot_body) = boot_image(&config.revision);
+    let (boot, boot_body) = boot_image();
     nand.store("boot", image("boot", &boot, boot_body));
     for name in model.rootfs() {
         nand.store(name, image(name, b"rootfs", BODY));
+    }
+    // The modem image carries the firmware's revision string, as the builder's does.
+    let chipset = match model {
+        Model::Ec20R1 => modemflash::catalog::Chipset::Mdm9615,
+        Model::Ec25 => modemflash::catalog::Chipset::Mdm9x07,
+    };
+    if let Some(modem) = modemflash::package::revision::modem_partition(chipset) {
+        nand.store(modem, image(modem, &version_blob(&config.revision), BODY));
     }
     match config.start_mode {
         SimMode::Normal => {}

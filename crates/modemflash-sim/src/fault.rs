@@ -13,6 +13,12 @@
 //! | `power-loss@step=NAME` / `power-loss@bytes=N` | lose power in the middle of a write: the partition is left partial |
 //! | `wrong-chip-id` | report a different MSM id (DMSS/Sahara/DIAG) |
 //! | `wrong-model` | report another model's revision |
+//! | `fragile-rom` | EC25 in EDL: one byte that is not a Sahara packet before HELLO_RESP puts the boot ROM in an error state that only a power cycle clears |
+//!
+//! `fragile-rom` models what edl users report on real boot ROMs (bkerler/edl #335, #398,
+//! #752): a Sahara target that received stray bytes answers nothing more until power is
+//! cycled. [I] which bytes trigger it on which ROM is not recorded; the switch takes the
+//! strictest reading (any non-Sahara byte, including a one-byte nudge).
 //!
 //! Step names are `<protocol>:<what>`, e.g. `diag:dload`, `dmss:go`, `streaming:open:0:SBL1`,
 //! `streaming:write:0:APPSBL`, `fastboot:flash:boot`, `firehose:program:sbl`, `sahara:read`.
@@ -31,6 +37,7 @@ pub enum FaultKind {
     PowerLoss,
     WrongChipId,
     WrongModel,
+    FragileRom,
     SlowReenum(Duration),
 }
 
@@ -68,6 +75,7 @@ impl Fault {
         }
         match s {
             "wrong-chip-id" => return Ok(Fault { kind: FaultKind::WrongChipId, trigger: Trigger::Always }),
+            "fragile-rom" => return Ok(Fault { kind: FaultKind::FragileRom, trigger: Trigger::Always }),
             "wrong-model" => return Ok(Fault { kind: FaultKind::WrongModel, trigger: Trigger::Always }),
             _ => {}
         }
@@ -81,7 +89,7 @@ impl Fault {
             "power-loss" => FaultKind::PowerLoss,
             other => {
                 return Err(format!(
-                    "unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model)"
+                    "unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model, fragile-rom)"
                 ));
             }
         };

@@ -95,6 +95,20 @@ impl ModuleBus for SimBus {
         id
     }
 
+    /// What the virtual module's USB identity tells, read the way USB discovery reads a
+    /// real one (catalogue rows by id, interface count, bcdDevice, iProduct).
+    fn chip(&self) -> Option<modemflash::plan::ModuleChip> {
+        let usb = self.module.bus().current().usb?;
+        let row = modemflash::catalog::lookup_device(&modemflash::catalog::DeviceFacts {
+            vid: usb.vid,
+            pid: usb.pid,
+            interface_count: Some(usize::from(usb.interfaces)),
+            bcd_device: Some(usb.bcd_device),
+            product: usb.product,
+        })?;
+        modemflash::discovery::chip_from_usb(row.chipset, row.family, usb.vid, usb.pid, usb.serial)
+    }
+
     fn endpoint(&self, port: Port) -> String {
         let e = self.module.bus().current();
         let mode = e.mode.map_or("off the bus", SimMode::name);

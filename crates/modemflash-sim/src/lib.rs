@@ -21,6 +21,7 @@ pub mod fault;
 pub mod handler;
 pub mod handlers;
 pub mod host;
+pub mod identity;
 pub mod module;
 pub mod multibus;
 pub mod nand;
@@ -34,6 +35,7 @@ pub use core::{EdlQuirks, FastbootQuirks, IdentityOverrides, ModuleConfig, SimId
 pub use event::SimEvent;
 pub use fault::{Fault, FaultKind};
 pub use host::SimBus;
+pub use identity::{UsbIdentity, usb_identity};
 pub use module::Module;
 pub use multibus::MultiBus;
 pub use serve::Serving;

@@ -20,6 +20,7 @@ use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
 use crate::fault::FaultKind;
 use crate::handler::{Action, Cx, ResetTo};
+use crate::identity::{UsbIdentity, usb_identity};
 use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
 
@@ -193,18 +194,16 @@ fn download_mode(model: Model) -> SimMode {
     }
 }
 
-/// USB id and endpoint roles of a mode. The 9615's DLOAD/streaming PID is assumed to be
-/// 05c6:9008 (`quectel-flows.md` §2.4, open unknown 2) [I].
-pub fn layout(model: Model, mode: SimMode) -> ((u16, u16), &'static [Role]) {
-    match (model, mode) {
-        (Model::Ec20R1, SimMode::Normal) => ((0x05c6, 0x9215), &[Role::Dm, Role::At]),
-        (Model::Ec25, SimMode::Normal) => ((0x2c7c, 0x0125), &[Role::Dm, Role::At]),
-        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => {
-            ((0x05c6, 0x9008), &[Role::Dm])
-        }
-        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => ((0x05c6, 0x9008), &[Role::Edl]),
-        (_, SimMode::Fastboot) => ((0x18d1, 0xd00d), &[Role::Fastboot]),
-    }
+/// USB identity and endpoint roles of a mode ([`crate::identity`]: the 9615's DLOAD is
+/// 05c6:9215 with one interface [confirmed, field log]).
+pub fn layout(model: Model, mode: SimMode) -> (UsbIdentity, &'static [Role]) {
+    let roles: &'static [Role] = match (model, mode) {
+        (_, SimMode::Normal) => &[Role::Dm, Role::At],
+        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => &[Role::Dm],
+        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => &[Role::Edl],
+        (_, SimMode::Fastboot) => &[Role::Fastboot],
+    };
+    (usb_identity(model, mode), roles)
 }
 
 /// The USB serial string a mode shows: fastboot's is its `serialno` (the EC20 R1's
@@ -242,12 +241,12 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     let mut events = Vec::new();
     if mode == SimMode::Normal
-        && let Some(rev) = boot::boot_revision(&core.nand)
+        && let Some(rev) = boot::firmware_revision(model, &core.nand)
     {
         core.running_revision = rev;
     }
     let generation = core.generation;
-    let (usb_id, roles) = layout(model, mode);
+    let (usb, roles) = layout(model, mode);
     let usb_serial = usb_serial(&core.config, mode);
     let mut endpoints = Vec::new();
     let mut connectors = Vec::new();
@@ -281,11 +280,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     // Endpoints first: the first line of `modemflash sim --json` is always an endpoints event.
     events.insert(
         0,
-        SimEvent::Endpoints {
-            mode,
-            usb_id: format!("{:04x}:{:04x}", usb_id.0, usb_id.1),
-            endpoints: endpoints.clone(),
-        },
+        SimEvent::Endpoints { mode, usb_id: usb.id_string(), usb: usb.clone(), endpoints: endpoints.clone() },
     );
     if mode == SimMode::Normal {
         events.push(SimEvent::Booted { revision: core.running_revision.clone() });
@@ -300,7 +295,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     }
     drop(core);
     shared.serving.publish(mode, &endpoints);
-    shared.bus.attach(mode, usb_id, usb_serial, endpoints, connectors);
+    shared.bus.attach(mode, usb, usb_serial, endpoints, connectors);
     emit(shared, events);
 }
 

@@ -54,16 +54,25 @@ impl MultiBus {
             .enumerate()
             .filter_map(|(i, m)| {
                 let e = m.bus().current();
-                let (vid, pid) = e.usb_id?;
+                let usb = e.usb.clone()?;
+                let (vid, pid) = (usb.vid, usb.pid);
                 e.mode?;
-                // Only what the catalogue knows is a module to the host.
-                let row = catalog::lookup(vid, pid, Some(e.endpoints.len()))?;
+                // Only what the catalogue knows is a module to the host, told apart as USB
+                // discovery tells them (id, interface count, bcdDevice, iProduct).
+                let row = catalog::lookup_device(&catalog::DeviceFacts {
+                    vid,
+                    pid,
+                    interface_count: Some(usize::from(usb.interfaces)),
+                    bcd_device: Some(usb.bcd_device),
+                    product: usb.product,
+                })?;
                 let found = Found {
                     usb_path: m.port_path(),
                     vid,
                     pid,
                     serial: e.usb_serial.clone(),
-                    product: None,
+                    product: usb.product.map(str::to_owned),
+                    bcd_device: Some(usb.bcd_device),
                     speed: Some("480".into()),
                     family: row.family,
                     chipset: row.chipset,

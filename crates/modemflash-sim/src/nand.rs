@@ -5,6 +5,8 @@
 //! Writes arrive sequentially in every protocol modelled here (streaming STREAM_WRITE,
 //! fastboot flash, Firehose program); an out-of-order write is recorded as such.
 
+use modemflash::catalog::RevisionScanner;
+use modemflash::package::revision::{SCAN_LIMIT, carries_revision};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -22,6 +24,11 @@ pub struct Content {
     pub head: Vec<u8>,
     /// False when a write was cut short (power loss) or arrived out of order.
     pub complete: bool,
+    /// The firmware revision string found in the bytes written, for partitions that carry
+    /// it (`modemflash::package::revision::carries_revision`), by the library's scanner
+    /// over the first `SCAN_LIMIT` bytes: bounded, whatever the image size.
+    #[serde(default)]
+    pub revision: Option<String>,
 }
 
 impl Content {
@@ -126,6 +133,8 @@ pub struct PartitionWriter {
     len: u64,
     head: Vec<u8>,
     in_order: bool,
+    /// Looks for the revision while data streams in (modem partitions only).
+    scanner: Option<RevisionScanner>,
 }
 
 impl PartitionWriter {
@@ -136,6 +145,7 @@ impl PartitionWriter {
             len: 0,
             head: Vec::new(),
             in_order: true,
+            scanner: carries_revision(name).then(RevisionScanner::new),
         }
     }
 
@@ -159,6 +169,12 @@ impl PartitionWriter {
             self.head.extend_from_slice(data.get(..take).unwrap_or_default());
         }
         self.hasher.update(data);
+        if let Some(scanner) = &mut self.scanner
+            && scanner.scanned() < SCAN_LIMIT
+        {
+            let room = usize::try_from(SCAN_LIMIT - scanner.scanned()).unwrap_or(usize::MAX);
+            scanner.feed(data.get(..room.min(data.len())).unwrap_or_default());
+        }
         self.len = self.len.max(offset.saturating_add(data.len() as u64));
     }
 
@@ -185,6 +201,7 @@ impl PartitionWriter {
             sha256: Some(digest.iter().map(|b| format!("{b:02x}")).collect()),
             head: self.head,
             complete: complete && self.in_order,
+            revision: self.scanner.and_then(RevisionScanner::finish).map(|r| r.raw),
         }
     }
 }
@@ -236,6 +253,19 @@ mod tests {
         assert_eq!(back, nand);
         nand.erase("SBL1");
         assert!(nand.get("sbl1").unwrap().content.is_erased());
+    }
+
+    #[test]
+    fn modem_partitions_keep_the_revision_found_in_what_was_written() {
+        let mut w = PartitionWriter::new("0:DSP2");
+        let mut block = vec![0u8; 1024];
+        block[1020..].copy_from_slice(b"EC20");
+        w.write(0, &block);
+        w.write(1024, b"AQAR02A05E2G\0 build");
+        assert_eq!(w.finish(true).revision.as_deref(), Some("EC20AQAR02A05E2G"));
+        let mut w = PartitionWriter::new("boot");
+        w.write(0, b" EC20AQAR02A05E2G ");
+        assert_eq!(w.finish(true).revision, None);
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! (fastboot, exactly as AOSP fastboot speaks it: `FB01` handshake, 8-byte big-endian
 //! length frames).
 //!
-//! With a tty directory, stable names (`DIR/dm`, `DIR/at`, `DIR/edl`) are symlinks to the
-//! current ptys; a name vanishes while the mode has no such port and comes back when the
-//! module re-enumerates, like a real `/dev/ttyUSB0`.
+//! With a tty directory, stable names (`DIR/dm`, `DIR/at`) are symlinks to the current
+//! ptys; a name vanishes while the mode has no such port and comes back when the module
+//! re-enumerates, like a real `/dev/ttyUSB0`. The EDL (QDLoader) tty takes the name `dm`,
+//! as on Linux the 9008 tty usually takes the DM tty's name (docs/facts/usb.md)
+//! [inferred]: a host finds the mode by what answers there, not by a name.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -90,7 +92,7 @@ impl Serving {
         let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for ep in endpoints {
             if let Some(tty) = &ep.tty {
-                let link = dir.join(ep.role.name());
+                let link = dir.join(link_name(ep.role));
                 let _ = std::fs::remove_file(&link);
                 if std::os::unix::fs::symlink(tty, &link).is_ok() {
                     links.push(link);
@@ -121,6 +123,14 @@ pub fn remove_stale_links(dir: &std::path::Path) {
         if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
             let _ = std::fs::remove_file(&link);
         }
+    }
+}
+
+/// The stable name of a role's tty in the tty directory.
+pub fn link_name(role: Role) -> &'static str {
+    match role {
+        Role::Edl => Role::Dm.name(),
+        other => other.name(),
     }
 }
 

@@ -16,7 +16,7 @@ use modemflash::protocol::streaming::{
 use modemflash::transport::Transport;
 use modemflash::transport::memory::MemoryTransport;
 use modemflash_sim::boot::TEMP_APPSBL_MARKER;
-use modemflash_sim::builder::{LegacySpec, partition_entries};
+use modemflash_sim::builder::{LegacySpec, partition_table};
 use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimEvent, SimMode, VirtualClock};
 use sha2::{Digest, Sha256};
 
@@ -57,10 +57,7 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn table() -> Vec<u8> {
-    let entries = partition_entries(&LegacySpec::default());
-    let refs: Vec<(&str, u32, u16, [u8; 4])> =
-        entries.iter().map(|(n, s, p, a)| (n.as_str(), *s, *p, *a)).collect();
-    ptable::encode(4, &refs)
+    partition_table(&LegacySpec::default())
 }
 
 /// The programmer as Intel HEX, parsed back into segments.
@@ -266,7 +263,7 @@ fn streaming_state_machine_refusals() {
     assert_eq!(s.partition_table(&table(), false).unwrap(), PartitionStatus::Accepted);
     // Another table differs until overridden.
     let other =
-        ptable::encode(4, &[("0:SBL1", 512, 0, [0xff, 1, 0, 0xff]), ("0:NEW", 512, 0, [0xff, 1, 0, 0xff])]);
+        ptable::encode(3, &[("0:SBL1", 4, 0, [0xff, 1, 0, 0xff]), ("0:NEW", 4, 0, [0xff, 1, 0, 0xff])]);
     assert_eq!(s.partition_table(&other, false).unwrap(), PartitionStatus::Differs);
     assert!(matches!(s.open_multi("0:NEW"), Err(StreamingError::OpenMulti { status: 5, .. })));
     assert_eq!(s.partition_table(&table(), false).unwrap(), PartitionStatus::Accepted);

@@ -120,10 +120,11 @@ fn sahara_identity_then_programmer_upload() {
     assert_eq!(report.done, DoneStatus::Complete);
     assert_eq!(report.image_id, Some(13));
     assert_eq!(report.target.unwrap().version, 2);
-    // ELF header, program header, then the PT_LOAD segment (file size − 84) in 4 KiB reads.
-    let load = FirehoseSpec::default().programmer_size - 84;
-    assert_eq!(report.reads, 2 + load.div_ceil(4096));
-    assert_eq!(report.bytes_served, 52 + 32 + load);
+    // ELF header, the three program headers, the hash segment (0x88 bytes at 0x1000), then
+    // the PT_LOAD segment (from 0x2000 to the end) in 4 KiB reads.
+    let load = FirehoseSpec::default().programmer_size - 0x2000;
+    assert_eq!(report.reads, 3 + load.div_ceil(4096));
+    assert_eq!(report.bytes_served, 52 + 96 + 0x88 + load);
     assert_eq!(progress.0, progress.1);
 }
 
@@ -173,7 +174,8 @@ fn firehose_flashes_the_package_and_the_module_boots_it() {
         assert_eq!(fh.last_log(), [finished]);
     }
     let info = fh.getstorageinfo(0).unwrap();
-    assert!(info.log[0].contains("\"page_size\":4096"));
+    let s = modemflash::protocol::firehose::storage::parse_storage_info(&info.log).unwrap();
+    assert_eq!((s.page_size, s.pages_per_block(), s.total_blocks), (4096, Some(64), 2048));
 
     let power = fh.power_reset(Some(10)).unwrap();
     assert_eq!(power.log[0], "Inside handlePower() - Requested POWER_RESET");

@@ -94,8 +94,9 @@ fn getvar_answers_for_both_models() {
     }
 }
 
-/// QFlash's fastboot stage (`quectel-flows.md` §2.7) on the stuck EC20 R1: aboot, boot and
-/// system from a legacy package, then reboot into the package's firmware.
+/// QFlash's fastboot stage (`quectel-flows.md` §2.7) on the stuck EC20 R1: aboot, dsp2 (the
+/// modem image, which carries the revision), boot and system from a legacy package, then
+/// reboot into the package's firmware.
 #[test]
 fn qflash_fastboot_stage_boots_the_new_firmware() {
     let tmp = tempfile::tempdir().unwrap();
@@ -108,6 +109,7 @@ fn qflash_fastboot_stage_boots_the_new_firmware() {
     let mut want = Vec::new();
     for (part, file) in [
         ("aboot", "appsboot.mbn"),
+        ("dsp2", "dsp2.mbn"),
         ("boot", "boot-oe-msm9615.img"),
         ("system", "msm-9615-cdp-image-9615-cdp.rootfs.yaffs2"),
     ] {

@@ -182,7 +182,8 @@ fn from_edl_start_mode() {
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!((state.mode, state.revision.as_deref()), (DeviceMode::Edl, None));
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
-    assert_eq!(ids(&plan)[0], "sahara:upload");
+    // 05c6:9008 does not tell the chip: the Sahara HW id is checked before the upload.
+    assert_eq!(ids(&plan)[..2], ["check:chipset", "sahara:upload"]);
     let mut journal = Journal::in_memory();
     let out = exec::run(&plan, &pkg, &mut bus, &mut journal, &mut Collect::default(), &opts()).unwrap();
     assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
@@ -203,7 +204,7 @@ fn journal_resume_after_a_disconnect_skips_done_programs() {
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let (flow, done) = journal.resume_for(&plan::fingerprint(&pkg)).unwrap();
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), Some((&flow, &done))).unwrap();
-    assert_eq!(ids(&plan)[0], "sahara:upload");
+    assert_eq!(ids(&plan)[..2], ["check:chipset", "sahara:upload"]);
     for label in ["mibib", "tz", "rpm", "aboot", "boot", "modem", "recoveryfs", "usrdata"] {
         assert!(plan.skipped.contains(&format!("firehose:program:{label}")), "{label}: {:?}", plan.skipped);
     }
@@ -290,7 +291,7 @@ fn a_corrupt_image_fails_md5_and_the_plan_refuses() {
     data[5000] ^= 1;
     std::fs::write(&boot, data).unwrap();
     let pkg = package::open(&root).unwrap();
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some("EC25EFAR06A08M4G".into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some("EC25EFAR06A08M4G".into()));
     assert!(matches!(
         plan::build(&pkg, &state, &PlanOptions::default(), None),
         Err(PlanError::InvalidPackage(_))
@@ -301,7 +302,7 @@ fn a_corrupt_image_fails_md5_and_the_plan_refuses() {
 fn plan_entry_from_normal_mode_after_everything_was_written_is_verify_only() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &FirehoseSpec::default());
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some(NEW_REV.into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some(NEW_REV.into()));
     let all = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     let done: Vec<String> = all
         .steps
@@ -320,7 +321,7 @@ fn plan_entry_from_normal_mode_after_everything_was_written_is_verify_only() {
             || half.iter().all(|h| h != "firehose:program:mibib")
     );
     // A module in fastboot has no place in this flow.
-    let fb = plan::ModuleState { mode: DeviceMode::Fastboot, revision: None };
+    let fb = plan::ModuleState::new(DeviceMode::Fastboot, None);
     assert!(matches!(
         plan::build(&pkg, &fb, &PlanOptions::default(), None),
         Err(PlanError::CannotStartFrom(..))

@@ -13,10 +13,14 @@ use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock}
 
 const NEW_REV: &str = "EC20AQAR02A04E2G";
 
+/// A legacy package unpacked into a folder named `fw`, as the field user did: its revision
+/// comes from its contents (the modem image), not from the name.
 fn package(dir: &std::path::Path) -> package::Package {
-    let root = dir.join(NEW_REV);
+    let root = dir.join("fw");
     builder::write_legacy(&root, &LegacySpec::default()).unwrap();
-    package::open(&root).unwrap()
+    let pkg = package::open(&root).unwrap();
+    assert_eq!(pkg.report.revision.as_ref().map(|r| r.raw.as_str()), Some(NEW_REV));
+    pkg
 }
 
 fn start(mode: SimMode) -> (Module, SimBus) {
@@ -41,6 +45,7 @@ fn flow_a_from_normal_mode_updates_and_verifies() {
     assert_eq!(state.revision.as_deref(), Some("EC20AQAR02A03E2G"));
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     assert_eq!(plan.flow, Flow::LegacyA, "a Dec-2015 build has no AT+QFASTBOOT");
+    assert_eq!(plan.expected_revision.as_deref(), Some(NEW_REV));
     let mut events = Collect::default();
     let mut journal = Journal::in_memory();
     let out = exec::run(&plan, &pkg, &mut bus, &mut journal, &mut events, &opts()).unwrap();
@@ -106,7 +111,7 @@ fn flow_b_with_at_qfastboot() {
 fn flow_b_is_chosen_for_firmware_with_at_qfastboot() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path());
-    let state = plan::ModuleState { mode: DeviceMode::Normal, revision: Some("EC20AQAR02A08E2G".into()) };
+    let state = plan::ModuleState::new(DeviceMode::Normal, Some("EC20AQAR02A08E2G".into()));
     assert_eq!(plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap().flow, Flow::LegacyB);
 }
 

@@ -99,7 +99,10 @@ fn ec20_dload_command_reenumerates_in_dmss_mode() {
     assert_eq!(d.switch_to_dload().unwrap(), SwitchOutcome::Echoed);
     drop(d);
     let e = m.bus().wait_for(&[SimMode::Dload], WAIT).unwrap();
-    assert_eq!(e.usb_id, Some((0x05c6, 0x9008)));
+    // The field log: DLOAD keeps 05c6:9215, with bcdDevice 0, QHSUSB_DLOAD and one interface.
+    assert_eq!(e.usb_id, Some((0x05c6, 0x9215)));
+    let usb = e.usb.unwrap();
+    assert_eq!((usb.bcd_device, usb.product, usb.serial, usb.interfaces), (0, Some("QHSUSB_DLOAD"), None, 1));
     let mut c = DmssClient::new(m.bus().open(Role::Dm).unwrap());
     assert_eq!(c.probe(PROBE).unwrap(), ProbedMode::Dload);
 }

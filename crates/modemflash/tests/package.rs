@@ -43,7 +43,7 @@ fn legacy_package_is_recognised_with_roles_go_address_and_table() {
     let table = p.report.files.iter().find(|f| f.path == "partition.mbn").unwrap();
     match table.details.as_ref().unwrap() {
         FileDetails::PartitionTable(t) => {
-            assert_eq!(t.version, 4);
+            assert_eq!(t.version, 3);
             assert!(t.find("0:SBL1").is_some() && t.find("0:APPSBL").is_some());
         }
         other => panic!("{other:?}"),

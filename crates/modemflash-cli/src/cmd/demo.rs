@@ -85,7 +85,13 @@ pub fn run(args: &DemoCmd) -> u8 {
     let config =
         ModuleConfig { start_mode, reenum_delay: Duration::from_millis(500), ..ModuleConfig::new(model) };
     let module = Module::start(config, Arc::new(RealClock::default()));
-    let before = module.revision();
+    // What the module itself reports: only the running firmware (normal mode) tells its
+    // revision, so the summary agrees with what `update` could read.
+    let before = if start_mode == SimMode::Normal {
+        module.revision()
+    } else {
+        format!("? (a module in {} mode reports no revision)", start_mode.name())
+    };
     if !args.json {
         let chip = match model {
             Model::Ec20R1 => "EC20 R1 (MDM9615)",

@@ -54,6 +54,6 @@ pub fn scan(root: &RootArg) -> Result<Vec<Found>, String> {
 }
 
 /// What to say when no module is on USB.
-pub const NO_MODULE_HINT: &str = "Check the cable and power; a module in EDL shows as 05c6:9008, in fastboot as \
-18d1:d00d. `modemflash doctor` tells what else may be in the way. A module on a UART or \
+pub const NO_MODULE_HINT: &str = "Check the cable and power; a module in EDL shows as 05c6:9008, an EC20 R1 in DLOAD \
+as 05c6:9215 with one interface, in fastboot as 18d1:d00d. `modemflash doctor` tells what else may be in the way. A module on a UART or \
 behind a network is reached with --device serial:PATH or --device tcp:HOST:PORT.";

@@ -82,13 +82,21 @@ fn render(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "Kind:     {}", r.description)?;
     writeln!(out, "Chipset:  {}", r.chipset.name())?;
     if let Some(rev) = &r.revision {
+        let from = r
+            .revision_evidence
+            .iter()
+            .find(|e| e.used)
+            .map(|e| format!(", from {} ({})", e.source.describe(), e.from))
+            .unwrap_or_default();
         writeln!(
             out,
-            "Revision: {} (model {}, release line {})",
+            "Revision: {} (model {}, release line {}{from})",
             rev.raw,
             rev.model.as_deref().unwrap_or("?"),
             rev.release_line().unwrap_or_else(|| "?".into())
         )?;
+    } else {
+        writeln!(out, "Revision: not named by contents.xml, the modem image, or the package's name")?;
     }
     if !r.fits.is_empty() {
         writeln!(out, "Fits:")?;
@@ -112,12 +120,21 @@ fn render(r: &Report, out: &mut impl Write) -> std::io::Result<()> {
                 )?;
             }
             if let package::FileDetails::PartitionTable(t) = d {
+                let unit = t.unit.name();
+                writeln!(
+                    out,
+                    "      version {}, sizes in {unit} of {} bytes (assumed 9615 NAND geometry)",
+                    t.version, t.unit_bytes
+                )?;
                 for e in &t.entries {
-                    let len = e.length.map_or_else(|| "grow".into(), |l| l.to_string());
+                    let len = match (e.length, e.length_bytes) {
+                        (Some(l), Some(b)) => format!("{l} {unit} = {b} bytes"),
+                        _ => "grows to the end".into(),
+                    };
                     writeln!(
                         out,
-                        "      {:<14} start {:>8}  length {:>8}  attr {:02x?}",
-                        e.name, e.start, len, e.attributes
+                        "      {:<14} start {:>5} {unit} = {:>10} bytes  length {len}  padding {} {unit}  attr {:02x?}",
+                        e.name, e.start, e.start_bytes, e.padding, e.attributes
                     )?;
                 }
             }

@@ -11,8 +11,8 @@ use crate::exit;
 
 /// List the modules on USB, in every mode, with their ports.
 ///
-/// Shows each Quectel/Qualcomm module the catalogue knows (normal mode, QDLoader/EDL
-/// 05c6:9008, fastboot 18d1:d00d, dump mode), its USB path (what `--device usb:PATH`
+/// Shows each Quectel/Qualcomm module the catalogue knows (normal mode, the EC20 R1's
+/// DLOAD on 05c6:9215, EDL 05c6:9008, fastboot 18d1:d00d, dump mode), its USB path (what `--device usb:PATH`
 /// takes), and for every interface its role, driver and tty.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \

@@ -80,7 +80,7 @@ pub fn run(args: &PlanCmd) -> u8 {
         Journal::open(&path)
     };
     let (state, identity) = if let Some(m) = args.assume_mode {
-        (ModuleState { mode: m.into(), revision: args.assume_revision.clone() }, ModuleIdentity::default())
+        (ModuleState::new(m.into(), args.assume_revision.clone()), ModuleIdentity::default())
     } else {
         let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
         if !args.session.replaying()

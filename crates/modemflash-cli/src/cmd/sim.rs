@@ -35,14 +35,16 @@ Examples:
   # An EC20 R1 in DLOAD that refuses the 3rd command, NAND kept across runs:
   modemflash sim --model ec20-r1 --start-mode dload --fault nak@cmd=3 --state ec20.json
 
-Ports: DM, AT and EDL are ptys (with --tty-dir, DIR/dm, DIR/at and DIR/edl are symlinks
-that vanish while the module is off the bus and come back when it re-enumerates). Fastboot
+Ports: DM, AT and EDL are ptys (with --tty-dir, DIR/dm and DIR/at are symlinks that vanish
+while the module is off the bus and come back when it re-enumerates; in EDL the QDLoader tty
+takes the name DIR/dm, as the 9008 tty takes ttyUSB0 on Linux). Fastboot
 is AOSP fastboot over TCP (FB01 handshake, u64 big-endian length frames) on --fastboot-tcp;
 port 0 picks a free port, reported in the endpoints event.
 
 Faults (--fault, repeatable): disconnect@bytes=N, disconnect@step=NAME, corrupt@frame=N,
 nak@cmd=N, nak@step=NAME, stall@step=NAME, stall@cmd=N, power-loss@step=NAME,
-power-loss@bytes=N, slow-reenum=SECS, wrong-chip-id, wrong-model. Step names look like
+power-loss@bytes=N, slow-reenum=SECS, wrong-chip-id, wrong-model, fragile-rom (EC25 EDL:
+one stray byte before HELLO_RESP hangs the boot ROM until a power cycle). Step names look like
 diag:dload, dmss:go, streaming:write:0:APPSBL, fastboot:flash:boot, firehose:program:sbl.
 
 --json prints one object per line: {\"event\":\"endpoints\",\"mode\":…,\"endpoints\":[{\"role\":\"dm\",
@@ -214,7 +216,7 @@ fn print(out: &mut impl Write, e: &SimEvent, json: bool, t0: Instant) -> std::io
     }
     let t = t0.elapsed().as_secs_f64();
     match e {
-        SimEvent::Endpoints { mode, usb_id, endpoints } => {
+        SimEvent::Endpoints { mode, usb_id, endpoints, .. } => {
             writeln!(out, "[{t:8.3}] on the bus as {} ({usb_id}):", mode.name())?;
             for ep in endpoints {
                 let place = match (&ep.tty, &ep.tcp) {

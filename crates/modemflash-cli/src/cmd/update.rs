@@ -204,14 +204,7 @@ pub fn update(
                 r.journal = journal_text;
                 r.emit();
             } else {
-                say!(
-                    "\nUpdated: {} → {} in {:.1}s ({} steps, {} skipped).",
-                    out.revision_before.as_deref().unwrap_or("an unknown revision"),
-                    out.revision_after.as_deref().unwrap_or("an unverified revision"),
-                    out.elapsed_ms as f64 / 1000.0,
-                    out.steps_run,
-                    out.steps_skipped
-                );
+                say!("\n{}", summary(&out));
             }
             exit::OK
         }
@@ -232,6 +225,30 @@ fn where_looked(bus: &dyn ModuleBus) -> String {
 
 const NO_MODULE_REMEDY: &str = "Check the cable and that the module is powered; `modemflash list` shows what USB \
      sees and `modemflash doctor` checks drivers and permissions.";
+
+/// The last line of a successful run: what happened to the revision, in words.
+fn summary(out: &exec::Outcome) -> String {
+    use modemflash::catalog::RevisionChange;
+    let before = out.revision_before.as_deref().unwrap_or("?");
+    let after = out.revision_after.as_deref().unwrap_or("?");
+    let head = match out.change {
+        RevisionChange::Newer | RevisionChange::Different | RevisionChange::Unknown => {
+            format!("Updated: {before} → {after}")
+        }
+        RevisionChange::Same => format!("Re-flashed the same revision: {before} → {after}"),
+        RevisionChange::Older => format!("Downgraded to an older build: {before} → {after}"),
+        RevisionChange::Unconfirmed => format!(
+            "Finished, but the module still reports {after}: the package names no revision, \
+             so whether new firmware was installed cannot be told"
+        ),
+    };
+    format!(
+        "{head} in {:.1}s ({} steps, {} skipped).",
+        out.elapsed_ms as f64 / 1000.0,
+        out.steps_run,
+        out.steps_skipped
+    )
+}
 
 fn emit(json: bool, r: &RunResult) {
     if json {
@@ -297,4 +314,35 @@ fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How) -> u8 
         r.emit();
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use modemflash::catalog::RevisionChange;
+    use modemflash::exec::Outcome;
+
+    fn outcome(before: &str, after: &str, expected: Option<&str>) -> Outcome {
+        Outcome {
+            revision_before: Some(before.into()),
+            revision_after: Some(after.into()),
+            expected_revision: expected.map(str::to_owned),
+            change: RevisionChange::between(Some(before), Some(after), expected),
+            steps_run: 3,
+            steps_skipped: 0,
+            bytes_written: 0,
+            elapsed_ms: 1500,
+        }
+    }
+
+    #[test]
+    fn the_summary_names_what_happened_to_the_revision() {
+        let (a03, a04) = ("EC20AQAR02A03E2G", "EC20AQAR02A04E2G");
+        let s = super::summary(&outcome(a03, a04, Some(a04)));
+        assert!(s.starts_with("Updated: EC20AQAR02A03E2G → EC20AQAR02A04E2G in 1.5s"), "{s}");
+        assert!(super::summary(&outcome(a04, a04, Some(a04))).starts_with("Re-flashed the same revision"));
+        assert!(super::summary(&outcome(a04, a03, Some(a03))).starts_with("Downgraded to an older build"));
+        let s = super::summary(&outcome(a03, a03, None));
+        assert!(s.starts_with("Finished, but the module still reports EC20AQAR02A03E2G"), "{s}");
+        assert!(!s.contains("Updated"), "{s}");
+    }
 }

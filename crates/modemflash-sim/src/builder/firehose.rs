@@ -8,7 +8,7 @@ use std::path::Path;
 use modemflash::package::md5;
 
 use super::write::{boot_header, boot_len, elf32_arm_header, mbn_header, seed_of, write_file, write_text};
-use super::{Built, REVISION_MARKER};
+use super::{Built, version_blob, version_offset, write_file_with};
 
 /// What to put in a Firehose package.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ impl FirehoseSpec {
 /// The images of a package: (label, file relative to `update/firehose`, header, size).
 fn images(spec: &FirehoseSpec) -> Vec<(&'static str, String, Vec<u8>, u64)> {
     let geo = spec.geometry();
-    let cmdline = format!("console=ttyHSL0,115200 {REVISION_MARKER}{}", spec.revision);
+    let cmdline = "console=ttyHSL0,115200";
     let ramdisk = spec.kernel_size / 4;
     vec![
         (
@@ -105,7 +105,7 @@ fn images(spec: &FirehoseSpec) -> Vec<(&'static str, String, Vec<u8>, u64)> {
         (
             "boot",
             "../mdm9607-boot.img".into(),
-            boot_header(spec.kernel_size, ramdisk, "boot", &cmdline),
+            boot_header(spec.kernel_size, ramdisk, "boot", cmdline),
             boot_len(spec.kernel_size, ramdisk),
         ),
         ("modem", "../NON-HLOS.ubi".into(), b"UBI#".to_vec(), spec.modem_size),
@@ -165,7 +165,11 @@ pub fn write(dir: &Path, spec: &FirehoseSpec) -> io::Result<Built> {
                 seed_of(&path, spec.seed),
             )?
         } else {
-            write_file(&dir.join(&path), header, *size, seed_of(&path, spec.seed))?
+            // The modem firmware carries the revision string, like a real package [I].
+            let version = version_blob(&spec.revision);
+            let insert =
+                (*label == "modem").then(|| (version_offset(*size, header.len()), version.as_slice()));
+            write_file_with(&dir.join(&path), header, *size, seed_of(&path, spec.seed), insert)?
         };
         files.push((path.clone(), written));
         let line = format!(

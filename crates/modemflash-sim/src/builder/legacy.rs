@@ -7,12 +7,12 @@ use std::path::Path;
 use modemflash::package::{ihex, ptable};
 
 use super::write::{Prng, boot_header, boot_len, mbn_header, seed_of, write_file, write_text, yaffs2_header};
-use super::{Built, REVISION_MARKER};
+use super::{Built, version_blob, version_offset, write_file_with};
 
 /// What to put in a legacy package. Sizes are in bytes.
 #[derive(Debug, Clone)]
 pub struct LegacySpec {
-    /// Revision the package installs (written into the boot image command line).
+    /// Revision the package installs (its version record is written into `dsp2.mbn`).
     pub revision: String,
     pub programmer_size: usize,
     /// GO / load address of the programmers (0x41700000 in the field log [L]).
@@ -58,31 +58,51 @@ impl LegacySpec {
     }
 }
 
-/// Partition table entries (name, size KiB, pad KiB, attrs) for a 9615 NAND [I]: names
-/// from `quectel-flows.md` §2.6/§2.7, sizes chosen to hold the images.
+/// Version of the tables the builder writes: 3, as in the PARTITION_TABLE frame a real
+/// EC20 R1 accepted (docs/facts/field-evidence.md).
+pub const TABLE_VERSION: u32 = 3;
+
+/// Partition table entries (name, size in blocks, padding in blocks, attributes) for a 9615
+/// NAND, in the unit and shape of the field table: 16 entries, the first `0:MIBIB` with
+/// 6 blocks and 4 blocks of padding [C for those bytes]. The other names come from the
+/// streaming and fastboot targets of the 9615 flows; their order, sizes, paddings and
+/// attributes, and the two extra entries (`0:FOTA`, `0:MISC`), are assumptions chosen to
+/// hold the images [I].
 pub fn partition_entries(spec: &LegacySpec) -> Vec<(String, u32, u16, [u8; 4])> {
-    let kib = |b: u64| (b.div_ceil(1024) as u32).max(256).next_multiple_of(256) + 256;
+    let block = ptable::NandGeometry::MDM9615.block_bytes();
+    // Whole blocks for the image plus one spare block.
+    let blocks = |b: u64| u32::try_from(b.div_ceil(block)).unwrap_or(u32::MAX - 1).saturating_add(1);
+    let chain = blocks(u64::from(spec.boot_chain_size) + 40);
+    let dsp = blocks(u64::from(spec.dsp_size) + 40);
+    let boot = blocks(boot_len(spec.kernel_size, spec.kernel_size / 2));
+    let attrs = [0xff, 0x01, 0x00, 0xff];
+    let row = |n: &str, size: u32, pad: u16| (n.to_owned(), size, pad, attrs);
     vec![
-        ("0:SBL1".into(), kib(u64::from(spec.boot_chain_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:MIBIB".into(), 1280, 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:SBL2".into(), kib(u64::from(spec.boot_chain_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:RPM".into(), kib(u64::from(spec.boot_chain_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:EFS2".into(), 11264, 0, [0x01, 0x01, 0x00, 0xff]),
-        ("0:DSP1".into(), kib(u64::from(spec.dsp_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:APPSBL".into(), kib(u64::from(spec.boot_chain_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:DSP2".into(), kib(u64::from(spec.dsp_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:DSP3".into(), kib(u64::from(spec.dsp_size)), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:BOOT".into(), kib(boot_len(spec.kernel_size, spec.kernel_size / 2)), 0, [0xff, 0x01, 0x00, 0xff]),
-        (
-            "0:RECOVERY".into(),
-            kib(boot_len(spec.kernel_size, spec.kernel_size / 2)),
-            0,
-            [0xff, 0x01, 0x00, 0xff],
-        ),
-        ("0:RECOVERYFS".into(), kib(spec.recoveryfs_size), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:SYSTEM".into(), kib(spec.rootfs_size), 0, [0xff, 0x01, 0x00, 0xff]),
-        ("0:USERDATA".into(), 0xffff_ffff, 0, [0xff, 0x01, 0x00, 0xff]),
+        ("0:MIBIB".into(), 6, 4, [0xff; 4]),
+        row("0:SBL1", chain, 1),
+        row("0:SBL2", chain, 1),
+        row("0:RPM", chain, 1),
+        ("0:EFS2".into(), 88, 4, [0x01, 0x01, 0x00, 0xff]),
+        row("0:DSP1", dsp, 1),
+        row("0:APPSBL", chain, 1),
+        row("0:DSP2", dsp, 1),
+        row("0:DSP3", dsp, 1),
+        row("0:BOOT", boot, 1),
+        row("0:FOTA", 4, 1),
+        row("0:RECOVERY", boot, 1),
+        row("0:RECOVERYFS", blocks(spec.recoveryfs_size), 2),
+        row("0:MISC", 2, 1),
+        row("0:SYSTEM", blocks(spec.rootfs_size), 4),
+        row("0:USERDATA", ptable::GROW, 0),
     ]
+}
+
+/// The encoded partition table the builder writes as `partition.mbn`.
+pub fn partition_table(spec: &LegacySpec) -> Vec<u8> {
+    let entries = partition_entries(spec);
+    let refs: Vec<(&str, u32, u16, [u8; 4])> =
+        entries.iter().map(|(n, s, p, a)| (n.as_str(), *s, *p, *a)).collect();
+    ptable::encode(TABLE_VERSION, &refs)
 }
 
 /// Write a legacy package into `dir` (created if needed).
@@ -96,11 +116,8 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
         let text = ihex::write(spec.programmer_address, &code, Some(spec.programmer_address));
         put(name, write_text(&dir.join(name), &text)?);
     }
-    let entries = partition_entries(spec);
-    let refs: Vec<(&str, u32, u16, [u8; 4])> =
-        entries.iter().map(|(n, s, p, a)| (n.as_str(), *s, *p, *a)).collect();
+    let table = partition_table(spec);
     for name in ["partition.mbn", "partition2.mbn"] {
-        let table = ptable::encode(4, &refs);
         put(name, write_text_bytes(&dir.join(name), &table)?);
     }
     // Boot chain: image ids and load addresses per quectel-flows.md §2.6 where known [C],
@@ -126,12 +143,15 @@ pub fn write(dir: &Path, spec: &LegacySpec) -> io::Result<Built> {
             // Quectel's temporary aboot carries this string (quectel-flows.md §2.6) [C].
             header.extend_from_slice(crate::boot::TEMP_APPSBL_MARKER);
         }
-        put(name, write_file(&dir.join(name), &header, size, seed_of(name, spec.seed))?);
+        let version = version_blob(&spec.revision);
+        // The modem firmware (dsp2) carries the revision string, like a real package [I].
+        let insert = (name == "dsp2.mbn").then(|| (version_offset(size, header.len()), version.as_slice()));
+        put(name, write_file_with(&dir.join(name), &header, size, seed_of(name, spec.seed), insert)?);
     }
-    let cmdline = format!("console=ttyHSL0,115200 {REVISION_MARKER}{}", spec.revision);
+    let cmdline = "console=ttyHSL0,115200";
     let ramdisk = spec.kernel_size / 2;
     for (name, label) in [("boot-oe-msm9615.img", "boot"), ("recovery-boot-oe-msm9615.img", "recovery")] {
-        let header = boot_header(spec.kernel_size, ramdisk, label, &cmdline);
+        let header = boot_header(spec.kernel_size, ramdisk, label, cmdline);
         put(
             name,
             write_file(

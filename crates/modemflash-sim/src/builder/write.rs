@@ -36,6 +36,17 @@ pub(crate) fn seed_of(name: &str, seed: u64) -> u64 {
 
 /// Write `header` then pseudo-random bytes up to `size` in total.
 pub(crate) fn write_file(path: &Path, header: &[u8], size: u64, seed: u64) -> io::Result<u64> {
+    write_file_with(path, header, size, seed, None)
+}
+
+/// [`write_file`], with `insert.1` written over the bytes at offset `insert.0`.
+pub(crate) fn write_file_with(
+    path: &Path,
+    header: &[u8],
+    size: u64,
+    seed: u64,
+    insert: Option<(u64, &[u8])>,
+) -> io::Result<u64> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -44,13 +55,23 @@ pub(crate) fn write_file(path: &Path, header: &[u8], size: u64, seed: u64) -> io
     out.write_all(header.get(..head_len as usize).unwrap_or_default())?;
     let mut rng = Prng::new(seed);
     let mut left = size - head_len;
+    let mut pos = head_len;
     let mut buf = vec![0u8; 1 << 20];
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
         let chunk = buf.get_mut(..n).unwrap_or_default();
         rng.fill(chunk);
+        if let Some((at, bytes)) = insert {
+            for (i, b) in bytes.iter().enumerate() {
+                let abs = at + i as u64;
+                if abs >= pos && abs < pos + n as u64 {
+                    chunk[(abs - pos) as usize] = *b;
+                }
+            }
+        }
         out.write_all(chunk)?;
         left -= n as u64;
+        pos += n as u64;
     }
     out.flush()?;
     Ok(size)
@@ -160,14 +181,21 @@ pub(crate) fn yaffs2_header() -> Vec<u8> {
 pub(crate) const ELF32_EHDR: usize = 52;
 /// ELF32 program header size.
 pub(crate) const ELF32_PHDR: usize = 32;
+/// Where the builder's programmer keeps its hash segment and its code, and the hash
+/// segment's size: the layout of the 2021 EG25-G programmer (docs/facts/sahara.md:
+/// NULL(0,0x94) · hash(0x1000,0x88) · LOAD(0x2000,…)) [C for that programmer].
+pub(crate) const ELF_HASH_AT: u32 = 0x1000;
+pub(crate) const ELF_HASH_LEN: u32 = 0x88;
+pub(crate) const ELF_LOAD_AT: u32 = 0x2000;
 
-/// An ELF32 header for an ARM executable of `file_size` bytes, followed by one `PT_LOAD`
-/// program header covering the rest of the file (from byte 84), loaded at `entry`: what a
-/// boot ROM needs to load the programmer segment by segment over Sahara.
+/// An ELF32 header for an ARM programmer of `file_size` bytes (at least 8 KiB) with the
+/// three program headers real 9x07 programmers have: a NULL segment over the headers
+/// (Qualcomm type 7), the hash segment (Qualcomm type 2) and one `PT_LOAD` over the rest
+/// of the file from 0x2000, loaded at `entry`.
 pub(crate) fn elf32_arm_header(entry: u32, file_size: u64) -> Vec<u8> {
-    let body = (ELF32_EHDR + ELF32_PHDR) as u32;
-    let filesz = u32::try_from(file_size).unwrap_or(u32::MAX).saturating_sub(body);
-    let mut h = vec![0u8; ELF32_EHDR + ELF32_PHDR];
+    let headers = (ELF32_EHDR + 3 * ELF32_PHDR) as u32;
+    let load = u32::try_from(file_size).unwrap_or(u32::MAX).saturating_sub(ELF_LOAD_AT);
+    let mut h = vec![0u8; ELF32_EHDR + 3 * ELF32_PHDR];
     h[..4].copy_from_slice(b"\x7fELF");
     h[4] = 1; // 32-bit
     h[5] = 1; // little-endian
@@ -179,11 +207,18 @@ pub(crate) fn elf32_arm_header(entry: u32, file_size: u64) -> Vec<u8> {
     h[28..32].copy_from_slice(&(ELF32_EHDR as u32).to_le_bytes()); // e_phoff
     h[40..42].copy_from_slice(&(ELF32_EHDR as u16).to_le_bytes()); // e_ehsize
     h[42..44].copy_from_slice(&(ELF32_PHDR as u16).to_le_bytes()); // e_phentsize
-    h[44..46].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
-    let ph = ELF32_EHDR;
-    // p_type PT_LOAD, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags R+X, p_align
-    for (i, v) in [1, body, entry, entry, filesz, filesz, 5, 4].into_iter().enumerate() {
-        h[ph + 4 * i..ph + 4 * i + 4].copy_from_slice(&v.to_le_bytes());
+    h[44..46].copy_from_slice(&3u16.to_le_bytes()); // e_phnum
+    // p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align
+    let phdrs: [[u32; 8]; 3] = [
+        [0, 0, 0, 0, headers, 0, 0x0700_0000, 0],
+        [0, ELF_HASH_AT, 0, 0, ELF_HASH_LEN, 0x1000, 0x0220_0000, 0x1000],
+        [1, ELF_LOAD_AT, entry, entry, load, load, 5, 0x1000],
+    ];
+    for (i, ph) in phdrs.iter().enumerate() {
+        for (j, v) in ph.iter().enumerate() {
+            let at = ELF32_EHDR + ELF32_PHDR * i + 4 * j;
+            h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        }
     }
     h
 }
@@ -193,12 +228,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn elf_header_has_one_load_segment_over_the_rest() {
-        let h = elf32_arm_header(0x0800_0000, 300 * 1024);
-        assert_eq!(h.len(), 84);
-        let le32 = |o: usize| u32::from_le_bytes(h[o..o + 4].try_into().unwrap());
-        let le16 = |o: usize| u16::from_le_bytes(h[o..o + 2].try_into().unwrap());
-        assert_eq!((le32(28), le16(42), le16(44)), (52, 32, 1));
-        assert_eq!((le32(52), le32(56), le32(68)), (1, 84, 300 * 1024 - 84));
+    fn elf_header_has_the_real_programmer_shape() {
+        let mut f = elf32_arm_header(0x0800_0000, 300 * 1024);
+        assert_eq!(f.len(), 148);
+        f.resize(300 * 1024, 0);
+        let p = modemflash::package::elf::check(&f[..52], f.len() as u64, &mut |at, n| {
+            Ok(f[at as usize..at as usize + n].to_vec())
+        })
+        .unwrap();
+        assert_eq!(p.segments.len(), 3);
+        assert!(p.segments[1].is_hash());
+        assert_eq!(p.load_bytes, 0x88 + 300 * 1024 - 0x2000);
     }
 }

@@ -10,8 +10,12 @@
 //!   loadable segment in program-header order in reads of at most `read_chunk` bytes that
 //!   never cross a segment end. END_IMAGE_TX 0, DONE → DONE_RESP, and after
 //!   `programmer_boot` the Firehose programmer ([`super::firehose`]) owns the endpoint.
-//! - HELLO_RESP mode 3: command mode (CMD_READY, EXECUTE serial / MSM HW id / PK hash,
-//!   SWITCH_MODE(0) → a fresh HELLO).
+//! - HELLO_RESP mode 3: command mode (CMD_READY, EXECUTE serial / MSM HW id / PK hash).
+//!   SWITCH_MODE(m) → a fresh HELLO whose mode field is `m` (0 image transfer, 3 command),
+//!   as a real 9x07 does: edl's log of one shows the second HELLO after its SWITCH_MODE
+//!   (bkerler/edl #714, #457), and edl and libopenpst wait for it.
+//! - Fault `fragile-rom`: before HELLO_RESP, one byte that is not a Sahara packet wedges
+//!   the ROM until a power cycle (modelled on bkerler/edl #335, #398, #752).
 //!
 //! Everything the image header declares is bounded ([`MAX_PHNUM`], [`MAX_IMAGE_BYTES`]);
 //! a bad image ends with END_IMAGE_TX and a named status (§4.3).
@@ -19,6 +23,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use modemflash::package::elf;
 use modemflash::protocol::sahara::codec::{HEADER_LEN, HELLO_LEN};
 use modemflash::protocol::sahara::codes::{exec, exec_name, image_id};
 use modemflash::protocol::sahara::{Framer, Hello, HelloResp, Packet, status_name};
@@ -49,18 +54,15 @@ pub mod status {
 }
 
 /// ELF32 header length: the first read.
-pub const ELF32_EHDR_LEN: u32 = 52;
+pub const ELF32_EHDR_LEN: u32 = elf::EHDR_LEN as u32;
 /// ELF32 program header length; anything else is refused with 0x0F.
-pub const ELF32_PHDR_LEN: u32 = 32;
-/// Most program headers accepted (the real 9x07 programmers have 3 [B]).
-pub const MAX_PHNUM: u32 = 64;
-/// Most bytes loaded from one image (the real programmers are ~130 KiB [B]).
-pub const MAX_IMAGE_BYTES: u64 = 8 << 20;
+pub const ELF32_PHDR_LEN: u32 = elf::PHDR_LEN as u32;
+/// Most program headers accepted (the library's bound).
+pub const MAX_PHNUM: u32 = elf::MAX_PHNUM as u32;
+/// Most bytes loaded from one image (the library's bound).
+pub const MAX_IMAGE_BYTES: u64 = elf::MAX_LOAD_BYTES;
 /// Bytes kept while the programmer boots (a host should wait for its logs).
 const MAX_EARLY_BYTES: usize = 1 << 20;
-/// Qualcomm segment type "hash" in `p_flags` bits 24..26, on a `PT_NULL` header: loaded
-/// too (`real-traces.md` §3.3 reads it) [D].
-const QC_SEGMENT_HASH: u32 = 2;
 
 /// What the target does with the next bytes.
 #[derive(Debug)]
@@ -79,6 +81,8 @@ enum State {
     Booting { ticks_left: u32, early: Vec<u8> },
     /// The Firehose programmer runs.
     Firehose(Box<Programmer>),
+    /// Fault `fragile-rom` fired: nothing is answered until a power cycle.
+    Wedged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,11 +156,17 @@ impl EdlHandler {
     }
 
     fn send_hello(&mut self, cx: &mut Cx<'_>) {
+        self.send_hello_in(cx, 0);
+    }
+
+    /// HELLO with `mode` in its mode field (0 after power-on, the requested mode after
+    /// SWITCH_MODE).
+    fn send_hello_in(&mut self, cx: &mut Cx<'_>, mode: u32) {
         let hello = Hello {
             version: 2,
             version_supported: 1,
             max_cmd_len: cx.core.config.edl.max_cmd_len,
-            mode: 0,
+            mode,
             reserved: [0; 6],
             len: HELLO_LEN,
         };
@@ -315,8 +325,11 @@ impl EdlHandler {
                 _ => Self::end_image(cx, 0, status::INVALID_CLIENT_CMD),
             },
             (State::Command { .. }, Packet::SwitchMode { mode }) => match mode {
-                0 => self.send_hello(cx),
-                3 => cx.send(Packet::CmdReady.encode()),
+                // A fresh HELLO in the requested mode; the host's HELLO_RESP then picks.
+                0 | 3 => {
+                    cx.log(format!("sahara: SWITCH_MODE({mode}); HELLO again"));
+                    self.send_hello_in(cx, mode);
+                }
                 _ => Self::end_image(cx, 0, status::INVALID_MODE_SWITCH),
             },
             // The host echoing a HELLO, or packets after a failure: nothing to say.
@@ -328,8 +341,21 @@ impl EdlHandler {
         }
     }
 
+    /// Fault `fragile-rom`: the boot ROM stops answering for good.
+    fn wedge(&mut self, cx: &mut Cx<'_>, what: &str) {
+        cx.log(format!(
+            "sahara: {what} before HELLO_RESP; the boot ROM is in an error state until a power cycle"
+        ));
+        self.framer = Framer::default();
+        self.state = State::Wedged;
+    }
+
     fn on_packets(&mut self, data: &[u8], cx: &mut Cx<'_>) {
         let before_hello = matches!(self.state, State::WaitHelloResp | State::Failed);
+        let fragile = before_hello && cx.has_fault(&FaultKind::FragileRom);
+        if fragile && !starts_sahara_packet(self.framer.buffered(), data) {
+            return self.wedge(cx, &format!("{} non-Sahara byte(s)", data.len()));
+        }
         if before_hello && self.framer.buffered() == 0 && data.len() < HEADER_LEN {
             // fwupd/QFirehose write one byte when no HELLO came (§4.5 step 1).
             cx.log("sahara: host nudged; HELLO again");
@@ -339,6 +365,7 @@ impl EdlHandler {
         while let Some(next) = self.framer.next_packet() {
             match next {
                 Ok(packet) => self.on_packet(packet, cx),
+                Err(e) if fragile => return self.wedge(cx, &e.to_string()),
                 Err(e) => {
                     cx.log(format!("sahara: {e}"));
                     if before_hello {
@@ -375,6 +402,7 @@ impl Handler for EdlHandler {
             return; // a ZLP ends a transfer; nothing in it
         }
         match &mut self.state {
+            State::Wedged => {}
             State::Firehose(p) => p.on_data(data, cx),
             State::Booting { early, .. } => {
                 let room = MAX_EARLY_BYTES.saturating_sub(early.len());
@@ -402,6 +430,21 @@ impl Handler for EdlHandler {
     }
 }
 
+/// Whether `data`, arriving with `buffered` bytes already held, can be the start of a
+/// Sahara packet a host sends before HELLO_RESP: a HELLO_RESP (0x02) or RESET (0x07)
+/// header with a length of at least the header.
+fn starts_sahara_packet(buffered: usize, data: &[u8]) -> bool {
+    if buffered > 0 {
+        return true; // the header was judged when it came
+    }
+    if data.len() < HEADER_LEN {
+        return false;
+    }
+    let cmd = le32(data, 0);
+    let len = le32(data, 4);
+    matches!(cmd, 0x02 | 0x07) && len as usize >= HEADER_LEN
+}
+
 /// What EXECUTE `client_cmd` answers (`real-traces.md` §3.1), `None` when unsupported.
 fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
     let edl = &cx.core.config.edl;
@@ -424,63 +467,39 @@ fn execute_answer(cx: &mut Cx<'_>, client_cmd: u32) -> Option<Vec<u8>> {
 /// not a 9x07 [I].
 pub const WRONG_CHIP_HW_ID: u64 = 0x0070_50E1_0000_0000;
 
-fn le16(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 2).and_then(|s| s.try_into().ok()).map_or(0, |a| u32::from(u16::from_le_bytes(a)))
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
-}
-
-/// Check the ELF32 header; `(e_phoff, e_phnum)` or a Sahara status.
+/// Check the ELF32 header with the library's parser (`modemflash::package::elf`, the one
+/// `inspect` uses); `(e_phoff, e_phnum)` or the Sahara status the ROM answers.
 pub fn parse_elf_header(h: &[u8]) -> Result<(u32, u32), u32> {
-    // Magic, 32-bit, little-endian, version 1.
-    if h.len() < ELF32_EHDR_LEN as usize || h.get(..7) != Some(b"\x7fELF\x01\x01\x01".as_slice()) {
-        return Err(status::INVALID_ELF_HEADER);
-    }
-    let (phoff, phentsize, phnum) = (le32(h, 28), le16(h, 42), le16(h, 44));
-    if phentsize != ELF32_PHDR_LEN {
-        return Err(status::INVALID_PHDR_SIZE);
-    }
-    if phnum == 0 || phnum > MAX_PHNUM {
-        return Err(status::UNSUPPORTED_NUM_PHDRS);
-    }
-    if phoff < ELF32_EHDR_LEN || u64::from(phoff) + u64::from(phnum * ELF32_PHDR_LEN) > MAX_IMAGE_BYTES {
-        return Err(status::UNINITIALISED_PHDR_LOCATION);
-    }
-    Ok((phoff, phnum))
+    elf::parse_header(h).map(|e| (e.phoff, u32::from(e.phnum))).map_err(|e| elf_status(&e))
 }
 
-/// The reads that load the segments described by `phdrs`: every `PT_LOAD` (and Qualcomm
-/// hash) segment with data, in program-header order, in pieces of at most `chunk` bytes.
+/// The reads that load the segments described by `phdrs` (the library's load plan):
+/// every `PT_LOAD` and Qualcomm hash segment with data, in program-header order, in
+/// pieces of at most `chunk` bytes.
 pub fn load_plan(phdrs: &[u8], chunk: u32) -> Result<VecDeque<(u32, u32)>, u32> {
-    let chunk = chunk.max(1);
-    let mut plan = VecDeque::new();
-    let mut total = 0u64;
-    for ph in phdrs.chunks_exact(ELF32_PHDR_LEN as usize) {
-        let (p_type, offset, filesz, flags) = (le32(ph, 0), le32(ph, 4), le32(ph, 16), le32(ph, 24));
-        let hash = p_type == 0 && (flags >> 24) & 7 == QC_SEGMENT_HASH;
-        if !(p_type == 1 || hash) || filesz == 0 {
-            continue;
+    elf::load_plan(&elf::parse_phdrs(phdrs), chunk).map(VecDeque::from).map_err(|e| elf_status(&e))
+}
+
+/// The Sahara status a boot ROM answers for an image the library's ELF parser refuses
+/// (`protocols.md` §4.3 names) [I: which status a real ROM picks for each is inferred].
+fn elf_status(e: &elf::ElfError) -> u32 {
+    match e {
+        elf::ElfError::NotElf32 => status::INVALID_ELF_HEADER,
+        elf::ElfError::PhentSize(_) => status::INVALID_PHDR_SIZE,
+        elf::ElfError::PhNum(_) | elf::ElfError::NoLoad | elf::ElfError::NoHash => {
+            status::UNSUPPORTED_NUM_PHDRS
         }
-        let end = offset.checked_add(filesz).ok_or(status::INVALID_IMAGE_HEADER_DATA_SIZE)?;
-        total += u64::from(filesz);
-        if total > MAX_IMAGE_BYTES {
-            return Err(status::INVALID_IMAGE_DATA_SIZE);
-        }
-        let mut at = offset;
-        while at < end {
-            let n = chunk.min(end - at);
-            plan.push_back((at, n));
-            at += n;
-        }
+        elf::ElfError::PhdrsOutside { .. } => status::UNINITIALISED_PHDR_LOCATION,
+        elf::ElfError::SegmentOutside { .. } => status::INVALID_IMAGE_HEADER_DATA_SIZE,
+        elf::ElfError::TooLarge(_) => status::INVALID_IMAGE_DATA_SIZE,
     }
-    if plan.is_empty() {
-        return Err(status::UNSUPPORTED_NUM_PHDRS);
-    }
-    Ok(plan)
 }
 
 #[cfg(test)]
 #[path = "edl_tests.rs"]
 mod tests;
+
+/// The little-endian u32 at `at`, 0 when `b` is too short.
+fn le32(b: &[u8], at: usize) -> u32 {
+    at.checked_add(4).and_then(|end| b.get(at..end)).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
+}

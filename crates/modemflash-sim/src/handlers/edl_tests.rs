@@ -249,8 +249,25 @@ fn command_mode_identity_and_switch() {
         only(rig.packet(&Packet::ExecuteData { client_cmd: 1 })),
         Packet::EndImageTx { image_id: 0, status: status::INVALID_CLIENT_CMD }
     );
-    assert!(matches!(only(rig.packet(&Packet::SwitchMode { mode: 0 })), Packet::Hello(_)));
+    assert!(matches!(only(rig.packet(&Packet::SwitchMode { mode: 0 })), Packet::Hello(h) if h.mode == 0));
     assert_eq!(only(rig.hello_resp(0)), read(0, 52));
+}
+
+#[test]
+fn switch_mode_answers_a_fresh_hello_in_the_requested_mode() {
+    // edl asks for command mode again (SWITCH_MODE 3) and then waits for a HELLO, as a
+    // real 9x07 sends (bkerler/edl #714); CMD_READY here would stall it.
+    let mut rig = Rig::ec25();
+    assert_eq!(only(rig.hello_resp(3)), Packet::CmdReady);
+    assert!(matches!(only(rig.packet(&Packet::SwitchMode { mode: 3 })), Packet::Hello(h) if h.mode == 3));
+    // Whatever the HELLO said, the host's HELLO_RESP picks the mode.
+    assert_eq!(only(rig.hello_resp(0)), read(0, 52));
+    let mut rig = Rig::ec25();
+    rig.hello_resp(3);
+    assert!(matches!(
+        only(rig.packet(&Packet::SwitchMode { mode: 2 })),
+        Packet::EndImageTx { status: status::INVALID_MODE_SWITCH, .. }
+    ));
 }
 
 #[test]
@@ -447,6 +464,6 @@ fn configure_read_and_storage_info() {
     let ev =
         events(&rig.data(&build_element("getstorageinfo", &[("physical_partition_number", "0")]).unwrap()));
     assert_eq!(ev[0], Event::Log(
-        "{\"storage_info\": {\"total_blocks\":2048, \"block_size\":64, \"page_size\":4096, \"mem_type\":\"NAND\", \"prod_name\":\"KSLCMBL2VA2M2A\"}}".into()
+        "{\"storage_info\": {\"total_blocks\":2048, \"block_size\":262144, \"page_size\":4096, \"mem_type\":\"NAND\", \"prod_name\":\"KSLCMBL2VA2M2A\"}}".into()
     ));
 }

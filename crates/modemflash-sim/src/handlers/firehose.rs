@@ -281,10 +281,16 @@ impl Programmer {
             CommandKind::GetStorageInfo => {
                 let name = cx.core.config.edl.nand_name.clone();
                 simple(cx, "firehose:getstorageinfo", || {
-                    // [I] block_size in pages, as the other two fields are sizes in pages/bytes.
+                    // `block_size` in bytes (256 KiB on the EC25-E's NAND): edl, the one
+                    // independent client that reads it, divides it by the page size to
+                    // get pages per block and multiplies total_blocks by that for the
+                    // sector count (docs/facts/firehose.md) [inferred: no real 9x07
+                    // value is recorded; the JSON template is the real programmer's].
                     Some(format!(
                         "{{\"storage_info\": {{\"total_blocks\":{}, \"block_size\":{}, \"page_size\":{}, \"mem_type\":\"NAND\", \"prod_name\":\"{name}\"}}}}",
-                        geo.total_blocks, geo.pages_per_block, geo.page
+                        geo.total_blocks,
+                        geo.pages_per_block.saturating_mul(geo.page),
+                        geo.page
                     ))
                 })
             }

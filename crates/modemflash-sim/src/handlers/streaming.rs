@@ -37,8 +37,6 @@ pub const WINDOW: u16 = 2;
 /// Erase block size announced as the one "sector" of the HELLO response [I] inferred: the
 /// NAND content of the sector list is unconfirmed (§3.2).
 pub const BLOCK_BYTES: u32 = 128 * 1024;
-/// Partition sizes in a version-4 table are KiB [I] (as `package::ptable` reads them).
-const TABLE_UNIT: u64 = 1024;
 /// The LOG text for unknown commands, as the Quectel probe saw it (`quectel-flows.md` §2.3).
 pub const INVALID_COMMAND_LOG: &str = "Invalid Command\n";
 
@@ -238,7 +236,9 @@ impl Streaming {
         if self.security.is_none() {
             return error(cx, error_code::OUT_OF_SEQUENCE, "No security mode received");
         }
-        let parsed = match ptable::parse(table) {
+        // The library's parser and units (`ModuleConfig::ptable_units`): sizes in blocks.
+        let units = cx.core.config.ptable_units.clone();
+        let parsed = match ptable::parse_with(table, &units) {
             Ok(t) => t,
             Err(e) => {
                 cx.log(format!("streaming: partition table refused: {e}"));
@@ -250,11 +250,8 @@ impl Streaming {
             if !current.is_empty() && current != table {
                 cx.log("streaming: partition table overridden");
             }
-            let parts: Vec<(String, Option<u64>)> = parsed
-                .entries
-                .iter()
-                .map(|e| (canonical(&e.name), e.length.map(|l| u64::from(l) * TABLE_UNIT)))
-                .collect();
+            let parts: Vec<(String, Option<u64>)> =
+                parsed.entries.iter().map(|e| (canonical(&e.name), e.length_bytes)).collect();
             cx.core.nand.define(&parts);
             cx.core.nand.table = table.to_vec();
             cx.core.dirty = true;
@@ -265,7 +262,7 @@ impl Streaming {
             // after "differs" (QFlash 9615, `quectel-flows.md` §2.6) can still open the
             // partitions it names.
             cx.log("streaming: partition table differs from the one on flash (override needed)");
-            self.table = ptable::parse(&current).ok();
+            self.table = ptable::parse_with(&current, &units).ok();
             send(cx, &Reply::PartitionTable(PartitionStatus::Differs));
         }
     }
@@ -292,7 +289,7 @@ impl Streaming {
             cx.log(format!("streaming: OPEN_MULTI {name:?}: not in the partition table"));
             return send(cx, &Reply::OpenMulti(OpenMultiStatus::UnknownPartition));
         };
-        let capacity = entry.length.map(|l| u64::from(l) * TABLE_UNIT);
+        let capacity = entry.length_bytes;
         if let Some(prev) = self.open.take() {
             // [I] inferred: an image opened without closing the previous one leaves that
             // one unfinished.

@@ -8,13 +8,13 @@
 mod revision;
 mod usb;
 
-pub use revision::{Revision, RevisionFit};
-pub use usb::{Interface, InterfaceRole, USB_IDS, UsbId, lookup};
+pub use revision::{Revision, RevisionChange, RevisionFit, RevisionScanner};
+pub use usb::{DeviceFacts, Interface, InterfaceRole, Matchers, USB_IDS, UsbId, lookup, lookup_device};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Qualcomm chipset generation, which decides the update path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Chipset {
     /// MDM9615 ("9x15"): EC20 R1. DMSS `.hex` programmer → streaming DLOAD → fastboot.
@@ -58,9 +58,13 @@ impl Chipset {
 pub enum Mode {
     /// Running firmware: DIAG, AT, NMEA, modem and network interfaces.
     Normal,
-    /// Qualcomm QDLoader 05c6:9008. On 9x07 the boot ROM speaks Sahara (EDL); on 9615
-    /// the same id is assumed for DMSS download mode ([I], `quectel-flows.md` §2.4).
+    /// Qualcomm QDLoader 05c6:9008: the 9x07 boot ROM speaking Sahara (EDL), then the
+    /// Firehose programmer on the same interface.
     QdLoader,
+    /// The MDM9615's download mode: its boot ROM speaking DMSS, then the streaming
+    /// programmer, on one interface under the normal-mode id 05c6:9215 (docs/facts/usb.md:
+    /// 9615 DLOAD identity [confirmed, field log]).
+    Dload,
     /// Android fastboot in Quectel's LK (18d1:d00d).
     Fastboot,
     /// Crash-dump / memory-debug mode.
@@ -68,11 +72,17 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// A mode in which the module is being flashed: hidden from ModemManager, kept awake.
+    pub fn is_flashing(self) -> bool {
+        matches!(self, Mode::QdLoader | Mode::Dload | Mode::Fastboot)
+    }
+
     /// Short human name.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Normal => "normal",
-            Mode::QdLoader => "qdloader (EDL/DLOAD)",
+            Mode::QdLoader => "EDL (QDLoader 9008)",
+            Mode::Dload => "DLOAD",
             Mode::Fastboot => "fastboot",
             Mode::Dump => "dump",
         }

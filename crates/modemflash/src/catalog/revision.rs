@@ -43,6 +43,52 @@ pub enum RevisionFit {
     Unsure,
 }
 
+/// What an update did to the module's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevisionChange {
+    /// A later build of the same line.
+    Newer,
+    /// The same revision as before: the same firmware was written again.
+    Same,
+    /// An earlier build of the same line.
+    Older,
+    /// Another revision that cannot be ordered against the old one.
+    Different,
+    /// The module reports what it reported before and the package names no revision, so
+    /// whether new firmware was installed cannot be told.
+    Unconfirmed,
+    /// The revision before (or after) is not known.
+    Unknown,
+}
+
+impl RevisionChange {
+    /// Compare the revision before an update with the one after it; `expected` is what
+    /// the package names, if anything.
+    pub fn between(before: Option<&str>, after: Option<&str>, expected: Option<&str>) -> Self {
+        let (Some(b), Some(a)) = (before, after) else { return RevisionChange::Unknown };
+        if a.trim().eq_ignore_ascii_case(b.trim()) {
+            return if expected.is_some() { RevisionChange::Same } else { RevisionChange::Unconfirmed };
+        }
+        let (b, a) = (Revision::parse(b), Revision::parse(a));
+        let same_line = a.model.is_some()
+            && a.model == b.model
+            && a.variant == b.variant
+            && a.release.is_some()
+            && a.release == b.release;
+        match (same_line, a.build, b.build) {
+            (true, Some(x), Some(y)) if x > y => RevisionChange::Newer,
+            (true, Some(x), Some(y)) if x < y => RevisionChange::Older,
+            (true, Some(_), Some(_)) => match a.sub_edition.cmp(&b.sub_edition) {
+                std::cmp::Ordering::Greater => RevisionChange::Newer,
+                std::cmp::Ordering::Less => RevisionChange::Older,
+                std::cmp::Ordering::Equal => RevisionChange::Same,
+            },
+            _ => RevisionChange::Different,
+        }
+    }
+}
+
 /// Chipset rules: (model, tail prefix or "" for any, chipset). First match wins.
 /// [I] inferred from the revision table in `quectel-flows.md` §5: 9615-era EC20 builds end
 /// in `E2G`, 9x07 builds in `M4G`/`M2G`.
@@ -190,6 +236,117 @@ impl Revision {
     }
 }
 
+/// Most bytes of revision characters looked at before a release marker (`EC20AQA` before
+/// `R02A04`) and after it (`E2G_01.001.01.001`).
+const BEFORE_MARKER: usize = 32;
+const AFTER_MARKER: usize = 48;
+/// Bytes kept between two pieces of a stream: more than one whole candidate.
+const CARRY: usize = 128;
+/// Largest piece looked at in one go (bounds the scanner's buffer).
+const PIECE: usize = 64 * 1024;
+
+/// Bytes that can be part of a revision string (`EC25EFAR06A11M4G_01.001.01.001`).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'.'
+}
+
+/// `R\d\dA\d\d` at `p`.
+fn marker_at(b: &[u8], p: usize) -> bool {
+    matches!(b.get(p..p + 6), Some([b'R', r1, r2, b'A', a1, a2])
+        if r1.is_ascii_digit() && r2.is_ascii_digit() && a1.is_ascii_digit() && a2.is_ascii_digit())
+}
+
+/// Finds the first Quectel revision string in bytes that arrive in pieces (a file read in
+/// chunks, a partition written block by block). Memory is bounded (a carry of [`CARRY`]
+/// bytes plus one piece of at most 64 KiB), whatever the stream's length. Candidates are
+/// found by their release marker `R\d\dA\d\d` and parsed with [`Revision::find_in`].
+#[derive(Debug, Clone, Default)]
+pub struct RevisionScanner {
+    buf: Vec<u8>,
+    /// Stream bytes dropped from the front of `buf`.
+    dropped: u64,
+    found: Option<Revision>,
+    scanned: u64,
+}
+
+impl RevisionScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The revision found so far.
+    pub fn found(&self) -> Option<&Revision> {
+        self.found.as_ref()
+    }
+
+    /// Bytes fed so far.
+    pub fn scanned(&self) -> u64 {
+        self.scanned
+    }
+
+    /// Look for candidates in `buf`. With `last` false, a candidate that reaches the end of
+    /// `buf` waits for the next piece (the carry keeps it whole).
+    fn scan_buf(&mut self, last: bool) {
+        let buf = self.buf.as_slice();
+        let mut from = 0;
+        while let Some(off) = buf.get(from..).and_then(|rest| rest.iter().position(|&c| c == b'R')) {
+            let marker = from + off;
+            from = marker + 1;
+            if !marker_at(buf, marker) {
+                continue;
+            }
+            let mut start = marker;
+            while start > 0
+                && marker - start < BEFORE_MARKER
+                && buf.get(start - 1).is_some_and(|c| token_byte(*c))
+            {
+                start -= 1;
+            }
+            let mut end = marker + 6;
+            while end < buf.len()
+                && end - marker < AFTER_MARKER
+                && buf.get(end).is_some_and(|c| token_byte(*c))
+            {
+                end += 1;
+            }
+            if (end == buf.len() && !last) || (start == 0 && self.dropped > 0) {
+                // Reaches the end (seen whole with the next piece), or starts in bytes
+                // already dropped (seen whole with the previous piece).
+                continue;
+            }
+            if let Some(r) =
+                buf.get(start..end).and_then(|t| std::str::from_utf8(t).ok()).and_then(Revision::find_in)
+            {
+                self.found = Some(r);
+                return;
+            }
+        }
+    }
+
+    /// Feed the next piece of the stream.
+    pub fn feed(&mut self, data: &[u8]) {
+        self.scanned = self.scanned.saturating_add(data.len() as u64);
+        for piece in data.chunks(PIECE) {
+            if self.found.is_some() {
+                return;
+            }
+            self.buf.extend_from_slice(piece);
+            self.scan_buf(false);
+            let cut = self.buf.len().saturating_sub(CARRY);
+            self.buf.drain(..cut);
+            self.dropped = self.dropped.saturating_add(cut as u64);
+        }
+    }
+
+    /// End of the stream: look at what is left.
+    pub fn finish(mut self) -> Option<Revision> {
+        if self.found.is_none() {
+            self.scan_buf(true);
+        }
+        self.found
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +415,20 @@ mod tests {
     }
 
     #[test]
+    fn change_between_revisions() {
+        use RevisionChange as C;
+        let (a03, a04) = (Some("EC20AQAR02A03E2G"), Some("EC20AQAR02A04E2G"));
+        assert_eq!(C::between(a03, a04, a04), C::Newer);
+        assert_eq!(C::between(a04, a03, a03), C::Older);
+        assert_eq!(C::between(a04, a04, a04), C::Same);
+        assert_eq!(C::between(a04, a04, None), C::Unconfirmed);
+        assert_eq!(C::between(None, a04, a04), C::Unknown);
+        assert_eq!(C::between(a04, Some("EC20AQAR03A01E2G"), None), C::Different);
+        let (s1, s2) = (Some("EC25EFAR06A11M4G_01.001.01.001"), Some("EC25EFAR06A11M4G_01.002.01.002"));
+        assert_eq!(C::between(s1, s2, s2), C::Newer);
+    }
+
+    #[test]
     fn find_inside_names() {
         let r = Revision::find_in("/fw/EC20AQAR02A04E2G_firmware.zip").unwrap();
         assert_eq!(r.raw, "EC20AQAR02A04E2G");
@@ -267,7 +438,45 @@ mod tests {
         assert!(Revision::find_in("update package").is_none());
     }
 
+    #[test]
+    fn scanner_finds_a_revision_split_across_pieces() {
+        let mut data = vec![0x5au8; 10_000];
+        let rev = b"\0EC20AQAR02A04E2G  1  [Jun 30 2017 10:21:29]\0";
+        data.splice(4000..4000, rev.iter().copied());
+        for piece in [1usize, 7, 4001, 65536] {
+            let mut s = RevisionScanner::new();
+            for chunk in data.chunks(piece) {
+                s.feed(chunk);
+            }
+            assert_eq!(s.finish().map(|r| r.raw).as_deref(), Some("EC20AQAR02A04E2G"), "piece {piece}");
+        }
+        // At the very end, with no byte after it.
+        let mut s = RevisionScanner::new();
+        s.feed(b"xx EC25EFAR06A11M4G_01.001.01.001");
+        assert_eq!(s.finish().unwrap().sub_edition.as_deref(), Some("01.001.01.001"));
+        // Nothing in a long run without a model, and a candidate cut by the end of a piece
+        // waits for the next one.
+        let mut s = RevisionScanner::new();
+        s.feed(&[b'A'; 1000]);
+        s.feed(b"R01A02");
+        assert!(s.finish().is_none());
+        let mut s = RevisionScanner::new();
+        s.feed(b"..EC20AQAR02A04E");
+        assert!(s.found().is_none());
+        s.feed(b"2G\0\0");
+        assert_eq!(s.found().map(|r| r.raw.as_str()), Some("EC20AQAR02A04E2G"));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn scanner_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300), cut in 0usize..300) {
+            let mut s = RevisionScanner::new();
+            let (a, b) = data.split_at(cut.min(data.len()));
+            s.feed(a);
+            s.feed(b);
+            let _ = s.finish();
+        }
+
         #[test]
         fn never_panics(s in ".{0,40}") {
             let r = Revision::parse(&s);

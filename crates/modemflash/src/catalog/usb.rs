@@ -1,4 +1,10 @@
-//! USB identities (`quectel-flows.md` §4, `protocols.md` §8).
+//! USB identities (docs/facts/usb.md, "Identities per module and mode").
+//!
+//! A VID:PID does not always name a mode: the EC20 R1 (MDM9615) shows 05c6:9215 both in
+//! normal mode and in DLOAD / while its streaming programmer runs [confirmed, field log].
+//! Rows may therefore carry matchers (interface count, bcdDevice, iProduct) that the
+//! device's own descriptors must agree with; [`lookup_device`] picks the first row whose
+//! matchers agree.
 
 use serde::Serialize;
 
@@ -45,6 +51,45 @@ pub struct UsbId {
     pub interfaces: &'static [Interface],
     /// True when the row rests on inferred facts ([I]/[F] in the references).
     pub inferred: bool,
+    /// What the device's descriptors must show for this row (all `None`: any device with
+    /// the id).
+    pub matchers: Matchers,
+}
+
+/// Descriptor facts that tell two modes with one VID:PID apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Matchers {
+    pub interface_count: Option<usize>,
+    pub bcd_device: Option<u16>,
+    pub product: Option<&'static str>,
+}
+
+/// What is known of a device on the bus, for [`lookup_device`]; `None` = not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeviceFacts<'a> {
+    pub vid: u16,
+    pub pid: u16,
+    pub interface_count: Option<usize>,
+    pub bcd_device: Option<u16>,
+    pub product: Option<&'a str>,
+}
+
+impl Matchers {
+    const NONE: Matchers = Matchers { interface_count: None, bcd_device: None, product: None };
+
+    fn is_empty(&self) -> bool {
+        *self == Matchers::NONE
+    }
+
+    /// Every matcher whose fact is known agrees, and at least one fact is known.
+    fn agree(&self, d: &DeviceFacts<'_>) -> bool {
+        let checks = [
+            self.interface_count.zip(d.interface_count).map(|(want, got)| want == got),
+            self.bcd_device.zip(d.bcd_device).map(|(want, got)| want == got),
+            self.product.zip(d.product).map(|(want, got)| want == got.trim()),
+        ];
+        checks.iter().any(Option::is_some) && checks.iter().all(|c| c.unwrap_or(true))
+    }
 }
 
 const fn iface(number: u8, role: InterfaceRole) -> Interface {
@@ -75,21 +120,34 @@ const fn row(
     interfaces: &'static [Interface],
     inferred: bool,
 ) -> UsbId {
-    UsbId { vid, pid, family, chipset, mode, interfaces, inferred }
+    UsbId { vid, pid, family, chipset, mode, interfaces, inferred, matchers: Matchers::NONE }
 }
 
+/// The EC20 R1's single DLOAD interface: qcserial binds it (`ttyUSB0`) [confirmed, field log].
+const DLOAD_LAYOUT: &[Interface] = &[Interface { number: 0, role: InterfaceRole::QdLoader, class: None }];
+
+/// EC20 R1 in DLOAD and while the streaming programmer runs: still 05c6:9215, but
+/// bcdDevice 0x0000, iProduct `QHSUSB_DLOAD` and one interface (normal mode: 0x0232, five)
+/// (docs/facts/usb.md: 9615 DLOAD identity [confirmed, field log]).
+const EC20_R1_DLOAD: UsbId = UsbId {
+    vid: 0x05c6,
+    pid: 0x9215,
+    family: "EC20 R1",
+    chipset: Chipset::Mdm9615,
+    mode: Mode::Dload,
+    interfaces: DLOAD_LAYOUT,
+    inferred: false,
+    matchers: Matchers { interface_count: Some(1), bcd_device: Some(0x0000), product: Some("QHSUSB_DLOAD") },
+};
+
 /// Every USB id modemflash recognises.
+///
+/// A row with matchers comes before the row of the same id without them.
 pub static USB_IDS: &[UsbId] = &[
+    EC20_R1_DLOAD,
     row(0x05c6, 0x9215, "EC20 R1", Chipset::Mdm9615, Mode::Normal, EC2X_LAYOUT, false),
-    row(
-        0x05c6,
-        0x9008,
-        "Qualcomm QDLoader (EDL / DLOAD)",
-        Chipset::Unknown,
-        Mode::QdLoader,
-        QDL_LAYOUT,
-        false,
-    ),
+    // The 9x07 boot ROM (and any Qualcomm EDL): the chipset is read from Sahara, not the id.
+    row(0x05c6, 0x9008, "Qualcomm QDLoader (EDL)", Chipset::Unknown, Mode::QdLoader, QDL_LAYOUT, false),
     row(0x05c6, 0x900e, "Qualcomm crash dump", Chipset::Unknown, Mode::Dump, QDL_LAYOUT, false),
     row(
         0x05c6,
@@ -117,9 +175,21 @@ pub static USB_IDS: &[UsbId] = &[
 ];
 
 /// Look a device up by id. `interface_count`, when known, refines the answer: a 2c7c:0800
-/// with a single interface is the 5G dump mode (`quectel-flows.md` §4).
+/// with a single interface is the 5G dump mode (docs/facts/usb.md).
 pub fn lookup(vid: u16, pid: u16, interface_count: Option<usize>) -> Option<UsbId> {
-    let found = USB_IDS.iter().find(|r| r.vid == vid && r.pid == pid).copied()?;
+    lookup_device(&DeviceFacts { vid, pid, interface_count, ..DeviceFacts::default() })
+}
+
+/// Look a device up by id and descriptors: the first row of the id whose matchers agree
+/// with what is known, else the id's row without matchers.
+pub fn lookup_device(d: &DeviceFacts<'_>) -> Option<UsbId> {
+    let (vid, pid, interface_count) = (d.vid, d.pid, d.interface_count);
+    let mut rows = USB_IDS.iter().filter(|r| r.vid == vid && r.pid == pid);
+    let found = rows
+        .clone()
+        .find(|r| !r.matchers.is_empty() && r.matchers.agree(d))
+        .or_else(|| rows.find(|r| r.matchers.is_empty()))
+        .copied()?;
     if vid == 0x2c7c && pid == 0x0800 && interface_count == Some(1) {
         return Some(UsbId { mode: Mode::Dump, family: "RM500Q (dump mode)", ..found });
     }
@@ -146,6 +216,28 @@ mod tests {
                 (4, InterfaceRole::Network)
             ]
         );
+    }
+
+    #[test]
+    fn ec20_r1_dload_shares_the_normal_id() {
+        // The field log: DLOAD is 05c6:9215 with bcdDevice 0, QHSUSB_DLOAD, one interface.
+        let facts = |n, bcd, product| DeviceFacts {
+            vid: 0x05c6,
+            pid: 0x9215,
+            interface_count: n,
+            bcd_device: bcd,
+            product,
+        };
+        let dload = lookup_device(&facts(Some(1), Some(0), Some("QHSUSB_DLOAD"))).unwrap();
+        assert_eq!((dload.mode, dload.chipset, dload.family), (Mode::Dload, Chipset::Mdm9615, "EC20 R1"));
+        assert_eq!(dload.interfaces[0].role, InterfaceRole::QdLoader);
+        // Any one decisive fact is enough; a contradiction is not DLOAD.
+        assert_eq!(lookup_device(&facts(Some(1), None, None)).unwrap().mode, Mode::Dload);
+        assert_eq!(lookup_device(&facts(None, Some(0), None)).unwrap().mode, Mode::Dload);
+        let normal = lookup_device(&facts(Some(5), Some(0x0232), Some("Qualcomm CDMA Technologies MSM")));
+        assert_eq!(normal.unwrap().mode, Mode::Normal);
+        assert_eq!(lookup_device(&facts(Some(5), Some(0), None)).unwrap().mode, Mode::Normal);
+        assert_eq!(lookup(0x05c6, 0x9215, None).unwrap().mode, Mode::Normal, "nothing known: the plain row");
     }
 
     #[test]

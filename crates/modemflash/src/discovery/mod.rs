@@ -11,6 +11,7 @@
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
 pub mod identity;
+pub mod listen;
 #[cfg(feature = "modemmanager")]
 pub mod modemmanager;
 pub mod module_id;
@@ -126,5 +127,30 @@ pub trait ModuleBus {
     /// neither return nothing.
     fn location(&self) -> module_id::ModuleIdentity {
         module_id::ModuleIdentity::default()
+    }
+
+    /// The chipset the module's USB identity tells, when the bus sees one (USB
+    /// discovery); explicit ports see none.
+    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+        None
+    }
+}
+
+/// The chipset a catalogue identity tells: the row's chipset, or for a fastboot device the
+/// serial its LK reports (`MDM9615` on the EC20 R1, docs/facts/usb.md).
+pub fn chip_from_usb(
+    row_chipset: crate::catalog::Chipset,
+    family: &str,
+    vid: u16,
+    pid: u16,
+    serial: Option<&str>,
+) -> Option<crate::plan::ModuleChip> {
+    use crate::catalog::Chipset;
+    match row_chipset {
+        Chipset::Unknown => serial.and_then(crate::plan::chip::chip_from_fastboot_product).map(|mut c| {
+            c.evidence = format!("{family}, {vid:04x}:{pid:04x} with serial {}", serial.unwrap_or_default());
+            c
+        }),
+        c => Some(crate::plan::ModuleChip::new(c, format!("{family}, {vid:04x}:{pid:04x}"))),
     }
 }

@@ -2,19 +2,24 @@
 //! fastboot over TCP. This is what users on embedded boards pass (`--port /dev/ttyUSB0`),
 //! and what tests pass for simulator ptys.
 //!
-//! Mode detection sends Quectel's raw DMSS NOP probe on the DM tty (`quectel-flows.md`
-//! §2.3): ACK → DLOAD, `13 06` → normal, `7E 0E` → streaming programmer. Fastboot is
-//! detected by a completed `FB01` handshake and `getvar:product`.
+//! Mode detection listens on the DM tty first ([`super::listen`]): a boot ROM's Sahara
+//! HELLO or a running Firehose programmer's XML arrives unprompted, and then nothing is
+//! written. Only a silent port gets Quectel's raw DMSS NOP probe (docs/facts/dmss.md):
+//! ACK → DLOAD, `13 06` → normal, `7E 0E` → streaming programmer. The QDLoader tty of a
+//! module in EDL is the same path (on Linux the 9008 tty usually takes the DM tty's name,
+//! docs/facts/usb.md): the mode is found by what answers, never by a tty's name. Fastboot
+//! is detected by a completed `FB01` handshake.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::listen::{Heard, ListenOptions, listen_then_probe};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::plan::DeviceMode;
-use crate::protocol::dmss::{DmssClient, ProbedMode};
 use crate::protocol::fastboot::tcp::FastbootTcp;
 use crate::transport::Transport;
+use crate::transport::replay::Replay;
 use crate::transport::serial::SerialTransport;
 use crate::transport::tcp::TcpTransport;
 
@@ -26,15 +31,36 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 pub const FASTBOOT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Explicit endpoints.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct PortsBus {
+    /// The DM tty; in EDL the QDLoader tty has the same path.
     pub dm: Option<PathBuf>,
     pub at: Option<PathBuf>,
-    /// The QDLoader (EDL) tty when it differs from the DM tty: the simulator's `edl` link
-    /// next to `dm`. On hardware the 9008 tty usually takes the DM tty's name.
-    pub edl: Option<PathBuf>,
     pub fastboot: Option<SocketAddr>,
+    /// Timing of the listen-first mode probe.
+    pub listen: ListenOptions,
     last_seen: Option<DeviceMode>,
+    /// The DM tty as left by a probe that heard EDL, with what it heard unprompted (a
+    /// HELLO the boot ROM will not repeat), for the next open.
+    heard: Option<(Box<dyn Transport>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for PortsBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortsBus")
+            .field("dm", &self.dm)
+            .field("at", &self.at)
+            .field("fastboot", &self.fastboot)
+            .field("last_seen", &self.last_seen)
+            .field("heard", &self.heard.as_ref().map(|(_, b)| b.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions::new(PROBE_TIMEOUT)
+    }
 }
 
 /// The AT tty that goes with a DM tty: `DIR/at` next to `DIR/dm` (simulator), or
@@ -64,11 +90,7 @@ impl PortsBus {
             None => None,
         };
         let at = at.or_else(|| dm.as_deref().and_then(at_port_for));
-        let edl = dm
-            .as_deref()
-            .filter(|p| p.file_name().is_some_and(|n| n == "dm"))
-            .map(|p| p.with_file_name("edl"));
-        Ok(PortsBus { dm, at, edl, fastboot, last_seen: None })
+        Ok(PortsBus { dm, at, fastboot, ..PortsBus::default() })
     }
 
     fn probe_fastboot(&self) -> Option<DeviceMode> {
@@ -78,29 +100,21 @@ impl PortsBus {
         FastbootTcp::client_handshake(t, FASTBOOT_CONNECT_TIMEOUT).ok().map(|_| DeviceMode::Fastboot)
     }
 
-    /// A separate EDL tty is there only while the module is in EDL; its presence is the
-    /// answer (reading it would consume the boot ROM's one HELLO).
-    fn probe_edl(&self) -> Option<DeviceMode> {
-        self.edl.as_ref().filter(|p| p.exists()).map(|_| DeviceMode::Edl)
-    }
-
-    fn probe_dm(&self) -> Option<DeviceMode> {
-        if let Some(m) = self.probe_edl() {
-            return Some(m);
+    fn probe_dm(&mut self) -> Option<DeviceMode> {
+        if self.heard.is_some() {
+            // The port already said it is in EDL and is held open for the next step.
+            return Some(DeviceMode::Edl);
         }
         let path = self.dm.as_ref()?;
-        if !path.exists() {
+        if !crate::transport::serial::tty_present(path) {
             return None;
         }
         let t = SerialTransport::open(&path.to_string_lossy()).ok()?;
-        let mut client = DmssClient::new(t);
-        match client.probe(PROBE_TIMEOUT).ok()? {
-            ProbedMode::Dload => Some(DeviceMode::Dload),
-            ProbedMode::NormalDiag => Some(DeviceMode::Normal),
-            ProbedMode::StreamingProgrammer => Some(DeviceMode::Streaming),
-            ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx => Some(DeviceMode::Edl),
-            ProbedMode::Unknown(_) => None,
+        let (heard, link): (Heard, _) = listen_then_probe(Box::new(t), self.listen).ok()?;
+        if heard.mode == Some(DeviceMode::Edl) {
+            self.heard = Some((link, heard.unprompted));
         }
+        heard.mode
     }
 }
 
@@ -121,6 +135,10 @@ impl ModuleBus for PortsBus {
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
         let deadline = crate::time::deadline(timeout);
+        if !modes.contains(&DeviceMode::Edl) {
+            // Waiting for another mode: whatever EDL said before is stale.
+            self.heard = None;
+        }
         loop {
             // Only probe what can answer: fastboot lives on TCP, the rest on the DM tty.
             let m = if modes == [DeviceMode::Fastboot] {
@@ -153,8 +171,12 @@ impl ModuleBus for PortsBus {
             Some(p) => open_tty(p),
             None => Err(stop(what, hint)),
         };
+        if matches!(port, Port::Dm | Port::Edl)
+            && let Some((link, heard)) = self.heard.take()
+        {
+            return Ok(Replay::boxed(link, heard));
+        }
         open_retrying(|| match port {
-            Port::Edl if self.edl.is_some() => tty(&self.edl, "EDL port", "pass --port TTY"),
             Port::Dm | Port::Edl => tty(&self.dm, "DM port", "pass --port TTY"),
             Port::At => {
                 tty(&self.at, "AT port", "pass --port with the DM tty; the AT tty is found next to it")
@@ -179,9 +201,6 @@ impl ModuleBus for PortsBus {
 
     fn endpoint(&self, port: Port) -> String {
         match port {
-            Port::Edl if self.edl.is_some() => {
-                self.edl.as_ref().map_or("no EDL tty given".into(), |p| p.display().to_string())
-            }
             Port::Dm | Port::Edl => {
                 self.dm.as_ref().map_or("no DM tty given".into(), |p| p.display().to_string())
             }

@@ -3,7 +3,7 @@
 //! each device against the catalogue, and map its interfaces to roles and ttys.
 //!
 //! Facts (`protocols.md` §8, `quectel-flows.md` §3.3): a device directory is named
-//! `BUS-PORT[.PORT…]` and holds `idVendor`, `idProduct`, `serial`, `product`, `speed`,
+//! `BUS-PORT[.PORT…]` and holds `idVendor`, `idProduct`, `bcdDevice`, `serial`, `product`, `speed`,
 //! `busnum`, `devnum`; its interfaces are child directories `BUS-PORT:CONFIG.IFACE` with
 //! `bInterfaceNumber`, `bInterfaceClass`/`SubClass`/`Protocol` (hex) and a `driver` symlink.
 //! A usb-serial driver (qcserial, option) puts a `ttyUSBn` directory in the interface;
@@ -58,6 +58,8 @@ pub struct UsbDevice {
     pub sysfs: PathBuf,
     pub vid: u16,
     pub pid: u16,
+    /// `bcdDevice`: 0x0232 for an EC20 R1 in normal mode, 0x0000 in its DLOAD.
+    pub bcd_device: Option<u16>,
     pub busnum: Option<u16>,
     pub devnum: Option<u16>,
     pub serial: Option<String>,
@@ -153,6 +155,7 @@ pub fn read_device(dir: &Path) -> Option<UsbDevice> {
         sysfs: dir.to_path_buf(),
         vid,
         pid,
+        bcd_device: read_hex16(&dir.join("bcdDevice")),
         busnum: read_trimmed(&dir.join("busnum")).and_then(|s| s.parse().ok()),
         devnum: read_trimmed(&dir.join("devnum")).and_then(|s| s.parse().ok()),
         serial: read_trimmed(&dir.join("serial")),
@@ -195,6 +198,7 @@ pub struct Found {
     pub usb_path: String,
     pub vid: u16,
     pub pid: u16,
+    pub bcd_device: Option<u16>,
     pub serial: Option<String>,
     pub product: Option<String>,
     pub speed: Option<String>,
@@ -211,9 +215,17 @@ pub struct Found {
 }
 
 impl Found {
-    /// Match a device against the catalogue.
+    /// Match a device against the catalogue, by id and by the descriptors that tell modes
+    /// with one id apart (interface count, bcdDevice, iProduct).
     pub fn from_device(dev: &UsbDevice, dev_root: &Path) -> Option<Found> {
-        let row = catalog::lookup(dev.vid, dev.pid, Some(dev.interfaces.len()))?;
+        let row = catalog::lookup_device(&catalog::DeviceFacts {
+            vid: dev.vid,
+            pid: dev.pid,
+            // An interface list caught half-read says nothing.
+            interface_count: (!dev.interfaces.is_empty()).then_some(dev.interfaces.len()),
+            bcd_device: dev.bcd_device,
+            product: dev.product.as_deref(),
+        })?;
         let ports = dev
             .interfaces
             .iter()
@@ -229,6 +241,7 @@ impl Found {
             usb_path: dev.path.clone(),
             vid: dev.vid,
             pid: dev.pid,
+            bcd_device: dev.bcd_device,
             serial: dev.serial.clone(),
             product: dev.product.clone(),
             speed: dev.speed.clone(),
@@ -253,14 +266,17 @@ impl Found {
         self.port(role)?.tty.as_deref()
     }
 
-    /// The mode the USB id alone tells. `None` for the QDLoader id, where DLOAD, the
-    /// streaming programmer and Sahara EDL share 05c6:9008 and only a probe can tell
-    /// (`quectel-flows.md` §2.4, §4), and for dump mode, which no flow uses.
+    /// The mode the USB identity alone tells. 05c6:9008 is EDL (a Sahara boot ROM, or the
+    /// Firehose programmer it loaded: both are the executor's EDL). `None` for the 9615's
+    /// DLOAD, where the boot ROM's DMSS and the streaming programmer share one identity
+    /// and only what answers can tell (docs/facts/usb.md), and for dump mode, which no
+    /// flow uses.
     pub fn device_mode_hint(&self) -> Option<DeviceMode> {
         match self.mode {
             Mode::Normal => Some(DeviceMode::Normal),
             Mode::Fastboot => Some(DeviceMode::Fastboot),
-            Mode::QdLoader | Mode::Dump => None,
+            Mode::QdLoader => Some(DeviceMode::Edl),
+            Mode::Dload | Mode::Dump => None,
         }
     }
 
@@ -352,7 +368,7 @@ mod tests {
 
         let q = by_path("1-1.3");
         assert_eq!(q.mode, Mode::QdLoader);
-        assert_eq!(q.device_mode_hint(), None);
+        assert_eq!(q.device_mode_hint(), Some(DeviceMode::Edl));
         let p = q.port(InterfaceRole::QdLoader).unwrap();
         assert_eq!(p.driver.as_deref(), Some("qcserial"));
         assert_eq!(p.tty, Some(r.dev.join("ttyUSB9")));
@@ -361,6 +377,25 @@ mod tests {
         assert_eq!(fb.device_mode_hint(), Some(DeviceMode::Fastboot));
         let p = fb.port(InterfaceRole::Fastboot).unwrap();
         assert_eq!((p.class, p.driver.clone(), p.tty.clone()), ((0xff, 0x42, 0x03), None, None));
+    }
+
+    #[test]
+    fn ec20_r1_dload_is_told_from_normal_mode_on_the_same_id() {
+        // The field user's kernel log: 05c6:9215, bcdDevice 0000, QHSUSB_DLOAD, one
+        // interface bound by qcserial as ttyUSB0.
+        let tmp = tempfile::tempdir().unwrap();
+        let r = roots(tmp.path());
+        ec20_dload(&r.sysfs, "1-1.2", "ttyUSB0");
+        ec20(&r.sysfs, "1-1.5", 4);
+        let found = scan(&r).unwrap();
+        let d = found.iter().find(|f| f.usb_path == "1-1.2").unwrap();
+        assert_eq!((d.vid, d.pid, d.bcd_device), (0x05c6, 0x9215, Some(0)));
+        assert_eq!((d.family, d.chipset, d.mode), ("EC20 R1", Chipset::Mdm9615, Mode::Dload));
+        assert_eq!(d.mode.name(), "DLOAD");
+        assert_eq!(d.device_mode_hint(), None, "DMSS or the streaming programmer: what answers tells");
+        assert_eq!(d.tty(InterfaceRole::QdLoader), Some(r.dev.join("ttyUSB0").as_path()));
+        let n = found.iter().find(|f| f.usb_path == "1-1.5").unwrap();
+        assert_eq!((n.mode, n.bcd_device), (Mode::Normal, Some(0x0232)));
     }
 
     #[test]

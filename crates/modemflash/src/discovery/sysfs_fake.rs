@@ -39,7 +39,10 @@ pub fn device(
     if let Some(s) = serial {
         w(&dir.join("serial"), s);
     }
-    w(&dir.join("product"), "Fake product");
+    let (bcd, manufacturer, product) = descriptors(vid, pid, ifaces.len());
+    w(&dir.join("bcdDevice"), bcd);
+    w(&dir.join("manufacturer"), manufacturer);
+    w(&dir.join("product"), product);
     w(&dir.join("speed"), speed);
     let bus: u16 = path.split('-').next().unwrap().parse().unwrap();
     w(&dir.join("busnum"), &bus.to_string());
@@ -68,6 +71,18 @@ pub fn device(
         }
     }
     dir
+}
+
+/// bcdDevice, iManufacturer and iProduct as real modules show them (docs/facts/usb.md):
+/// an EC20 R1 with one interface is in DLOAD.
+fn descriptors(vid: u16, pid: u16, interfaces: usize) -> (&'static str, &'static str, &'static str) {
+    match (vid, pid, interfaces) {
+        (0x05c6, 0x9215, 1) => ("0000", "Qualcomm CDMA Technologies MSM", "QHSUSB_DLOAD"),
+        (0x05c6, 0x9215, _) => ("0232", "Qualcomm, Incorporated", "Qualcomm CDMA Technologies MSM"),
+        (0x05c6, 0x9008, _) => ("0000", "Qualcomm CDMA Technologies MSM", "QHSUSB__BULK"),
+        (0x18d1, 0xd00d, _) => ("0100", "Google", "Android"),
+        _ => ("0318", "Quectel", "Fake product"),
+    }
 }
 
 pub const VENDOR: (u8, u8, u8) = (0xff, 0xff, 0xff);
@@ -118,6 +133,12 @@ pub fn ec25(root: &Path, path: &str, speed: &str) -> PathBuf {
 pub fn qdl(root: &Path, path: &str, tty: Option<&str>) -> PathBuf {
     let driver = tty.map(|_| "qcserial");
     device(root, path, 0x05c6, 0x9008, None, "480", 7, &[iface(0, VENDOR, driver, tty)])
+}
+
+/// EC20 R1 in DLOAD (or running the streaming programmer): 05c6:9215 with one interface,
+/// bound by qcserial as `tty` (the field log: ttyUSB0).
+pub fn ec20_dload(root: &Path, path: &str, tty: &str) -> PathBuf {
+    device(root, path, 0x05c6, 0x9215, None, "480", 6, &[iface(0, VENDOR, Some("qcserial"), Some(tty))])
 }
 
 /// 18d1:d00d, no kernel driver.

@@ -183,6 +183,7 @@ fn to_device(info: &DeviceInfo) -> UsbDevice {
         sysfs,
         vid: info.vendor_id(),
         pid: info.product_id(),
+        bcd_device: Some(info.device_version()),
         busnum,
         devnum,
         serial: info.serial_number().map(str::to_owned),

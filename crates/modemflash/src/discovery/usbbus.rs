@@ -11,9 +11,13 @@
 //!   is not used at all: the neighbour may be what re-enumerates on the new path, and
 //!   adopting it would flash the wrong module. Devices seen while the module is away
 //!   count as neighbours from then on. The executor also checks every identity a new mode
-//!   shows against the ones seen earlier in the run.
-//! - The mode comes from the USB id. 05c6:9008 is shared by DMSS DLOAD, the streaming
-//!   programmer and Sahara EDL, so there the DM port is probed (`quectel-flows.md` §2.3).
+//!   shows against the ones seen earlier in the run. The EC20 R1 keeps
+//!   its path (and id 05c6:9215) when it enters DLOAD, so it is followed through DLOAD.
+//! - The mode comes from the USB identity (catalogue rows tell modes apart by interface
+//!   count, bcdDevice and iProduct). 05c6:9008 is EDL, and nothing is written to find it
+//!   out. The 9615's DLOAD identity is shared by its boot ROM (DMSS) and the streaming
+//!   programmer, so there the port is probed, listening before speaking
+//!   ([`super::listen`]).
 //! - Ports open the tty bound to the interface when there is one, else raw USB (feature
 //!   `usb`). The EDL interface prefers raw USB, as QFirehose does for 05c6:9008
 //!   (`protocols.md` §8) [C], and falls back to the tty.
@@ -22,18 +26,18 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use super::listen::{ListenOptions, listen_then_probe};
 use super::selector::Selector;
 use super::sysfs::{self, Found, FoundPort, Roots};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::catalog::InterfaceRole;
 use crate::plan::DeviceMode;
-use crate::protocol::dmss::{DmssClient, ProbedMode};
 use crate::transport::Transport;
 use crate::transport::serial::SerialTransport;
 
 /// Poll interval while waiting for a mode.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
-/// How long one mode probe on 05c6:9008 may take.
+/// How long the DMSS probe of a 9615 in DLOAD may collect its answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Which module among those found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,16 +140,6 @@ fn describe_many(many: &[&Found]) -> String {
         many.len(),
         many.iter().map(|f| describe(f)).collect::<Vec<_>>().join(", ")
     )
-}
-
-fn probed_mode(p: &ProbedMode) -> Option<DeviceMode> {
-    match p {
-        ProbedMode::Dload => Some(DeviceMode::Dload),
-        ProbedMode::NormalDiag => Some(DeviceMode::Normal),
-        ProbedMode::StreamingProgrammer => Some(DeviceMode::Streaming),
-        ProbedMode::SaharaHello | ProbedMode::SaharaEndImageTx => Some(DeviceMode::Edl),
-        ProbedMode::Unknown(_) => None,
-    }
 }
 
 /// The interface roles that serve a port, in order of preference.
@@ -352,11 +346,12 @@ pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
     Ok(Vec::new())
 }
 
-/// Probe the DM port of a QDLoader device for the mode behind it.
+/// Find the mode behind a device whose identity does not tell it (the 9615's DLOAD):
+/// listen, and probe only a silent port.
 fn probe(f: &Found) -> Option<DeviceMode> {
     let t = open_port(f, Port::Dm).ok()?;
-    let mut client = DmssClient::new(t);
-    probed_mode(&client.probe(PROBE_TIMEOUT).ok()?)
+    let (heard, _link) = listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok()?;
+    heard.mode
 }
 
 fn open_tty(p: &FoundPort) -> Result<Box<dyn Transport>, String> {
@@ -451,6 +446,11 @@ impl ModuleBus for UsbBus {
             id.set_usb_serial(f.serial.as_deref());
         }
         id
+    }
+
+    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+        let f = self.current()?;
+        super::chip_from_usb(f.chipset, f.family, f.vid, f.pid, f.serial.as_deref())
     }
 
     fn endpoint(&self, port: Port) -> String {

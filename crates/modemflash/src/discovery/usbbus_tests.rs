@@ -146,7 +146,7 @@ fn wait_for_sees_a_module_arrive_and_times_out_with_what_it_saw() {
 mod pty {
     use super::*;
     use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
     /// A pty: the master as a file, the slave kept open, and the slave's path.
     pub fn pty() -> (fs::File, OwnedFd, std::path::PathBuf) {
@@ -155,15 +155,8 @@ mod pty {
         (fs::File::from(p.master), p.slave, path)
     }
 
-    fn sahara_hello() -> Vec<u8> {
-        let mut h = vec![0u8; 48];
-        h[..4].copy_from_slice(&1u32.to_le_bytes());
-        h[4..8].copy_from_slice(&48u32.to_le_bytes());
-        h
-    }
-
     #[test]
-    fn usb3_module_returning_as_usb2_qdloader_is_followed_and_probed() {
+    fn usb3_module_returning_as_usb2_qdloader_is_followed_and_never_written_to() {
         let tmp = tempfile::tempdir().unwrap();
         let r = fake::roots(tmp.path());
         fake::ec25(&r.sysfs, "2-1", "5000");
@@ -171,12 +164,38 @@ mod pty {
         let mut bus = UsbBus::with_roots(r.clone(), Some(Selector::parse("usb:2-1").unwrap())).unwrap();
         assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Normal));
 
-        let (mut master, _slave, slave_path) = pty();
+        let (master, _slave, slave_path) = pty();
         std::os::unix::fs::symlink(&slave_path, r.dev.join("ttyUSB9")).unwrap();
         // The module leaves 2-1 and comes back as 05c6:9008 on 1-1, qcserial on ttyUSB9.
         fs::remove_dir_all(r.sysfs.join("2-1")).unwrap();
         fake::qdl(&r.sysfs, "1-1", Some("ttyUSB9"));
+        let m = bus.wait_for(&[DeviceMode::Edl, DeviceMode::Dload], Duration::from_secs(10)).unwrap();
+        assert_eq!(m, DeviceMode::Edl, "05c6:9008 is EDL by its identity");
+        assert_eq!(bus.current().unwrap().usb_path, "1-1");
+        // A boot ROM gets no byte before its HELLO is read: nothing was written.
+        let mut fds = [nix::poll::PollFd::new(master.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap();
+        assert_eq!(ready, 0, "the QDLoader tty was written to");
+    }
+
+    #[test]
+    fn ec20_r1_is_followed_into_dload_on_the_same_id() {
+        // The field log: normal 05c6:9215 (five interfaces, bcdDevice 0232) → DLOAD, still
+        // 05c6:9215 on the same port, one interface bound by qcserial as ttyUSB0.
+        let tmp = tempfile::tempdir().unwrap();
+        let r = fake::roots(tmp.path());
+        fake::ec20(&r.sysfs, "1-1.2", 0);
+        fake::ec25(&r.sysfs, "2-1", "5000");
+        let mut bus = UsbBus::with_roots(r.clone(), Some(Selector::parse("usb:1-1.2").unwrap())).unwrap();
+        assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Normal));
+
+        let (mut master, _slave, slave_path) = pty();
+        fs::remove_dir_all(r.sysfs.join("1-1.2")).unwrap();
+        std::os::unix::fs::symlink(&slave_path, r.dev.join("ttyUSB0")).unwrap();
+        fake::ec20_dload(&r.sysfs, "1-1.2", "ttyUSB0");
+        let started = std::time::Instant::now();
         let dev = thread::spawn(move || {
+            // The DMSS boot ROM says nothing until asked; the host listens first.
             let mut got = Vec::new();
             let mut b = [0u8; 16];
             while got.len() < 5 {
@@ -184,15 +203,18 @@ mod pty {
                 got.extend_from_slice(&b[..n]);
             }
             assert_eq!(got, [0x7E, 0x06, 0x4E, 0x95, 0x7E], "the DMSS NOP probe");
-            master.write_all(&sahara_hello()).unwrap();
-            master
+            master.write_all(&[0x7E, 0x02, 0x6A, 0xD3, 0x7E]).unwrap();
+            (master, started.elapsed())
         });
-        let m = bus.wait_for(&[DeviceMode::Edl, DeviceMode::Dload], Duration::from_secs(10)).unwrap();
-        let _master = dev.join().unwrap();
-        assert_eq!(m, DeviceMode::Edl);
-        assert_eq!(bus.current().unwrap().usb_path, "1-1");
-        // The verdict is cached for this device: no second probe.
-        assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Edl));
+        let m = bus.wait_for(&[DeviceMode::Dload, DeviceMode::Streaming], Duration::from_secs(10)).unwrap();
+        let (_master, probed_after) = dev.join().unwrap();
+        assert_eq!(m, DeviceMode::Dload);
+        assert!(probed_after >= crate::discovery::listen::LISTEN_BEFORE_PROBE, "{probed_after:?}");
+        let f = bus.current().unwrap();
+        assert_eq!((f.usb_path.as_str(), f.mode.name(), f.bcd_device), ("1-1.2", "DLOAD", Some(0)));
+        assert_eq!(bus.endpoint(Port::Dm), r.dev.join("ttyUSB0").display().to_string());
+        // The verdict is cached for this enumeration: no second probe.
+        assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Dload));
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn drivers(found: &[Found]) -> Check {
                 continue;
             }
             match (f.mode, p.role) {
-                (Mode::QdLoader, _) => {
+                (Mode::QdLoader | Mode::Dload, _) => {
                     if let Some(d) = &p.driver {
                         findings.push(Finding::new(
                             Status::Info,
@@ -273,12 +273,17 @@ pub fn ids_missing_from_rules(text: &str) -> Vec<String> {
         .iter()
         .filter(|r| {
             let (v, p) = (format!("\"{:04x}\"", r.vid), format!("\"{:04x}\"", r.pid));
+            // A mode told apart by bcdDevice (the 9615's DLOAD) needs its own rule.
+            let bcd = r.matchers.bcd_device.map(|b| format!("{{bcddevice}}==\"{b:04x}\""));
             !text.lines().filter(|l| !l.trim_start().starts_with('#')).any(|l| {
                 let l = l.to_ascii_lowercase();
-                l.contains(&v) && l.contains(&p)
+                l.contains(&v) && l.contains(&p) && bcd.as_ref().is_none_or(|b| l.contains(b.as_str()))
             })
         })
-        .map(|r| format!("{:04x}:{:04x}", r.vid, r.pid))
+        .map(|r| match r.matchers.bcd_device {
+            Some(b) => format!("{:04x}:{:04x} (bcdDevice {b:04x}, {})", r.vid, r.pid, r.mode.name()),
+            None => format!("{:04x}:{:04x}", r.vid, r.pid),
+        })
         .collect()
 }
 
@@ -316,7 +321,7 @@ fn autosuspend(env: &Env, found: &[Found]) -> Check {
             let control = fs::read_to_string(env.roots.sysfs.join(&f.usb_path).join("power/control")).ok()?;
             let usb_path = f.usb_path.clone();
             // Autosuspend matters while flashing; in normal mode it is only worth knowing.
-            let flashing = matches!(f.mode, Mode::QdLoader | Mode::Fastboot);
+            let flashing = f.mode.is_flashing();
             Some(match control.trim() {
                 "auto" => Finding::with(
                     if flashing { Status::Warning } else { Status::Info },
@@ -367,6 +372,7 @@ pub fn windows() -> Report {
                 };
                 let driver = info.driver().map(str::to_owned);
                 let winusb = driver.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("winusb"));
+                // The 9615's DLOAD is served by qcserial's tty, not raw USB.
                 let raw_needed = matches!(row.mode, Mode::QdLoader | Mode::Fastboot);
                 let fact = Fact::WindowsDriver {
                     usb_path: crate::discovery::usb::usb_path(&info),

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use super::ops::{Cx, OpError, Session, StepResult};
 use super::{Event, FailureKind, Observer};
+use crate::catalog::Chipset;
 use crate::discovery::Port;
-use crate::plan::Op;
+use crate::plan::chip::chip_from_msm_id;
+use crate::plan::{ModuleChip, Op};
 use crate::protocol::diag::client::DiagClient;
 use crate::protocol::firehose::client::{
     ERASE_TIMEOUT, PROGRAM_ACK_TIMEOUT, RAW_ELEMENT_TIMEOUT, STARTUP_FIRST_WAIT, STARTUP_QUIET,
@@ -22,7 +24,8 @@ use crate::protocol::firehose::{
 };
 use crate::protocol::sahara::client::HELLO_TIMEOUT;
 use crate::protocol::sahara::{Packet, SaharaClient, decode};
-use crate::transport::{LinkInfo, Transport, TransportError};
+use crate::transport::replay::Replay;
+use crate::transport::{Transport, TransportError};
 
 #[path = "firehose_sparse.rs"]
 mod sparse;
@@ -338,18 +341,61 @@ pub(super) fn probe(link: &mut Link) -> Result<Found, TransportError> {
     }
 }
 
-fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Result<StepResult, OpError> {
+/// The chipset as the EDL interface tells it: Sahara command mode's MSM HW id, read from
+/// the HELLO the target sent (never written to before that). The target then gets
+/// SWITCH_MODE and says HELLO again; that link is kept in the session for the upload.
+/// A Firehose programmer already running tells the 9x07 family by itself (the MDM9615
+/// has no Firehose programmer, docs/facts/firehose.md [inferred]); its session is kept.
+pub(super) fn edl_chip(session: &mut Session, cx: &mut Cx<'_>) -> Result<ModuleChip, OpError> {
     session.firehose = None;
+    let mut link = match session.edl.take() {
+        Some(l) => l,
+        None => open(cx, Port::Edl)?,
+    };
+    match probe(&mut link).map_err(|e| err(Port::Edl, FailureKind::Protocol, e))? {
+        Found::Firehose(rest) => {
+            session.firehose = Some(FirehoseClient::new(Replay::boxed(link, rest)));
+            Ok(ModuleChip::new(
+                Chipset::Mdm9x07,
+                "a Firehose programmer already runs on its EDL interface; an MDM9615 has none",
+            ))
+        }
+        Found::Sahara(bytes) => {
+            let mut sahara = SaharaClient::new(Replay::boxed(link, bytes));
+            let identity = sahara.read_identity().map_err(|e| err(Port::Edl, FailureKind::Protocol, e))?;
+            let (link, rest) = sahara.into_parts();
+            session.edl = Some(Replay::boxed(link, rest));
+            Ok(chip_from_msm_id(identity.hw_id.msm_id))
+        }
+    }
+}
+
+fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Result<StepResult, OpError> {
     let id = cx.step.id.clone();
-    let mut link = open(cx, Port::Edl)?;
-    let found = probe(&mut link).map_err(|e| named(Port::Edl, &e))?;
+    if session.firehose.is_some() {
+        // The chipset check found the programmer running and kept its session.
+        cx.observer.event(&Event::DeviceLog {
+            step: id,
+            text: "a Firehose programmer already answers on the EDL interface; upload skipped".into(),
+        });
+        return Ok(StepResult::default());
+    }
+    // After the chipset check the target is a Sahara boot ROM that was just switched to
+    // image transfer: its fresh HELLO is read by the upload itself, nothing is probed.
+    let (link, found) = if let Some(l) = session.edl.take() {
+        (l, Found::Sahara(Vec::new()))
+    } else {
+        let mut l = open(cx, Port::Edl)?;
+        let found = probe(&mut l).map_err(|e| named(Port::Edl, &e))?;
+        (l, found)
+    };
     let early = match found {
         Found::Firehose(rest) => {
             cx.observer.event(&Event::DeviceLog {
                 step: id,
                 text: "a Firehose programmer already answers on the EDL interface; upload skipped".into(),
             });
-            let mut fh = FirehoseClient::new(Box::new(Replay::new(link, rest)) as Link);
+            let mut fh = FirehoseClient::new(Replay::boxed(link, rest));
             let logs = fh.drain_logs(STARTUP_QUIET, STARTUP_QUIET).map_err(|e| proto(&e))?;
             device_logs(cx, &logs);
             learn_chip_serial(session, &logs);
@@ -361,7 +407,7 @@ fn sahara_upload(session: &mut Session, cx: &mut Cx<'_>, programmer: &str) -> Re
     let path = cx.package.path_of(programmer);
     let image = std::fs::File::open(&path)
         .map_err(|e| err(Port::Edl, FailureKind::Package, format!("{}: {e}", path.display())))?;
-    let mut sahara = SaharaClient::new(Box::new(Replay::new(link, early)) as Link).with_timeouts(
+    let mut sahara = SaharaClient::new(Replay::boxed(link, early)).with_timeouts(
         crate::protocol::sahara::SaharaTimeouts { hello: HELLO_TIMEOUT, ..Default::default() },
     );
     // No expected image id: serve the one the target asks for (13 on 9x07 boot ROMs).
@@ -394,60 +440,10 @@ fn learn_chip_serial(session: &mut Session, logs: &[String]) {
     }
 }
 
-/// A link that first returns bytes already read from it (while probing).
-pub(super) struct Replay {
-    inner: Link,
-    head: Vec<u8>,
-    at: usize,
-}
-
-impl Replay {
-    pub(super) fn new(inner: Link, head: Vec<u8>) -> Self {
-        Replay { inner, head, at: 0 }
-    }
-}
-
-impl Transport for Replay {
-    fn send(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        self.inner.send(data)
-    }
-
-    fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        let left = self.head.get(self.at..).unwrap_or_default();
-        if left.is_empty() {
-            return self.inner.recv(buf, timeout);
-        }
-        let n = left.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), left.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.at += n;
-        Ok(n)
-    }
-
-    fn info(&self) -> &LinkInfo {
-        self.inner.info()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::transport::memory::stream_pair;
-
-    #[test]
-    fn replay_returns_the_head_then_the_link() {
-        let (host, mut dev) = stream_pair("edl");
-        dev.send(b"later").unwrap();
-        let mut r = Replay::new(Box::new(host), b"first".to_vec());
-        let mut buf = [0u8; 3];
-        let mut got = Vec::new();
-        while got.len() < 10 {
-            let n = r.recv(&mut buf, Duration::from_millis(100)).unwrap();
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert_eq!(got, b"firstlater");
-    }
 
     #[test]
     fn a_reply_after_non_utf8_bytes_is_split_on_the_raw_offset() {

@@ -123,6 +123,9 @@ pub enum FailureKind {
     /// The module on the bus is positively another one than the run started on (an
     /// identity it shows differs from one seen earlier in the run).
     WrongModule,
+    /// The module's chipset is not the package's (or could not be told): nothing was
+    /// written, and rerunning will not help.
+    WrongChipset,
 }
 
 /// A failed step: which, where, what.
@@ -145,6 +148,8 @@ pub struct Outcome {
     pub revision_before: Option<String>,
     pub revision_after: Option<String>,
     pub expected_revision: Option<String>,
+    /// What the run did to the revision (newer, the same, older, ...).
+    pub change: crate::catalog::RevisionChange,
     pub steps_run: usize,
     pub steps_skipped: usize,
     pub bytes_written: u64,
@@ -281,10 +286,22 @@ fn run_steps(
             .complete()
             .map_err(|e| fail(last, journal_name(journal), FailureKind::Journal, e.to_string()))?;
     }
+    // A resumed run met the module in a mode without a revision: the journal kept the one
+    // it reported when the update began.
+    let revision_before = plan
+        .revision_before
+        .clone()
+        .or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
+    let change = crate::catalog::RevisionChange::between(
+        revision_before.as_deref(),
+        revision_after.as_deref(),
+        plan.expected_revision.as_deref(),
+    );
     Ok(Outcome {
-        revision_before: plan.revision_before.clone(),
+        revision_before,
         revision_after,
         expected_revision: plan.expected_revision.clone(),
+        change,
         steps_run: total,
         steps_skipped: plan.skipped.len(),
         bytes_written,
@@ -418,9 +435,11 @@ pub fn identify_module_waiting(
     Ok(Some(Identified { state, identity }))
 }
 
-/// Identify the module: its mode, and in normal mode its revision (DIAG 0x7C, else ATI).
+/// Identify the module: its mode, in normal mode its revision (DIAG 0x7C, else ATI), and
+/// the chipset its USB identity tells (the revision and the mode may tell it too, see
+/// `plan::chip`).
 pub fn identify(bus: &mut dyn ModuleBus) -> Result<Option<crate::plan::ModuleState>, BusError> {
     let Some(mode) = bus.detect()? else { return Ok(None) };
     let revision = if mode == DeviceMode::Normal { ops::read_revision(bus).ok() } else { None };
-    Ok(Some(crate::plan::ModuleState { mode, revision }))
+    Ok(Some(crate::plan::ModuleState { mode, revision, chip: bus.chip() }))
 }

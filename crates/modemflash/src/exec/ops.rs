@@ -4,9 +4,10 @@
 use std::io::Read;
 
 use super::{Event, ExecOptions, FailureKind, Observer, port_for};
+use crate::catalog::Chipset;
 use crate::discovery::{ModuleBus, Port};
 use crate::package::{Package, ihex};
-use crate::plan::{Op, Step};
+use crate::plan::{DeviceMode, ModuleChip, Op, Step, chip};
 use crate::protocol::at::AtError;
 use crate::protocol::at::client::{AtClient, FastbootOutcome};
 use crate::protocol::diag::client::DiagClient;
@@ -31,6 +32,9 @@ pub(super) struct Session {
     /// Identities the steps have seen (fastboot serialno, the Firehose chip serial); the
     /// runner checks and journals them after each step.
     pub(super) learned: crate::discovery::module_id::ModuleIdentity,
+    /// The EDL link left by the chipset check (Sahara command mode), with the bytes it
+    /// received past its last packet: the fresh HELLO is read from it by the upload.
+    pub(super) edl: Option<Link>,
 }
 
 impl std::fmt::Debug for Session {
@@ -44,6 +48,7 @@ impl Session {
         self.streaming = None;
         self.fastboot = None;
         self.firehose = None;
+        self.edl = None;
     }
 }
 
@@ -300,6 +305,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         | Op::FirehoseProgram { .. }
         | Op::FirehosePatch { .. }
         | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
+        Op::CheckChipset { expected, package } => check_chipset(session, cx, *expected, package),
         Op::Verify { expected } => {
             let rev = read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;
             cx.observer
@@ -317,6 +323,54 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
             Ok(StepResult { revision: Some(rev), bytes: 0 })
         }
     }
+}
+
+/// Find out the module's chipset in the mode it is in, and stop unless it is `expected`.
+/// Which evidence each mode gives is `plan::chip`'s; this only asks and compares.
+fn check_chipset(
+    session: &mut Session,
+    cx: &mut Cx<'_>,
+    expected: Chipset,
+    package: &str,
+) -> Result<StepResult, OpError> {
+    let step = cx.step;
+    let port = port_for(step.needs);
+    let chip: Option<ModuleChip> = match step.needs {
+        DeviceMode::Normal => {
+            let rev = read_revision(cx.bus).map_err(|e| err(port, FailureKind::Protocol, e))?;
+            chip::chip_from_revision(&rev).or_else(|| cx.bus.chip())
+        }
+        DeviceMode::Fastboot => {
+            let product = fastboot(session, cx)?
+                .getvar("product")
+                .map_err(|e| err(Port::Fastboot, FailureKind::Protocol, e))?;
+            chip::chip_from_fastboot_product(&product).or_else(|| cx.bus.chip())
+        }
+        DeviceMode::Edl => Some(super::firehose_ops::edl_chip(session, cx)?),
+        DeviceMode::Dload | DeviceMode::Streaming => chip::chip_from_mode(step.needs),
+    };
+    let Some(chip) = chip else {
+        return Err(err(
+            port,
+            FailureKind::WrongChipset,
+            format!(
+                "the package is for {package}, and the module in {} mode does not tell its chipset; nothing was written",
+                step.needs.name()
+            ),
+        ));
+    };
+    cx.observer.event(&Event::DeviceLog {
+        step: step.id.clone(),
+        text: format!("the module is {}", chip.describe()),
+    });
+    if chip.chipset != expected {
+        return Err(err(
+            port,
+            FailureKind::WrongChipset,
+            format!("the package is for {package}; the module is {}. Nothing was written", chip.describe()),
+        ));
+    }
+    Ok(StepResult::default())
 }
 
 fn read_small(package: &Package, file: &str) -> Result<Vec<u8>, String> {

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::firehose_ops::{Found, Replay, probe};
+use super::firehose_ops::{Found, probe};
+use crate::transport::replay::Replay;
 use crate::discovery::identity::{IMEI_TIMEOUT, parse_imei};
 use crate::discovery::module_id::ModuleIdentity;
 use crate::discovery::{ModuleBus, Port};

@@ -7,10 +7,10 @@
 
 use serde::Serialize;
 
-use super::headers;
 use super::md5;
 use super::report::{FileDetails, Phase, Report, Role, Use};
 use super::source::{Source, SourceFile};
+use super::{elf, headers};
 
 /// Largest XML file read (real ones are a few KiB).
 const MAX_XML: u64 = 4 << 20;
@@ -272,12 +272,40 @@ pub(super) fn analyse(
 }
 
 fn check_programmer(source: &Source, f: &SourceFile, report: &mut Report) {
-    use std::io::Read;
+    use std::io::{Read, Seek, SeekFrom};
     let mut head = Vec::new();
     if let Err(e) = source.open_file(&f.path).and_then(|r| r.take(80).read_to_end(&mut head)) {
         return report.error(Some(&f.path), &format!("cannot read: {e}"));
     }
-    if let Some(elf) = headers::parse_elf(&head) {
+    if let Some(mut elf) = headers::parse_elf(&head) {
+        // The program headers, as the boot ROM follows them over Sahara.
+        let mut read_at = |at: u64, len: usize| -> std::io::Result<Vec<u8>> {
+            let mut r = source.open_file(&f.path)?;
+            r.seek(SeekFrom::Start(at))?;
+            let mut buf = Vec::with_capacity(len);
+            r.take(len as u64).read_to_end(&mut buf)?;
+            Ok(buf)
+        };
+        match elf::check(&head, f.size, &mut read_at) {
+            Ok(prog) => {
+                let loads = prog.segments.iter().filter(|p| p.p_type == elf::PT_LOAD && p.filesz > 0).count();
+                report.check_passed(
+                    &f.path,
+                    &format!(
+                        "ELF32 program headers: {} entries, a hash segment and {loads} PT_LOAD, {} bytes loaded, all inside the file",
+                        prog.segments.len(),
+                        prog.load_bytes
+                    ),
+                );
+                elf.segments = prog.segments;
+            }
+            Err(e) => report.error(
+                Some(&f.path),
+                &format!(
+                    "the boot ROM would refuse this programmer: {e}; the file is corrupt or not a 9x07 Firehose programmer"
+                ),
+            ),
+        }
         if elf.machine == 40 || elf.machine == 183 {
             report.check_passed(
                 &f.path,
@@ -418,18 +446,48 @@ fn check_md5(source: &Source, files: &[SourceFile], root: &str, report: &mut Rep
         }
         report.warning(Some(&f.path), &format!("line {}: {}", s.line, s.why));
     }
-    let mut ok = 0;
+    // The package's own folder names, which lines written on the build machine may start
+    // with (`E:\EC25EFAR06A11M4G\update\…`).
+    let given = source.given.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let inner = root.rsplit('/').next().unwrap_or(root).to_owned();
+    let folders = [given.as_str(), inner.as_str()];
+    let mut resolved: Vec<(&md5::Md5Entry, &SourceFile)> = Vec::new();
     for e in &entries {
-        let rel = join(root, &e.path);
-        let Some(target) = files.iter().find(|x| x.path.eq_ignore_ascii_case(&rel)) else {
-            report.warning(
+        let target = md5::candidates(&e.path, &folders).iter().find_map(|cand| {
+            let rel = join(root, cand);
+            files.iter().find(|x| x.path.eq_ignore_ascii_case(&rel))
+        });
+        match target {
+            Some(t) => resolved.push((e, t)),
+            None => report.warning(
                 Some(&f.path),
                 &format!("line {}: {} is listed but not in the package", e.line, e.path),
-            );
-            continue;
-        };
-        match source.open_file(&target.path).and_then(md5::digest) {
-            Ok(d) if d == e.md5 => {
+            ),
+        }
+    }
+    if resolved.is_empty()
+        && let Some(first) = entries.first()
+    {
+        report.error(
+            Some(&f.path),
+            &format!(
+                "none of the {} listed files is in the package (line {} names {}, looked for {}); \
+                 the md5 list belongs to another package layout, so nothing could be verified",
+                entries.len(),
+                first.line,
+                first.path,
+                join(root, &first.path)
+            ),
+        );
+        return;
+    }
+    let jobs: Vec<(std::path::PathBuf, u64)> =
+        resolved.iter().map(|(_, t)| (source.path_of(&t.path), t.size)).collect();
+    let digests = md5::digest_all(&jobs);
+    let mut ok = 0;
+    for ((e, target), d) in resolved.iter().zip(digests) {
+        match d {
+            Ok(d) if d.eq_ignore_ascii_case(&e.md5) => {
                 ok += 1;
                 report.check_passed(&target.path, "md5 matches md5.txt");
             }

@@ -104,6 +104,8 @@ pub struct ElfInfo {
     pub class_bits: u8,
     pub machine: u16,
     pub entry: u64,
+    /// Program headers, when the image was checked as a programmer (`package::elf`).
+    pub segments: Vec<super::elf::ProgramHeader>,
 }
 
 /// Parse the ELF identification and header.
@@ -118,7 +120,7 @@ pub fn parse_elf(head: &[u8]) -> Option<ElfInfo> {
         2 => u64::from_le_bytes(head.get(24..32)?.try_into().ok()?),
         _ => return None,
     };
-    Some(ElfInfo { class_bits: if class == 1 { 32 } else { 64 }, machine, entry })
+    Some(ElfInfo { class_bits: if class == 1 { 32 } else { 64 }, machine, entry, segments: Vec::new() })
 }
 
 /// An Android boot image header (v0 layout, which Quectel's LK uses).
@@ -237,7 +239,10 @@ mod tests {
         e[4] = 1;
         e[18] = 40;
         e[24..28].copy_from_slice(&0x8000u32.to_le_bytes());
-        assert_eq!(parse_elf(&e).unwrap(), ElfInfo { class_bits: 32, machine: 40, entry: 0x8000 });
+        assert_eq!(
+            parse_elf(&e).unwrap(),
+            ElfInfo { class_bits: 32, machine: 40, entry: 0x8000, segments: vec![] }
+        );
 
         let mut y = vec![0u8; 64];
         y[0] = 3;

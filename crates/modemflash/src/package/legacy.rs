@@ -98,14 +98,34 @@ const RULES: &[Rule] = &[
     (Match::Suffix(".docx"), Kind::Unused("documentation"), &[]),
 ];
 
-/// Required partitions of the flow and the file rule that provides them.
-const REQUIRED: &[(&str, &str)] = &[
-    ("sbl1.mbn", "streaming 0:SBL1"),
-    ("sbl2.mbn", "fastboot sbl2 / streaming 0:SBL2"),
-    ("rpm.mbn", "streaming 0:RPM"),
-    ("appsboot.mbn", "fastboot aboot"),
-    ("boot-oe-msm9615", "fastboot boot"),
-    ("rootfs.yaffs2", "fastboot system"),
+/// What every legacy flow writes (`plan/legacy.rs`: the streaming boot chain, then the
+/// fastboot images): (is a streaming target, target, the file that provides it, why).
+/// Each is required: a flow silently skips a target without a file, which would leave
+/// the module with a mix of old and new firmware (or, for `boot`, an invalidated boot
+/// partition that nothing rewrites).
+const REQUIRED: &[(bool, &str, &str, &str)] = &[
+    (true, "0:SBL1", "sbl1.mbn", "streaming 0:SBL1"),
+    (true, "0:SBL2", "sbl2.mbn", "streaming 0:SBL2 / fastboot sbl2"),
+    (true, "0:RPM", "rpm.mbn", "streaming 0:RPM"),
+    (false, "aboot", "appsboot.mbn", "fastboot aboot / streaming 0:APPSBL"),
+    (false, "dsp1", "dsp1.mbn", "fastboot dsp1"),
+    (false, "dsp2", "dsp2.mbn", "fastboot dsp2 (the modem firmware)"),
+    (false, "dsp3", "dsp3.mbn", "fastboot dsp3"),
+    (
+        false,
+        "boot",
+        "boot-oe-msm9615.img",
+        "fastboot boot; flow A invalidates 0:BOOT to stop in fastboot, so without it the module never boots",
+    ),
+    (false, "system", "*.rootfs.yaffs2", "fastboot system"),
+];
+
+/// Targets a package may leave out, and why that is safe: the flows skip them and the
+/// module keeps what it has.
+const OPTIONAL: &[(&str, &str, &str)] = &[
+    ("userdata", "*.usrfs.yaffs2", "the module keeps its user data partition"),
+    ("recovery", "recovery-boot-oe-msm9615.img", "the module keeps its recovery kernel"),
+    ("recoveryfs", "*recovery-image*.yaffs2", "the module keeps its recovery file system"),
 ];
 
 /// Where each piece of a legacy package is, for the planner.
@@ -251,12 +271,18 @@ pub(super) fn analyse(
     if layout.partition_tables.is_empty() {
         report.error(None, "no usable partition table: partition.mbn or partition2.mbn is needed");
     }
-    for (needle, what) in REQUIRED {
-        if !files
-            .iter()
-            .any(|f| dir_of(&f.path) == root && base(&f.path).to_ascii_lowercase().contains(needle))
-        {
-            report.error(None, &format!("missing {needle} ({what})"));
+    super::fit::check_legacy(&layout, files, report);
+    // By the target each file was given (not by a name fragment: `recovery-boot-oe-…`
+    // must not stand in for `boot-oe-msm9615.img`).
+    for (streaming, target, file, what) in REQUIRED {
+        let list = if *streaming { &layout.streaming } else { &layout.fastboot };
+        if !list.iter().any(|(t, _)| t == target) {
+            report.error(None, &format!("missing {file} ({what}); the package is incomplete"));
+        }
+    }
+    for (target, file, why) in OPTIONAL {
+        if !layout.fastboot.iter().any(|(t, _)| t == target) {
+            report.note(None, &format!("no {file} for {target}: the flow skips it and {why}"));
         }
     }
     report.note(None, "no md5.txt and no Firehose programmer: normal for a legacy MDM9615 package; files are checked by structure");
@@ -323,7 +349,13 @@ fn check_ptable(source: &Source, path: &str, report: &mut Report) -> bool {
         Ok(t) => {
             report.check_passed(
                 path,
-                &format!("user partition table v{} with {} entries", t.version, t.entries.len()),
+                &format!(
+                    "user partition table v{} with {} entries, sizes in {} of {} bytes",
+                    t.version,
+                    t.entries.len(),
+                    t.unit.name(),
+                    t.unit_bytes
+                ),
             );
             report.set_details(path, FileDetails::PartitionTable(t));
             true

@@ -10,13 +10,16 @@
 //!
 //! Every problem is collected (not just the first), each naming its file.
 
+pub mod elf;
 mod firehose;
+mod fit;
 pub mod headers;
 pub mod ihex;
 mod legacy;
 pub mod md5;
 pub mod ptable;
 mod report;
+pub mod revision;
 pub mod source;
 
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ pub use legacy::LegacyLayout;
 pub use report::{FileDetails, FileReport, Finding, Phase, Report, Role, Severity, Use};
 pub use source::{Source, SourceFile};
 
-use crate::catalog::{Chipset, Revision};
+use crate::catalog::Chipset;
 
 /// Errors that stop a package from being opened at all. Problems *inside* a package that
 /// opened are [`Finding`]s in its [`Report`].
@@ -96,6 +99,13 @@ impl Package {
         self.report.is_valid()
     }
 
+    /// The chipset the package is for, from its kind and contents (never from a folder or
+    /// zip name): `.hex` DMSS programmers and 9615 images → MDM9615, a Firehose programmer
+    /// with rawprogram XML → MDM9x07, anything else `Unknown`.
+    pub fn chipset(&self) -> Chipset {
+        self.report.chipset
+    }
+
     /// Absolute path of a package file.
     pub fn path_of(&self, rel: &str) -> PathBuf {
         self.source.path_of(rel)
@@ -138,7 +148,12 @@ pub fn open(path: &Path) -> Result<Package, PackageError> {
         );
     }
     report.chipset = report.kind.chipset();
-    report.revision = report.revision.take().or_else(|| Revision::find_in(&path.to_string_lossy()));
+    let root = legacy
+        .as_ref()
+        .map(|l: &LegacyLayout| l.root.clone())
+        .or_else(|| firehose.as_ref().map(|f: &FirehoseLayout| f.root.clone()))
+        .unwrap_or_default();
+    revision::resolve(&source, &files, &root, report.chipset, &mut report);
     report.finish();
     Ok(Package { source, report, legacy, firehose })
 }

@@ -4,8 +4,14 @@
 //! Header: magic1 0xAA7D1B9A, magic2 0x1F7D48BC, version, partition count (LE32 each)
 //! [C]. Entries are 28 bytes: name[16], then — by the layout of `partition_nand.xml`,
 //! which the table is built from — size (LE32), padding (LE16), which_flash (LE16) and
-//! four attribute bytes. The entry layout past the name is inferred [I]; sizes are shown
-//! in the table's own units (KiB for version 4 tables, per `partition_nand.xml` [I]).
+//! four attribute bytes. The entry layout past the name is inferred [I].
+//!
+//! Units: `partition_nand.xml` names the fields `size_blks` and `pad_blks`, and the table a
+//! real EC20 R1 accepted from QFlash (docs/facts/field-evidence.md, the PARTITION_TABLE frame:
+//! version 3, first entry `0:MIBIB` size 6 padding 4) only makes sense in erase blocks: a
+//! 6 KiB MIBIB cannot exist on a NAND with 128 KiB blocks. So sizes count blocks [I,
+//! strong]. The unit per table version and the NAND geometry are data ([`TableUnits`],
+//! [`NandGeometry`]) so a corrected fact is a one-line change.
 
 use serde::Serialize;
 
@@ -19,6 +25,91 @@ const ENTRY: usize = 28;
 pub const MAX_ENTRIES: u32 = 128;
 /// Size value meaning "grow to the end of the flash".
 pub const GROW: u32 = 0xFFFF_FFFF;
+
+/// NAND geometry: what one block of a partition table is in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NandGeometry {
+    /// Page (program unit) size in bytes.
+    pub page_bytes: u32,
+    /// Pages per erase block.
+    pub pages_per_block: u32,
+}
+
+impl NandGeometry {
+    /// The EC20 R1 (MDM9615) NAND: 2 KiB pages, 64 pages per block = 128 KiB blocks [I]:
+    /// every yaffs2 image of the field package is a whole number of 2048+64-byte chunks
+    /// (docs/facts/field-evidence.md, package listing), and 64 pages per block is the
+    /// usual geometry of such parts.
+    pub const MDM9615: NandGeometry = NandGeometry { page_bytes: 2048, pages_per_block: 64 };
+
+    /// Bytes in one erase block.
+    pub fn block_bytes(self) -> u64 {
+        u64::from(self.page_bytes) * u64::from(self.pages_per_block)
+    }
+}
+
+/// What the size and padding fields of a table count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizeUnit {
+    /// Erase blocks of the NAND geometry.
+    Blocks,
+    /// KiB (what earlier code assumed for every version; kept for configurations).
+    Kib,
+}
+
+impl SizeUnit {
+    /// Plural name for people: `blocks`, `KiB`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeUnit::Blocks => "blocks",
+            SizeUnit::Kib => "KiB",
+        }
+    }
+}
+
+/// Table version → unit, with the NAND geometry that turns blocks into bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableUnits {
+    pub geometry: NandGeometry,
+    /// (table version, unit); versions not listed use `default`.
+    pub per_version: Vec<(u32, SizeUnit)>,
+    pub default: SizeUnit,
+}
+
+/// Versions 3 (the field frame) and 4 (`partition_nand.xml` as documented) count blocks
+/// [I, strong; see the module comment].
+pub const UNITS_BY_VERSION: &[(u32, SizeUnit)] = &[(3, SizeUnit::Blocks), (4, SizeUnit::Blocks)];
+
+impl Default for TableUnits {
+    fn default() -> Self {
+        TableUnits {
+            geometry: NandGeometry::MDM9615,
+            per_version: UNITS_BY_VERSION.to_vec(),
+            default: SizeUnit::Blocks,
+        }
+    }
+}
+
+impl TableUnits {
+    /// The unit of a table version.
+    pub fn unit(&self, version: u32) -> SizeUnit {
+        self.per_version.iter().find(|(v, _)| *v == version).map_or(self.default, |(_, u)| *u)
+    }
+
+    /// Bytes in one unit of a table version.
+    pub fn unit_bytes(&self, version: u32) -> u64 {
+        match self.unit(version) {
+            SizeUnit::Blocks => self.geometry.block_bytes(),
+            SizeUnit::Kib => 1024,
+        }
+    }
+
+    /// True when `version` has its own row (not the fallback).
+    pub fn knows(&self, version: u32) -> bool {
+        self.per_version.iter().any(|(v, _)| *v == version)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PtableError {
@@ -42,16 +133,26 @@ pub struct PartitionEntry {
     pub name: String,
     /// Start, accumulated from the sizes and paddings before it.
     pub start: u64,
-    /// Size (`None` for "grow to the end").
+    /// Size in the table's unit (`None` for "grow to the end").
     pub length: Option<u32>,
     pub padding: u16,
     pub which_flash: u16,
     pub attributes: [u8; 4],
+    /// `start` in bytes.
+    pub start_bytes: u64,
+    /// `length` in bytes (`None` for "grow to the end").
+    pub length_bytes: Option<u64>,
+    /// `padding` in bytes.
+    pub padding_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartitionTable {
     pub version: u32,
+    /// What `start`, `length` and `padding` count.
+    pub unit: SizeUnit,
+    /// Bytes per unit under the assumed geometry.
+    pub unit_bytes: u64,
     pub entries: Vec<PartitionEntry>,
 }
 
@@ -70,8 +171,13 @@ fn le16(b: &[u8], off: usize) -> u16 {
     b.get(off..off + 2).and_then(|s| s.try_into().ok()).map_or(0, u16::from_le_bytes)
 }
 
-/// Parse a user partition table.
+/// Parse a user partition table with the default units ([`TableUnits::default`]).
 pub fn parse(data: &[u8]) -> Result<PartitionTable, PtableError> {
+    parse_with(data, &TableUnits::default())
+}
+
+/// Parse a user partition table, converting sizes to bytes with `units`.
+pub fn parse_with(data: &[u8], units: &TableUnits) -> Result<PartitionTable, PtableError> {
     if data.len() < HEADER {
         return Err(PtableError::Short { len: data.len() });
     }
@@ -92,6 +198,9 @@ pub fn parse(data: &[u8]) -> Result<PartitionTable, PtableError> {
     if body.len() < need {
         return Err(PtableError::Truncated { count, have: body.len(), need });
     }
+    let unit = units.unit(version);
+    let unit_bytes = units.unit_bytes(version);
+    let bytes = |n: u64| n.saturating_mul(unit_bytes);
     let mut start = 0u64;
     let mut entries = Vec::with_capacity(count as usize);
     for e in body.chunks_exact(ENTRY).take(count as usize) {
@@ -108,10 +217,20 @@ pub fn parse(data: &[u8]) -> Result<PartitionTable, PtableError> {
             e.get(27).copied().unwrap_or(0),
         ];
         let length = (size != GROW).then_some(size);
-        entries.push(PartitionEntry { name, start, length, padding, which_flash, attributes });
+        entries.push(PartitionEntry {
+            name,
+            start,
+            length,
+            padding,
+            which_flash,
+            attributes,
+            start_bytes: bytes(start),
+            length_bytes: length.map(|l| bytes(u64::from(l))),
+            padding_bytes: bytes(u64::from(padding)),
+        });
         start = start.saturating_add(u64::from(length.unwrap_or(0))).saturating_add(u64::from(padding));
     }
-    Ok(PartitionTable { version, entries })
+    Ok(PartitionTable { version, unit, unit_bytes, entries })
 }
 
 /// Encode a table (used by the package builder and the simulator's tests).
@@ -152,8 +271,37 @@ mod tests {
         assert_eq!(p.version, 4);
         assert_eq!(p.entries.len(), 3);
         assert_eq!(p.entries[1].start, 1280);
+        assert_eq!(p.entries[1].start_bytes, 1280 * 128 * 1024);
         assert_eq!(p.entries[2].length, None);
         assert_eq!(p.find("sbl1").unwrap().attributes, [0xff, 1, 0, 0xff]);
+    }
+
+    /// The start of the PARTITION_TABLE frame QFlash sent to a real EC20 R1 (field trace,
+    /// after HDLC unescaping: `7d 5d` → `7d`), taken as the table it carries.
+    #[test]
+    fn field_frame_is_a_version_3_table_in_blocks() {
+        let frame: &[u8] = &[
+            0x9a, 0x1b, 0x7d, 0xaa, 0xbc, 0x48, 0x7d, 0x1f, 0x03, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
+            0x30, 0x3a, 0x4d, 0x49, 0x42, 0x49, 0x42, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x06, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+        ];
+        // The trace shows only the start; complete the 16 entries with padding entries.
+        let mut table = frame.to_vec();
+        table.resize(16 + 16 * 28, 0xff);
+        let t = parse(&table).unwrap();
+        assert_eq!((t.version, t.entries.len(), t.unit), (3, 16, SizeUnit::Blocks));
+        let mibib = &t.entries[0];
+        assert_eq!(
+            (mibib.name.as_str(), mibib.length, mibib.padding, mibib.which_flash),
+            ("0:MIBIB", Some(6), 4, 0)
+        );
+        assert_eq!(mibib.length_bytes, Some(6 * 128 * 1024));
+        assert_eq!(t.entries[1].start, 10);
+        assert_eq!(t.entries[1].start_bytes, 10 * 128 * 1024);
+        // Under a KiB reading the MIBIB would be 6 KiB: smaller than one 128 KiB block.
+        let kib = TableUnits { per_version: vec![(3, SizeUnit::Kib)], ..TableUnits::default() };
+        let k = parse_with(&table, &kib).unwrap();
+        assert!(k.entries[0].length_bytes.unwrap() < NandGeometry::MDM9615.block_bytes());
     }
 
     #[test]

@@ -122,8 +122,13 @@ pub struct Report {
     pub kind: PackageKind,
     pub description: &'static str,
     pub chipset: Chipset,
-    /// The firmware revision the package carries, when its name or contents tell.
+    /// The firmware revision the package carries, when its contents or name tell.
     pub revision: Option<Revision>,
+    /// Where `revision` was read.
+    pub revision_source: Option<super::revision::RevisionSource>,
+    /// Every revision the package tells, in order of trust (contents.xml, modem image, zip
+    /// name, folder name); `used` is false for one whose chipset contradicts the contents.
+    pub revision_evidence: Vec<super::revision::RevisionEvidence>,
     /// Module families and USB ids the package is meant for.
     pub fits: Vec<String>,
     pub files: Vec<FileReport>,
@@ -139,6 +144,8 @@ impl Report {
             description: PackageKind::Unknown.describe(),
             chipset: Chipset::Unknown,
             revision: None,
+            revision_source: None,
+            revision_evidence: Vec::new(),
             fits: Vec::new(),
             files: files
                 .iter()

@@ -6,6 +6,7 @@
 //! journal. The real sequences are partly inferred (`quectel-flows.md` §2, `protocols.md`
 //! §10), which is why they are data and not code paths in the executor.
 
+pub mod chip;
 mod firehose;
 mod legacy;
 
@@ -13,9 +14,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Revision;
+use crate::catalog::{Chipset, Revision};
 use crate::package::{Package, PackageKind};
 
+pub use chip::ModuleChip;
 pub use legacy::Flow;
 
 /// A module's state as the executor sees it.
@@ -98,6 +100,10 @@ pub enum Op {
     FirehosePatch { attrs: Vec<(String, String)> },
     /// `<power value="reset">`: EDL → normal.
     FirehosePowerReset { delay_secs: Option<u32> },
+    /// Find out the module's chipset in the mode it is in (revision in normal mode,
+    /// `getvar product` in fastboot, the Sahara MSM HW id in EDL) and stop unless it is
+    /// `expected`. Runs before the first write when planning could not tell (`chip.rs`).
+    CheckChipset { expected: Chipset, package: String },
 }
 
 /// One step.
@@ -167,6 +173,10 @@ pub enum PlanError {
     DoesNotFit { package: String, module: String, why: &'static str },
     #[error("loader directory {dir}: {why}")]
     BadLoaderDir { dir: String, why: String },
+    #[error(
+        "the package is for {package}; the module is {module}. Nothing was written: writing one chipset's firmware onto another's module would leave it unbootable, so this is refused even when forced. Use a package built for the module's chipset"
+    )]
+    WrongChipset { package: String, module: String },
 }
 
 /// What the planner knows about the module.
@@ -174,6 +184,15 @@ pub enum PlanError {
 pub struct ModuleState {
     pub mode: DeviceMode,
     pub revision: Option<String>,
+    /// The chipset, when what the module showed (its USB identity) tells it.
+    pub chip: Option<ModuleChip>,
+}
+
+impl ModuleState {
+    /// A module in `mode` that reports `revision`, chipset not yet told.
+    pub fn new(mode: DeviceMode, revision: Option<String>) -> Self {
+        ModuleState { mode, revision, chip: None }
+    }
 }
 
 /// Build a plan. `done` is the set of step ids an earlier run journaled for this package,
@@ -187,16 +206,24 @@ pub fn build(
     if !package.is_valid() {
         return Err(PlanError::InvalidPackage(package.report.errors().count()));
     }
+    // Before anything else, and whatever `force` says: the chipsets must agree.
+    let chip_check = chip::check(&chip::package_chip(package), module)?;
     let expected = package.report.revision.as_ref().map(|r| r.raw.clone());
     if let (Some(pkg), Some(cur)) = (&package.report.revision, &module.revision) {
         check_fit(pkg, &Revision::parse(cur), opts.force)?;
     }
-    match package.report.kind {
+    let mut plan = match package.report.kind {
         PackageKind::LegacyMdm9615 => legacy::plan(package, module, opts, resume, expected),
         PackageKind::Firehose9x07 => firehose::plan(package, module, opts, resume, expected),
         PackageKind::FastbootImages => Err(PlanError::Unsupported("plain fastboot image")),
         PackageKind::Unknown => Err(PlanError::InvalidPackage(1)),
+    }?;
+    if let (Some(mut step), Some(first)) = (chip_check, plan.steps.first()) {
+        // Checked in the mode the first step runs in (the one the module was found in).
+        step.needs = first.needs;
+        plan.steps.insert(0, step);
     }
+    Ok(plan)
 }
 
 fn check_fit(package: &Revision, module: &Revision, force: bool) -> Result<(), PlanError> {

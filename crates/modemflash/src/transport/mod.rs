@@ -13,6 +13,7 @@
 
 pub mod bulk;
 pub mod memory;
+pub mod replay;
 pub mod serial;
 pub mod tcp;
 #[cfg(unix)]

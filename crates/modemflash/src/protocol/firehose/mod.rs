@@ -13,11 +13,13 @@
 //! - [`scanner`]: streaming split of received bytes into documents and raw data.
 //! - [`data`]: the program data phase (sector-padded chunks from a reader).
 //! - [`client`]: the blocking host driver.
+//! - [`storage`]: the `getstorageinfo` report (`block_size` in bytes).
 
 pub mod client;
 pub mod codec;
 pub mod data;
 pub mod scanner;
+pub mod storage;
 pub mod xml;
 
 use std::time::Duration;

@@ -101,9 +101,17 @@ impl<T: Transport> SaharaClient<T> {
         self.transport
     }
 
+    /// Give the transport back with the bytes received but not used yet (the start of
+    /// the HELLO that follows SWITCH_MODE), for whoever speaks next.
+    pub fn into_parts(mut self) -> (T, Vec<u8>) {
+        let rest = self.framer.take_all();
+        (self.transport, rest)
+    }
+
     /// Upload `image` (a programmer such as `prog_nand_firehose_9x07.mbn` or NPRG) by
     /// serving the target's reads, in whatever order it asks. Progress is bytes served
-    /// (capped at the image size) out of the image size.
+    /// (capped at the image size) out of the image size, and the whole size once the
+    /// target says it is done.
     pub fn upload_image<R: Read + Seek>(
         &mut self,
         mut image: R,
@@ -127,6 +135,9 @@ impl<T: Transport> SaharaClient<T> {
                         progress(served.min(size), size);
                     }
                     Action::Done(done) => {
+                        // The target read what it needed: an ELF's gaps between segments
+                        // are never read, so served bytes fall short of the file size.
+                        progress(size, size);
                         self.framer = Framer::with_bytes(machine.take_unused());
                         return Ok(UploadReport {
                             target: machine.target_hello().copied(),
@@ -145,9 +156,11 @@ impl<T: Transport> SaharaClient<T> {
         }
     }
 
-    /// Command mode (§4.5): HELLO_RESP(mode 3) → CMD_READY, then EXECUTE serial number,
-    /// MSM HW id (READ_CHIP_ID_V3 on v3 targets) and OEM PK hash, then SWITCH_MODE(0) so
-    /// the target starts over with a fresh HELLO (kept for a following upload).
+    /// Command mode (docs/facts/sahara.md): HELLO_RESP(mode 3) → CMD_READY, then EXECUTE
+    /// serial number, MSM HW id (READ_CHIP_ID_V3 on v3 targets) and OEM PK hash, then
+    /// SWITCH_MODE(0): the target answers with a fresh HELLO in that mode (a real 9x07 does,
+    /// bkerler/edl #714), which a following [`Self::upload_image`] reads. A target that
+    /// answers CMD_READY instead is tolerated there.
     pub fn read_identity(&mut self) -> Result<Identity, SaharaError> {
         let mut nudged = false;
         let hello = match self.next_packet(true, "HELLO", &mut nudged)? {

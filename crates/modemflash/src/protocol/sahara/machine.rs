@@ -219,6 +219,9 @@ impl UploadMachine {
                 out.push(Action::Send(Packet::HelloResp(self.config.hello_resp(&h)).encode()));
                 self.state = State::Transfer;
             }
+            // A target left in command mode after SWITCH_MODE answers CMD_READY instead of
+            // the fresh HELLO a real 9x07 sends (bkerler/edl #714): wait on for the HELLO.
+            (State::WaitHello, Packet::CmdReady) => {}
             (State::Transfer, Packet::ReadData { image_id, offset, length }) => {
                 self.on_read(
                     ReadRequest { image_id: image_id.into(), offset: offset.into(), length: length.into() },

@@ -158,10 +158,21 @@ fn end_image_tx_failure_is_named() {
 }
 
 #[test]
+fn cmd_ready_after_switch_mode_is_tolerated_until_the_hello() {
+    // A target left in command mode answers SWITCH_MODE with CMD_READY; a real 9x07 sends
+    // a fresh HELLO (bkerler/edl #714). Either way the upload goes on at the HELLO.
+    let mut m = machine(100);
+    assert!(m.feed(&Packet::CmdReady.encode()).is_empty());
+    assert!(m.waiting_for_hello());
+    let a = m.feed(&hello(2, 3).encode());
+    assert!(matches!(sent(&a[0]), Packet::HelloResp(r) if r.mode == 0), "image transfer is asked for");
+}
+
+#[test]
 fn unexpected_packets_get_a_reset() {
     let mut m = machine(100);
-    assert_reset_then(&m.feed(&Packet::CmdReady.encode()), |e| {
-        matches!(e, SaharaError::Unexpected { expected: "HELLO", got: "CMD_READY", .. })
+    assert_reset_then(&m.feed(&Packet::DoneResp { status: 1 }.encode()), |e| {
+        matches!(e, SaharaError::Unexpected { expected: "HELLO", got: "DONE_RESP", .. })
     });
     let mut m = started(100);
     assert_reset_then(&m.feed(&Packet::DoneResp { status: 1 }.encode()), |e| {
