@@ -501,5 +501,8 @@ mod tests;
 
 /// The little-endian u32 at `at`, 0 when `b` is too short.
 fn le32(b: &[u8], at: usize) -> u32 {
-    at.checked_add(4).and_then(|end| b.get(at..end)).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
+    at.checked_add(4)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }

@@ -288,10 +288,8 @@ fn run_steps(
     }
     // A resumed run met the module in a mode without a revision: the journal kept the one
     // it reported when the update began.
-    let revision_before = plan
-        .revision_before
-        .clone()
-        .or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
+    let revision_before =
+        plan.revision_before.clone().or_else(|| journal.active().and_then(|r| r.revision_before.clone()));
     let change = crate::catalog::RevisionChange::between(
         revision_before.as_deref(),
         revision_after.as_deref(),

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use super::firehose_ops::{Found, probe};
-use crate::transport::replay::Replay;
 use crate::discovery::identity::{IMEI_TIMEOUT, parse_imei};
 use crate::discovery::module_id::ModuleIdentity;
 use crate::discovery::{ModuleBus, Port};
@@ -16,6 +15,7 @@ use crate::protocol::at::AtClient;
 use crate::protocol::fastboot::client::{FastbootClient, FastbootOptions};
 use crate::protocol::sahara::SaharaClient;
 use crate::transport::Transport;
+use crate::transport::replay::Replay;
 
 /// Per-reply timeout of the identity reads (short: they are optional).
 pub const WHOIS_REPLY: Duration = Duration::from_secs(2);
