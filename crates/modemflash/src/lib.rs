@@ -14,6 +14,7 @@ pub mod exec;
 pub mod package;
 pub mod plan;
 pub mod protocol;
+pub mod record;
 pub mod time;
 pub mod transport;
 

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use clap::Args;
 use modemflash::catalog::InterfaceRole;
@@ -16,6 +17,7 @@ use modemflash::discovery::usbbus::{Pick, Tracker, open_port};
 use modemflash::discovery::{ModuleBus, Port};
 use modemflash::plan::DeviceMode;
 use modemflash::protocol::fastboot::{FastbootClient, FastbootOptions};
+use modemflash::record::{self, Recorder, RecordingBus, RecordingTransport, ReplayBus};
 use modemflash::transport::Transport;
 use serde::Serialize;
 
@@ -47,6 +49,8 @@ pub struct InfoArgs {
     pub json: bool,
     #[command(flatten)]
     pub root: RootArg,
+    #[command(flatten)]
+    pub session: super::session::SessionArgs,
 }
 
 /// What `info` learnt.
@@ -84,7 +88,7 @@ fn fastboot_vars(t: Box<dyn Transport>, doc: &mut InfoDoc) {
     }
 }
 
-fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
+fn via_ports(sel: &Selector, rec: Option<&Arc<Recorder>>, doc: &mut InfoDoc) -> Result<(), u8> {
     let (dm, fastboot) = match sel {
         Selector::Serial(p) => (Some(p.clone()), None),
         Selector::Tcp { host, port } => (None, Some(format!("{host}:{port}"))),
@@ -99,16 +103,26 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
         };
         super::target::check_tty(&args, false)?;
     }
-    let mut bus = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {
+    let ports = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {
         error!("{e}");
         exit::USAGE
     })?;
+    let at_exists = ports.at.as_ref().is_some_and(|p| modemflash::transport::serial::tty_present(p));
+    let mut bus: Box<dyn ModuleBus> = match rec {
+        Some(r) => Box::new(RecordingBus::new(Box::new(ports), Arc::clone(r))),
+        None => Box::new(ports),
+    };
+    via_bus(bus.as_mut(), at_exists, &sel.to_string(), doc)
+}
+
+/// Identify through a bus: explicit ports, or a replay.
+fn via_bus(bus: &mut dyn ModuleBus, at_exists: bool, what: &str, doc: &mut InfoDoc) -> Result<(), u8> {
     let mode = bus.detect().map_err(|e| {
         error!("{e}");
         exit::NO_MODULE
     })?;
     let Some(mode) = mode else {
-        error!("nothing answered on {}. {}", sel, host::NO_MODULE_HINT);
+        error!("nothing answered on {what}. {}", host::NO_MODULE_HINT);
         return Err(exit::NO_MODULE);
     };
     doc.mode = Some(mode);
@@ -118,7 +132,6 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
                 error!("{e}");
                 exit::FAILED
             })?;
-            let at_exists = bus.at.as_ref().is_some_and(|p| modemflash::transport::serial::tty_present(p));
             let at = if at_exists { bus.open(Port::At).ok() } else { None };
             doc.identity = identify(Some(dm), at);
             if !at_exists {
@@ -137,7 +150,37 @@ fn via_ports(sel: &Selector, doc: &mut InfoDoc) -> Result<(), u8> {
     Ok(())
 }
 
-fn via_usb(sel: Option<Selector>, root: &RootArg, doc: &mut InfoDoc) -> Result<(), u8> {
+/// `t` recorded as the `port` of the module, when recording.
+fn recorded(t: Box<dyn Transport>, rec: Option<&Arc<Recorder>>, port: Port) -> Box<dyn Transport> {
+    match rec {
+        Some(r) => Box::new(RecordingTransport::open(t, Arc::clone(r), record::port_name(port))),
+        None => t,
+    }
+}
+
+/// A port that could not be opened, in the recording (a replay gives the same failure).
+fn record_failed_open(rec: Option<&Arc<Recorder>>, port: Port, why: &str) {
+    if let Some(r) = rec {
+        r.event(record::Event::Open {
+            port: record::port_name(port).into(),
+            ep: None,
+            kind: None,
+            endpoint: None,
+            max_packet_size: None,
+            zlp: false,
+            port_path: None,
+            usb_serial: None,
+            failed: Some(record::BusErrorRec::Other { text: why.into() }),
+        });
+    }
+}
+
+fn via_usb(
+    sel: Option<Selector>,
+    root: &RootArg,
+    rec: Option<&Arc<Recorder>>,
+    doc: &mut InfoDoc,
+) -> Result<(), u8> {
     let found = host::scan(root).map_err(|e| {
         error!("{e}");
         exit::FAILED
@@ -154,23 +197,35 @@ fn via_usb(sel: Option<Selector>, root: &RootArg, doc: &mut InfoDoc) -> Result<(
         }
     };
     doc.mode = f.device_mode_hint();
+    if let Some(r) = rec {
+        r.event(record::Event::Detect { mode: doc.mode, failed: None });
+    }
+    let open = |port: Port, notes: &mut Vec<String>| match open_port(&f, port) {
+        Ok(t) => Some(recorded(t, rec, port)),
+        Err(e) => {
+            record_failed_open(rec, port, &e);
+            notes.push(format!("{}: {e}", port.name()));
+            None
+        }
+    };
     match doc.mode {
         Some(DeviceMode::Normal) => {
-            let dm =
-                open_port(&f, Port::Dm).map_err(|e| doc.identity.notes.push(format!("DM port: {e}"))).ok();
+            let dm = open(Port::Dm, &mut doc.identity.notes);
             let at = if f.port(InterfaceRole::At).is_some() {
-                open_port(&f, Port::At).map_err(|e| doc.identity.notes.push(format!("AT port: {e}"))).ok()
+                open(Port::At, &mut doc.identity.notes)
             } else {
+                record_failed_open(rec, Port::At, "no AT port");
                 None
             };
             let notes = std::mem::take(&mut doc.identity.notes);
             doc.identity = identify(dm, at);
             doc.identity.notes.splice(0..0, notes);
         }
-        Some(DeviceMode::Fastboot) => match open_port(&f, Port::Fastboot) {
-            Ok(t) => fastboot_vars(t, doc),
-            Err(e) => doc.identity.notes.push(format!("fastboot: {e}")),
-        },
+        Some(DeviceMode::Fastboot) => {
+            if let Some(t) = open(Port::Fastboot, &mut doc.identity.notes) {
+                fastboot_vars(t, doc);
+            }
+        }
         _ => doc.identity.notes.push(format!(
             "the module is in {} mode; its revision and IMEI are read in normal mode",
             f.mode.name()
@@ -236,10 +291,35 @@ pub fn run(args: &InfoArgs) -> u8 {
     };
     let mut doc =
         InfoDoc { device: sel.as_ref().map(ToString::to_string).unwrap_or_default(), ..InfoDoc::default() };
-    let r = match &sel {
-        Some(s @ (Selector::Serial(_) | Selector::Tcp { .. })) => via_ports(s, &mut doc),
-        _ => via_usb(sel.clone(), &args.root, &mut doc),
+    let rec = match super::session::recorder(&args.session, "info") {
+        Ok(r) => r,
+        Err(code) => return code,
     };
+    let r = if let Some(path) = &args.session.replay {
+        match ReplayBus::open(path) {
+            Ok((mut bus, _)) => {
+                doc.device = format!("replay of {}", path.display());
+                let r = via_bus(&mut bus, true, &doc.device.clone(), &mut doc);
+                if let Some(d) = bus.finish() {
+                    error!("{d}");
+                    return exit::FAILED;
+                }
+                r
+            }
+            Err(e) => {
+                error!("--replay {}: {e}", path.display());
+                return exit::USAGE;
+            }
+        }
+    } else {
+        match &sel {
+            Some(s @ (Selector::Serial(_) | Selector::Tcp { .. })) => via_ports(s, rec.as_ref(), &mut doc),
+            _ => via_usb(sel.clone(), &args.root, rec.as_ref(), &mut doc),
+        }
+    };
+    if let Some(e) = rec.as_ref().and_then(|r| r.error()) {
+        tell!("warning: the recording is incomplete: {e}");
+    }
     if let Err(code) = r {
         return code;
     }

@@ -25,6 +25,8 @@ pub struct ListArgs {
     pub json: bool,
     #[command(flatten)]
     pub root: RootArg,
+    #[command(flatten)]
+    pub session: super::session::SessionArgs,
 }
 
 pub fn role_name(role: Option<InterfaceRole>) -> &'static str {
@@ -69,13 +71,71 @@ pub fn render(found: &[Found], out: &mut impl Write) -> std::io::Result<()> {
     Ok(())
 }
 
-pub fn run(args: &ListArgs) -> u8 {
-    let found = match host::scan(&args.root) {
-        Ok(f) => f,
-        Err(e) => {
-            error!("{e}");
-            return exit::FAILED;
+/// The listing from USB (recorded as a `usb-scan` note with --record).
+fn scan(args: &ListArgs) -> Result<Vec<Found>, u8> {
+    let rec = super::session::recorder(&args.session, "list")?;
+    let found = host::scan(&args.root).map_err(|e| {
+        error!("{e}");
+        exit::FAILED
+    })?;
+    if let Some(r) = rec {
+        r.event(modemflash::record::Event::Note {
+            what: USB_SCAN.into(),
+            data: serde_json::to_value(&found).unwrap_or_default(),
+        });
+        if let Some(e) = r.error() {
+            tell!("warning: the recording is incomplete: {e}");
         }
+    }
+    Ok(found)
+}
+
+/// The note a `list` recording keeps its listing in.
+const USB_SCAN: &str = "usb-scan";
+
+/// `list --replay`: the listing a recording holds, as it was recorded.
+fn replay(args: &ListArgs, path: &std::path::Path) -> u8 {
+    let bus = match modemflash::record::ReplayBus::open(path) {
+        Ok((b, _)) => b,
+        Err(e) => {
+            error!("--replay {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let Some(modules) = bus.notes(USB_SCAN).into_iter().next() else {
+        error!(
+            "--replay {}: the recording holds no USB listing (one made by `list --record` does)",
+            path.display()
+        );
+        return exit::USAGE;
+    };
+    let list = modules.as_array().cloned().unwrap_or_default();
+    if args.json {
+        say!("{}", serde_json::json!({ "modules": list }));
+    } else {
+        for m in &list {
+            let n = |k: &str| m.get(k).and_then(serde_json::Value::as_u64).unwrap_or_default();
+            let t = |k: &str| m.get(k).and_then(serde_json::Value::as_str).unwrap_or("?").to_owned();
+            say!(
+                "usb:{:<10} {:04x}:{:04x}  {}  [{} mode]  (recorded)",
+                t("usb_path"),
+                n("vid"),
+                n("pid"),
+                t("family"),
+                t("mode")
+            );
+        }
+    }
+    if list.is_empty() { exit::NO_MODULE } else { exit::OK }
+}
+
+pub fn run(args: &ListArgs) -> u8 {
+    if let Some(path) = &args.session.replay {
+        return replay(args, path);
+    }
+    let found = match scan(args) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     if args.json {
         say!("{}", serde_json::json!({ "modules": found }));

@@ -39,6 +39,8 @@ pub struct PlanCmd {
     /// $XDG_STATE_HOME/modemflash/journal-<fingerprint>.json).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    #[command(flatten)]
+    pub session: super::session::SessionArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,15 +74,21 @@ pub fn run(args: &PlanCmd) -> u8 {
     };
     let fingerprint = plan::fingerprint(&pkg);
     let path = args.journal.clone().unwrap_or_else(|| Journal::default_path(&fingerprint));
-    let mut journal = Journal::open(&path);
+    let mut journal = if args.session.replaying() && args.journal.is_none() {
+        Journal::in_memory()
+    } else {
+        Journal::open(&path)
+    };
     let (state, identity) = if let Some(m) = args.assume_mode {
         (ModuleState::new(m.into(), args.assume_revision.clone()), ModuleIdentity::default())
     } else {
         let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
-        if let Err(code) = target::check_tty(&args.endpoints, resumable) {
+        if !args.session.replaying()
+            && let Err(code) = target::check_tty(&args.endpoints, resumable)
+        {
             return code;
         }
-        let mut bus = match target::bus(&args.endpoints) {
+        let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "plan", false) {
             Ok(b) => b,
             Err(code) => return code,
         };
@@ -90,14 +98,20 @@ pub fn run(args: &PlanCmd) -> u8 {
             IDENTIFY_PATIENCE,
             journal.depth_needed(&fingerprint),
         ) {
-            Ok(Some(s)) => (s.state, s.identity),
+            Ok(Some(s)) => {
+                drop(bus);
+                if session.finish(exit::OK) != exit::OK {
+                    return exit::FAILED;
+                }
+                (s.state, s.identity)
+            }
             Ok(None) => {
                 error!("no module answers on the given endpoints");
-                return exit::NO_MODULE;
+                return session.finish(exit::NO_MODULE);
             }
             Err(e) => {
                 error!("{e}");
-                return exit::NO_MODULE;
+                return session.finish(exit::NO_MODULE);
             }
         }
     };

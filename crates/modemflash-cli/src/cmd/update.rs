@@ -24,7 +24,9 @@ use crate::{exit, hints, ui};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
   modemflash update ./EC20AQAR02A04E2G --port /dev/ttyUSB0 --fastboot tcp:192.168.1.1:5554\n  \
-  modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n\n\
+  modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n  \
+  modemflash update ./fw.zip --port /dev/ttyUSB0 --record run.jsonl   # keep every transfer\n  \
+  modemflash update ./fw.zip --replay run.jsonl                    # that run again, no module\n\n\
 Exit codes: 0 updated, 1 failed (the error says whether a rerun continues), 2 invalid package,\n\
 3 no module found, 4 declined at the prompt (nothing written), 64 usage error,\n\
 130 stopped by Ctrl-C or SIGTERM between steps (rerun the same command to continue).")]
@@ -58,6 +60,8 @@ pub struct UpdateCmd {
     /// from the mode the module is in (other modules' records stay).
     #[arg(long)]
     pub fresh: bool,
+    #[command(flatten)]
+    pub session: super::session::SessionArgs,
 }
 
 /// How long `update` waits for a module that is not on the bus yet.
@@ -70,13 +74,20 @@ pub fn run(args: &UpdateCmd) -> u8 {
     };
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
-    let mut journal = Journal::open(&journal_path);
+    // A replay starts from an empty journal unless one is named (docs/recording.md).
+    let mut journal = if args.session.replaying() && args.journal.is_none() {
+        Journal::in_memory()
+    } else {
+        Journal::open(&journal_path)
+    };
     let fingerprint = plan::fingerprint(&pkg);
     let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
-    if let Err(code) = target::check_tty(&args.endpoints, resumable) {
+    if !args.session.replaying()
+        && let Err(code) = target::check_tty(&args.endpoints, resumable)
+    {
         return code;
     }
-    let mut bus = match target::bus(&args.endpoints) {
+    let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "update", true) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -88,7 +99,9 @@ pub fn run(args: &UpdateCmd) -> u8 {
         opts.fastboot.pacing = Duration::from_millis(ms);
     }
     let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh };
-    update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how)
+    let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how);
+    drop(bus);
+    session.finish(code)
 }
 
 /// How to run and report an update.
@@ -176,7 +189,9 @@ pub fn update(
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
-    let result = exec::run(&plan, pkg, bus, journal, observer, opts);
+    let mut observer = super::session::observer(observer);
+    let result = exec::run(&plan, pkg, bus, journal, observer.as_mut(), opts);
+    drop(observer);
     if crate::out::stdout_closed() {
         tell!("note: standard output was closed early; the update went on to its end regardless.");
     }
