@@ -161,17 +161,10 @@ fn recorded(t: Box<dyn Transport>, rec: Option<&Arc<Recorder>>, port: Port) -> B
 /// A port that could not be opened, in the recording (a replay gives the same failure).
 fn record_failed_open(rec: Option<&Arc<Recorder>>, port: Port, why: &str) {
     if let Some(r) = rec {
-        r.event(record::Event::Open {
-            port: record::port_name(port).into(),
-            ep: None,
-            kind: None,
-            endpoint: None,
-            max_packet_size: None,
-            zlp: false,
-            port_path: None,
-            usb_serial: None,
-            failed: Some(record::BusErrorRec::Other { text: why.into() }),
-        });
+        r.event(record::Event::failed_open(
+            record::port_name(port),
+            record::BusErrorRec::Other { text: why.into() },
+        ));
     }
 }
 

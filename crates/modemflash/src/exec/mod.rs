@@ -157,6 +157,18 @@ pub struct Outcome {
 }
 
 /// Run `plan` against the module on `bus`.
+/// The error of `step` failing at `endpoint` (not yet counted as a repeat).
+fn step_error(step: &Step, endpoint: String, kind: FailureKind, message: String) -> ExecError {
+    ExecError {
+        step: step.id.clone(),
+        title: step.title.clone(),
+        endpoint,
+        kind,
+        message,
+        repeated_failure: None,
+    }
+}
+
 pub fn run(
     plan: &Plan,
     package: &Package,
@@ -166,14 +178,7 @@ pub fn run(
     opts: &ExecOptions,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
-    let fail = |step: &Step, endpoint: String, kind: FailureKind, message: String| ExecError {
-        step: step.id.clone(),
-        title: step.title.clone(),
-        endpoint,
-        kind,
-        message,
-        repeated_failure: None,
-    };
+    let fail = step_error;
     if let Some(first) = plan.steps.first() {
         journal
             .begin(&plan.fingerprint, &plan.package, plan.flow, plan.revision_before.clone())
@@ -204,14 +209,7 @@ fn run_steps(
     opts: &ExecOptions,
     started: Instant,
 ) -> Result<Outcome, ExecError> {
-    let fail = |step: &Step, endpoint: String, kind: FailureKind, message: String| ExecError {
-        step: step.id.clone(),
-        title: step.title.clone(),
-        endpoint,
-        kind,
-        message,
-        repeated_failure: None,
-    };
+    let fail = step_error;
     // Every identity the module shows during the run must agree with what was known.
     let mut known = journal.active().map(|r| r.module.clone()).unwrap_or_default();
     let mut session = ops::Session::default();

@@ -203,6 +203,23 @@ pub enum Event {
     Note { what: String, data: serde_json::Value },
 }
 
+impl Event {
+    /// An open of `port` that failed with `failed` (a replay gives the same failure).
+    pub fn failed_open(port: &str, failed: BusErrorRec) -> Self {
+        Event::Open {
+            port: port.into(),
+            ep: None,
+            kind: None,
+            endpoint: None,
+            max_packet_size: None,
+            zlp: false,
+            port_path: None,
+            usb_serial: None,
+            failed: Some(failed),
+        }
+    }
+}
+
 /// A line of a recording after the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

@@ -187,17 +187,7 @@ impl ModuleBus for RecordingBus<'_> {
                 Ok(Box::new(RecordingTransport::with_ep(t, Arc::clone(&self.rec), ep)))
             }
             Err(e) => {
-                self.rec.event(Event::Open {
-                    port: port_name(port).into(),
-                    ep: None,
-                    kind: None,
-                    endpoint: None,
-                    max_packet_size: None,
-                    zlp: false,
-                    port_path: None,
-                    usb_serial: None,
-                    failed: Some(bus_error_rec(&e)),
-                });
+                self.rec.event(Event::failed_open(port_name(port), bus_error_rec(&e)));
                 Err(e)
             }
         }
