@@ -137,8 +137,8 @@ fn main() {
     // The device-bound ideal: every program's padded bytes at the slower of link and NAND.
     let mut data = 0u64;
     for s in &plan.steps {
-        if let Op::FirehoseProgram { sector_size, .. } = &s.op {
-            let sector = u64::from(*sector_size);
+        if let Op::FirehoseProgram { program } = &s.op {
+            let sector = u64::from(program.sector_size);
             data += s.bytes.div_ceil(sector) * sector;
         }
     }

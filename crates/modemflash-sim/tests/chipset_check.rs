@@ -103,7 +103,7 @@ fn a_fastboot_module_seen_only_through_explicit_ports_is_checked_by_getvar_produ
     let opts = ExecOptions { mode_timeout: WAIT, ..ExecOptions::default() };
     let e = exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut events, &opts).unwrap_err();
     assert_eq!((e.step.as_str(), e.kind), ("check:chipset", FailureKind::WrongChipset));
-    assert!(e.message.contains("fastboot product MDM9607"), "{}", e.message);
+    assert!(e.message().contains("fastboot product MDM9607"), "{}", e.message());
     assert_eq!(writes(&m), 0);
 }
 
@@ -134,7 +134,7 @@ fn in_edl_the_sahara_hw_id_is_checked_before_the_upload() {
     let e =
         exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts).unwrap_err();
     assert_eq!((e.step.as_str(), e.kind), ("check:chipset", FailureKind::WrongChipset));
-    assert!(e.message.contains("another Qualcomm chip (Sahara MSM_ID 0x007050e1)"), "{}", e.message);
+    assert!(e.message().contains("another Qualcomm chip (Sahara MSM_ID 0x007050e1)"), "{}", e.message());
     assert_eq!(writes(&m), 0);
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use modemflash::package::{self, FirehoseLayout, ProgramEntry, XmlOp};
+use modemflash::package::{self, EraseLine, FirehoseLayout, ProgramEntry, Sector, XmlOp};
 use modemflash::protocol::firehose::{
     ConfigureOptions, EraseSpec, FirehoseClient, FirehoseError, ProgramSpec,
 };
@@ -47,21 +47,17 @@ fn firehose(m: &Module, dir: &Path) -> (FirehoseClient<MemoryTransport>, Vec<Str
     (fh, logs)
 }
 
-fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> &'a str {
-    attrs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
 fn extra(attrs: &[(String, String)], names: &[&str]) -> Vec<(String, String)> {
     attrs.iter().filter(|(k, _)| names.contains(&k.as_str())).cloned().collect()
 }
 
-fn erase_spec(attrs: &[(String, String)]) -> EraseSpec {
+fn erase_spec(e: &EraseLine) -> EraseSpec {
     EraseSpec {
-        sector_size: attr(attrs, "SECTOR_SIZE_IN_BYTES").parse().unwrap(),
-        num_partition_sectors: attr(attrs, "num_partition_sectors").parse().unwrap(),
-        start_sector: attr(attrs, "start_sector").into(),
+        sector_size: e.sector_size,
+        num_partition_sectors: e.num_partition_sectors,
+        start_sector: e.start_sector.to_string(),
         physical_partition_number: None,
-        extra: extra(attrs, &["PAGES_PER_BLOCK"]),
+        extra: extra(&e.extra, &["PAGES_PER_BLOCK"]),
     }
 }
 
@@ -72,7 +68,7 @@ fn programs(layout: &FirehoseLayout) -> Vec<ProgramEntry> {
         .iter()
         .filter_map(|op| if let XmlOp::Program(p) = op { Some(p.clone()) } else { None })
         .collect();
-    v.sort_by_key(|p| p.start_sector == "0");
+    v.sort_by_key(|p| p.start_sector == Sector::At(0));
     v
 }
 
@@ -83,11 +79,11 @@ fn program(
 ) -> Result<(), FirehoseError> {
     let spec = ProgramSpec {
         sector_size: p.sector_size,
-        start_sector: p.start_sector.clone(),
+        start_sector: p.start_sector.to_string(),
         physical_partition_number: 0,
         label: p.label.clone(),
-        filename: attr(&p.attrs, "filename").into(),
-        extra: extra(&p.attrs, &["PAGES_PER_BLOCK"]),
+        filename: p.filename.clone(),
+        extra: extra(&p.extra, &["PAGES_PER_BLOCK"]),
     };
     let mut f = File::open(dir.join(&p.file)).unwrap();
     fh.program(&spec, &mut f, p.file_size, &mut |_, _| {}).map(|_| ())
@@ -160,7 +156,7 @@ fn firehose_flashes_the_package_and_the_module_boots_it() {
         .ops
         .iter()
         .find_map(|op| match op {
-            XmlOp::Erase { attrs } if attr(attrs, "start_sector") == "0" => Some(attrs.clone()),
+            XmlOp::Erase(e) if e.start_sector == Sector::At(0) => Some(e.clone()),
             _ => None,
         })
         .unwrap();

@@ -317,7 +317,7 @@ fn plan_entry_from_normal_mode_after_everything_was_written_is_verify_only() {
     let p = plan::build(&pkg, &state, &PlanOptions::default(), Some((&Flow::Firehose9x07, &half))).unwrap();
     assert_eq!(ids(&p)[0], "diag:edl");
     assert!(
-        p.steps.iter().all(|s| !matches!(&s.op, Op::FirehoseProgram { label, .. } if label == "mibib"))
+        p.steps.iter().all(|s| !matches!(&s.op, Op::FirehoseProgram { program } if program.label == "mibib"))
             || half.iter().all(|h| h != "firehose:program:mibib")
     );
     // A module in fastboot has no place in this flow.

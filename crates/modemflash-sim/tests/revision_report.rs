@@ -131,7 +131,7 @@ fn a_module_that_reports_another_revision_than_the_package_names_fails_verify() 
     assert_eq!(err.step, "verify");
     assert_eq!(err.kind, exec::FailureKind::Verify);
     assert!(
-        err.message.contains("reports EC20AQAR02A04E2G, the package installs EC20AQAR02A05E2G"),
+        err.message().contains("reports EC20AQAR02A04E2G, the package installs EC20AQAR02A05E2G"),
         "{err:?}"
     );
 }

@@ -391,7 +391,7 @@ fn another_module_found_mid_run_is_stopped_before_any_write() {
     let e = exec::run(&plan, &pkg, &mut SimBus::new(b.clone()), &mut j, &mut Quiet, &opts()).unwrap_err();
     assert_eq!(e.kind, exec::FailureKind::WrongModule, "{e}");
     assert_eq!(e.step, "sahara:upload");
-    assert!(e.message.contains("chip serial"), "{e}");
+    assert!(e.message().contains("chip serial"), "{e}");
     assert!(written(&b).is_empty(), "{:?}", written(&b));
     // A's record did not take B's identity.
     let chip_a = Journal::open(&journal).records()[0].module.chip_serial;

@@ -12,10 +12,9 @@
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::{err, proto};
+use super::error::{Cause, SparseProblem};
+use super::step::{OpError, on};
 use crate::discovery::Port;
-use crate::exec::FailureKind;
-use crate::exec::ops::OpError;
 use crate::protocol::fastboot::sparse::{Chunk, ChunkKind, SparseError, SparseHeader, SparseReader};
 use crate::protocol::firehose::{FirehoseClient, ProgramSpec};
 use crate::transport::Transport;
@@ -148,21 +147,20 @@ fn open(path: &Path) -> io::Result<BufReader<std::fs::File>> {
     Ok(BufReader::with_capacity(64 * 1024, std::fs::File::open(path)?))
 }
 
-/// Send a sparse image. `data` is the (already open) file; returns the bytes sent.
+/// Send a sparse image whose first sector is `base` (a number: the package refuses a
+/// sparse line without one). `data` is the (already open) file; returns the bytes sent.
 pub(super) fn program<T: Transport>(
     fh: &mut FirehoseClient<T>,
     spec: &ProgramSpec,
+    base: u64,
     data: &mut BufReader<std::fs::File>,
     path: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64, OpError> {
     let name = path.display().to_string();
-    let bad = |why: String| err(Port::Edl, FailureKind::Package, format!("sparse image {name}: {why}"));
-    let sparse_err = |e: SparseError| bad(e.to_string());
-    let io = |e: io::Error| bad(e.to_string());
-    let base: u64 = spec.start_sector.trim().parse().map_err(|_| {
-        bad(format!("start_sector {:?} must be a number to place the image's pieces", spec.start_sector))
-    })?;
+    let bad = |problem: SparseProblem| OpError::on(Port::Edl, Cause::Sparse { path: name.clone(), problem });
+    let sparse_err = |e: SparseError| bad(e.into());
+    let io = |e: io::Error| bad(e.into());
     let sector = u64::from(spec.sector_size.max(1));
     // Pass 1: check every run before the device sees anything.
     let mut check = Runs::new(open(path).map_err(io)?).map_err(sparse_err)?;
@@ -170,9 +168,7 @@ pub(super) fn program<T: Transport>(
     let mut pieces = 0u64;
     while let Some((off, len)) = check.next_run().map_err(sparse_err)? {
         if off % sector != 0 || len % sector != 0 {
-            return Err(bad(format!(
-                "a data run at byte {off} ({len} bytes) is not a whole number of {sector}-byte sectors; it cannot be sent as a separate <program>"
-            )));
+            return Err(bad(SparseProblem::Unaligned { offset: off, len, sector }));
         }
         total += len;
         pieces += 1;
@@ -199,11 +195,11 @@ pub(super) fn program<T: Transport>(
         }
         piece.extra.clone_from(&extra);
         let mut reader = RunReader { sr: &mut sr, blk, cur: None, left: len };
-        fh.program(&piece, &mut reader, len, &mut |d, _| progress(sent + d, total)).map_err(|e| proto(&e))?;
+        fh.program(&piece, &mut reader, len, &mut |d, _| progress(sent + d, total)).map_err(on(Port::Edl))?;
         sent += len;
     }
     if pieces == 0 {
-        return Err(bad("it holds no data".into()));
+        return Err(bad(SparseProblem::Empty));
     }
     Ok(sent)
 }

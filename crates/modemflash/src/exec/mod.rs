@@ -2,16 +2,21 @@
 //! the step in the journal, report progress. A rerun after any interruption continues
 //! from the journal.
 
-mod classify;
+mod chip_ops;
+mod dispatch;
+mod error;
 mod event;
 mod firehose_ops;
+mod firehose_sparse;
 mod journal;
 mod journal_match;
 mod ops;
+mod step;
 mod whois;
 
 use std::time::{Duration, Instant};
 
+pub use error::{Cause, SparseProblem, StepFailure};
 pub use event::{Collect, Event, Observer, Quiet};
 pub use journal::{Basis, FailureRecord, Journal, JournalMatch, JournalRecord};
 pub use whois::{Depth, read_identity};
@@ -128,15 +133,19 @@ pub enum FailureKind {
     WrongChipset,
 }
 
-/// A failed step: which, where, what.
+/// A failed step: which, where, what, and its typed cause.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("step {step} ({title}) on {endpoint}: {message}")]
+#[error("step {step} ({title}) on {endpoint}: {cause}")]
 pub struct ExecError {
     pub step: String,
     pub title: String,
     pub endpoint: String,
     pub kind: FailureKind,
-    pub message: String,
+    /// The mode the step needs (the one waited for when the kind is `ModeTimeout`).
+    pub mode: DeviceMode,
+    /// Why: the protocol client's error, a package file, or the executor's own finding.
+    #[source]
+    pub cause: std::sync::Arc<Cause>,
     /// `Some(n)`: the n-th run in a row (n ≥ 2) that failed at this step in this way, per
     /// the journal. A rerun alone will not help.
     pub repeated_failure: Option<u32>,
@@ -156,19 +165,28 @@ pub struct Outcome {
     pub elapsed_ms: u64,
 }
 
-/// Run `plan` against the module on `bus`.
+impl ExecError {
+    /// The cause's text, without the step.
+    #[must_use]
+    pub fn message(&self) -> String {
+        self.cause.to_string()
+    }
+}
+
 /// The error of `step` failing at `endpoint` (not yet counted as a repeat).
-fn step_error(step: &Step, endpoint: String, kind: FailureKind, message: String) -> ExecError {
+fn step_error(step: &Step, endpoint: String, kind: FailureKind, cause: impl Into<Cause>) -> ExecError {
     ExecError {
         step: step.id.clone(),
         title: step.title.clone(),
         endpoint,
         kind,
-        message,
+        mode: step.needs,
+        cause: std::sync::Arc::new(cause.into()),
         repeated_failure: None,
     }
 }
 
+/// Run `plan` against the module on `bus`.
 pub fn run(
     plan: &Plan,
     package: &Package,
@@ -178,11 +196,11 @@ pub fn run(
     opts: &ExecOptions,
 ) -> Result<Outcome, ExecError> {
     let started = Instant::now();
-    let fail = step_error;
+
     if let Some(first) = plan.steps.first() {
         journal
             .begin(&plan.fingerprint, &plan.package, plan.flow, plan.revision_before.clone())
-            .map_err(|e| fail(first, journal_name(journal), FailureKind::Journal, e.to_string()))?;
+            .map_err(|e| step_error(first, journal_name(journal), FailureKind::Journal, Cause::Journal(e)))?;
     }
     for id in &plan.skipped {
         observer.event(&Event::StepSkipped { step: id.clone() });
@@ -209,10 +227,9 @@ fn run_steps(
     opts: &ExecOptions,
     started: Instant,
 ) -> Result<Outcome, ExecError> {
-    let fail = step_error;
     // Every identity the module shows during the run must agree with what was known.
     let mut known = journal.active().map(|r| r.module.clone()).unwrap_or_default();
-    let mut session = ops::Session::default();
+    let mut session = step::Session::default();
     let mut revision_after = None;
     let mut bytes_written = 0;
     let total = plan.steps.len();
@@ -239,19 +256,20 @@ fn run_steps(
                     } else {
                         FailureKind::Open
                     };
-                    return Err(fail(step, bus.endpoint(port_for(step.needs)), kind, e.to_string()));
+                    return Err(step_error(step, bus.endpoint(port_for(step.needs)), kind, e));
                 }
             }
             session.mode = Some(step.needs);
             let seen = read_identity(bus, step.needs, Depth::Light);
-            check_identity(&mut known, &seen, journal)
-                .map_err(|m| fail(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
+            check_identity(&mut known, &seen, journal).map_err(|m| {
+                step_error(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m)
+            })?;
             let _ = journal.expect(step.needs);
         }
         // Timed from here: the wait for re-enumeration is not part of the step's speed.
         let t0 = Instant::now();
-        let mut cx = ops::Cx { bus: &mut *bus, package, observer: &mut *observer, opts, step };
-        match ops::run(&mut session, &mut cx) {
+        let mut cx = step::Cx { bus: &mut *bus, package, observer: &mut *observer, opts, step };
+        match dispatch::run(&mut session, &mut cx) {
             Ok(r) => {
                 if let Some(rev) = r.revision {
                     revision_after = Some(rev);
@@ -260,12 +278,12 @@ fn run_steps(
             }
             Err(e) => {
                 session.close();
-                return Err(fail(step, bus.endpoint(e.port), e.kind, e.message));
+                return Err(step_error(step, bus.endpoint(e.port), e.kind, e.cause));
             }
         }
         let learned = std::mem::take(&mut session.learned);
         check_identity(&mut known, &learned, journal)
-            .map_err(|m| fail(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
+            .map_err(|m| step_error(step, bus.endpoint(port_for(step.needs)), FailureKind::WrongModule, m))?;
         if let Some(next) = step.leads_to {
             // The module leaves the bus: every open port is stale.
             session.close();
@@ -274,7 +292,7 @@ fn run_steps(
         }
         journal
             .mark(&step.id)
-            .map_err(|e| fail(step, journal_name(journal), FailureKind::Journal, e.to_string()))?;
+            .map_err(|e| step_error(step, journal_name(journal), FailureKind::Journal, Cause::Journal(e)))?;
         observer
             .event(&Event::StepDone { step: step.id.clone(), elapsed_ms: t0.elapsed().as_millis() as u64 });
     }
@@ -282,7 +300,7 @@ fn run_steps(
     if let Some(last) = plan.steps.last() {
         journal
             .complete()
-            .map_err(|e| fail(last, journal_name(journal), FailureKind::Journal, e.to_string()))?;
+            .map_err(|e| step_error(last, journal_name(journal), FailureKind::Journal, Cause::Journal(e)))?;
     }
     // A resumed run met the module in a mode without a revision: the journal kept the one
     // it reported when the update began.
@@ -326,14 +344,7 @@ fn wait_mode(bus: &mut dyn ModuleBus, mode: DeviceMode, opts: &ExecOptions) -> R
 
 /// The error for a stop on request before `step`.
 fn cancelled(step: &Step, bus: &dyn ModuleBus) -> ExecError {
-    ExecError {
-        step: step.id.clone(),
-        title: step.title.clone(),
-        endpoint: bus.endpoint(port_for(step.needs)),
-        kind: FailureKind::Cancelled,
-        message: "stopped on request before this step; every earlier step is done and journaled".into(),
-        repeated_failure: None,
-    }
+    step_error(step, bus.endpoint(port_for(step.needs)), FailureKind::Cancelled, StepFailure::Cancelled)
 }
 
 /// Compare what the module shows now with what the run knows; learn and journal it when
@@ -342,17 +353,14 @@ fn check_identity(
     known: &mut ModuleIdentity,
     seen: &ModuleIdentity,
     journal: &mut Journal,
-) -> Result<(), String> {
+) -> Result<(), StepFailure> {
     if let Comparison::Other { kind, recorded, seen: now } = known.compare(seen) {
-        return Err(format!(
-            "this is another module: its {} is {now}, the module this update {} has {recorded}",
-            kind.name(),
-            if journal.active().is_some_and(|r| !r.done.is_empty()) {
-                "was journaled on"
-            } else {
-                "started on"
-            }
-        ));
+        return Err(StepFailure::OtherModule {
+            what: kind.name(),
+            seen: now,
+            recorded,
+            journaled: journal.active().is_some_and(|r| !r.done.is_empty()),
+        });
     }
     let before = known.clone();
     known.merge(seen);
@@ -377,12 +385,12 @@ pub fn port_for(mode: DeviceMode) -> Port {
 }
 
 /// What answers on an EDL interface: `true` for a running Firehose programmer, `false` for
-/// a boot ROM (Sahara) or anything else. Reads what the interface says first and sends a
-/// `<nop>` when it says nothing. Public for tools and the fuzz target.
+/// a boot ROM (Sahara) or anything else (`protocol::edl::probe` with its default policy).
+/// Public for tools and the fuzz target.
 pub fn probe_edl(
     link: &mut Box<dyn crate::transport::Transport>,
 ) -> Result<bool, crate::transport::TransportError> {
-    firehose_ops::probe(link).map(|f| firehose_ops::is_firehose(&f))
+    crate::protocol::edl::probe(link, &crate::protocol::edl::EdlProbe::default()).map(|f| f.is_firehose())
 }
 
 /// Every mode a module can be found in.

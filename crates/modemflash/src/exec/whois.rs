@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use super::firehose_ops::{Found, probe};
 use crate::discovery::identity::{IMEI_TIMEOUT, parse_imei};
 use crate::discovery::module_id::ModuleIdentity;
 use crate::discovery::{ModuleBus, Port};
 use crate::plan::DeviceMode;
 use crate::protocol::at::AtClient;
+use crate::protocol::edl::{EdlProbe, Found, probe};
 use crate::protocol::fastboot::client::{FastbootClient, FastbootOptions};
 use crate::protocol::sahara::SaharaClient;
 use crate::transport::Transport;
@@ -72,7 +72,7 @@ pub fn read_identity(bus: &mut dyn ModuleBus, mode: DeviceMode, depth: Depth) ->
 /// Firehose programmer does not say it again; its start-up log did).
 fn sahara_serial(bus: &mut dyn ModuleBus) -> Option<u32> {
     let mut link = bus.open(Port::Edl).ok()?;
-    let Ok(Found::Sahara(head)) = probe(&mut link) else { return None };
+    let Ok(Found::Sahara(head)) = probe(&mut link, &EdlProbe::default()) else { return None };
     let mut sahara = SaharaClient::new(Box::new(Replay::new(link, head)) as Box<dyn Transport>);
     sahara.read_identity().ok().map(|i| i.serial)
 }

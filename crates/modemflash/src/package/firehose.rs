@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::firehose_lines::{EraseLine, PatchLine, ProgramEntry, attr};
 use super::md5;
 use super::report::{FileDetails, Phase, Report, Role, Use};
 use super::source::{Source, SourceFile};
@@ -24,37 +25,18 @@ const PROGRAMMER_PATTERNS: &[(&str, &str)] = &[
     ("prog_", ".mbn"),
 ];
 
-/// One `<program>` line, resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProgramEntry {
-    pub label: String,
-    /// Package-relative path of the image.
-    pub file: String,
-    pub file_size: u64,
-    pub sector_size: u32,
-    pub start_sector: String,
-    pub num_partition_sectors: u64,
-    pub sparse: bool,
-    /// All attributes as written, for sending the line on.
-    pub attrs: Vec<(String, String)>,
-}
-
-/// One operation from the XML files, in file order.
+/// One operation from the XML files, in file order, typed when the package opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum XmlOp {
     Program(ProgramEntry),
-    Erase {
-        attrs: Vec<(String, String)>,
-    },
+    Erase(EraseLine),
     /// A `vendor="quectel"` line, sent verbatim.
     Vendor {
         element: String,
         attrs: Vec<(String, String)>,
     },
-    Patch {
-        attrs: Vec<(String, String)>,
-    },
+    Patch(PatchLine),
 }
 
 /// Where each piece of a Firehose package is, for the planner.
@@ -112,10 +94,6 @@ fn resolve(dir: &str, filename: &str) -> Option<String> {
 
 fn attrs_of(node: roxmltree::Node<'_, '_>) -> Vec<(String, String)> {
     node.attributes().map(|a| (a.name().to_owned(), a.value().to_owned())).collect()
-}
-
-fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 fn read_text(source: &Source, path: &str) -> Result<String, String> {
@@ -207,7 +185,7 @@ pub(super) fn analyse(
             }
             match tag {
                 "program" => {
-                    if let Some(p) = check_program(files, &fh_dir, &x.path, attrs, report) {
+                    if let Some(p) = check_program(files, &fh_dir, &x.path, &attrs, report) {
                         layout.ops.push(XmlOp::Program(p));
                     }
                 }
@@ -218,13 +196,19 @@ pub(super) fn analyse(
                             "an <erase> without SECTOR_SIZE_IN_BYTES is skipped (as QFirehose does)",
                         );
                     } else {
-                        layout.ops.push(XmlOp::Erase { attrs });
+                        match EraseLine::parse(&attrs) {
+                            Ok(line) => layout.ops.push(XmlOp::Erase(line)),
+                            Err(e) => report.error(Some(&x.path), &e),
+                        }
                     }
                 }
                 "patch" => {
                     let file = attr(&attrs, "filename").unwrap_or("");
                     if file.eq_ignore_ascii_case("DISK") {
-                        layout.ops.push(XmlOp::Patch { attrs });
+                        match PatchLine::parse(&attrs) {
+                            Ok(line) => layout.ops.push(XmlOp::Patch(line)),
+                            Err(e) => report.error(Some(&x.path), &e),
+                        }
                     }
                     // Patches against host files are applied by the tool that built the
                     // package; the device only sees DISK patches (`docs/facts/firehose.md`).
@@ -335,11 +319,11 @@ fn check_program(
     files: &[SourceFile],
     fh_dir: &str,
     xml: &str,
-    attrs: Vec<(String, String)>,
+    attrs: &[(String, String)],
     report: &mut Report,
 ) -> Option<ProgramEntry> {
-    let filename = attr(&attrs, "filename").unwrap_or("").trim().to_owned();
-    let label = attr(&attrs, "label").unwrap_or("?").to_owned();
+    let filename = attr(attrs, "filename").unwrap_or("").trim().to_owned();
+    let label = attr(attrs, "label").unwrap_or("?").to_owned();
     if filename.is_empty() {
         return None; // empty filename means "skip" (`docs/facts/firehose.md`)
     }
@@ -357,17 +341,23 @@ fn check_program(
         );
         return None;
     };
-    let sector: u32 = match attr(&attrs, "SECTOR_SIZE_IN_BYTES").and_then(|s| s.trim().parse().ok()) {
+    let sector: u32 = match attr(attrs, "SECTOR_SIZE_IN_BYTES").and_then(|s| s.trim().parse().ok()) {
         Some(s) if s > 0 => s,
         _ => {
             report.error(Some(xml), &format!("<program label={label:?}> has no valid SECTOR_SIZE_IN_BYTES"));
             return None;
         }
     };
-    let start = attr(&attrs, "start_sector").unwrap_or("").trim().to_owned();
-    let declared: Option<u64> = attr(&attrs, "num_partition_sectors").and_then(|s| s.trim().parse().ok());
-    let needed = file.size.div_ceil(u64::from(sector));
-    let sparse = attr(&attrs, "sparse").is_some_and(|s| s.eq_ignore_ascii_case("true"));
+    let entry = match ProgramEntry::parse(attrs, file.path.clone(), file.size, sector) {
+        Ok(e) => e,
+        Err(e) => {
+            report.error(Some(xml), &format!("<program label={label:?}>: {e}"));
+            return None;
+        }
+    };
+    let declared: Option<u64> = attr(attrs, "num_partition_sectors").and_then(|s| s.trim().parse().ok());
+    let needed = entry.num_partition_sectors;
+    let sparse = entry.sparse;
     match declared {
         Some(n) if n < needed && !sparse => report.warning(
             Some(xml),
@@ -376,30 +366,28 @@ fn check_program(
         Some(_) => {}
         None => report.note(Some(xml), &format!("<program label={label:?}>: no num_partition_sectors; computed as {needed}")),
     }
-    if let (Ok(s), Some(last)) =
-        (start.parse::<u64>(), attr(&attrs, "last_sector").and_then(|s| s.trim().parse::<u64>().ok()))
+    let start = &entry.start_sector;
+    if let (Some(s), Some(last)) =
+        (start.number(), attr(attrs, "last_sector").and_then(|s| s.trim().parse::<u64>().ok()))
         && let Some(n) = declared
         && n > 0
         && s.checked_add(n - 1) != Some(last)
     {
         report.error(Some(xml), &format!("<program label={label:?}>: start_sector {s} + num_partition_sectors {n} - 1 != last_sector {last}"));
     }
-    if start.parse::<u64>().is_err() {
-        report.note(Some(xml), &format!("<program label={label:?}>: start_sector {start:?} is an expression; the programmer evaluates it"));
+    if start.number().is_none() {
+        report.note(
+            Some(xml),
+            &format!(
+                "<program label={label:?}>: start_sector {:?} is an expression; the programmer evaluates it",
+                start.to_string()
+            ),
+        );
     }
     let target = format!("{label} @ sector {start}");
     report.set_role(&file.path, Role::FirehoseImage, vec![Use { phase: Phase::Firehose, target }]);
     report.check_passed(&file.path, &format!("{needed} sectors of {sector} bytes"));
-    Some(ProgramEntry {
-        label,
-        file: file.path.clone(),
-        file_size: file.size,
-        sector_size: sector,
-        start_sector: start,
-        num_partition_sectors: needed,
-        sparse,
-        attrs,
-    })
+    Some(entry)
 }
 
 fn check_contents(source: &Source, files: &[SourceFile], root: &str, report: &mut Report) {

@@ -12,6 +12,7 @@
 
 pub mod elf;
 mod firehose;
+mod firehose_lines;
 mod fit;
 pub mod headers;
 pub mod ihex;
@@ -24,7 +25,8 @@ pub mod source;
 
 use std::path::{Path, PathBuf};
 
-pub use firehose::{FirehoseLayout, ProgramEntry, XmlOp};
+pub use firehose::{FirehoseLayout, XmlOp};
+pub use firehose_lines::{EraseLine, PatchLine, ProgramEntry, Sector};
 pub use legacy::LegacyLayout;
 pub use report::{FileDetails, FileReport, Finding, Phase, Report, Role, Severity, Use};
 pub use source::{Source, SourceFile};

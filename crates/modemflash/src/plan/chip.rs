@@ -168,7 +168,11 @@ pub fn check(package: &PackageChip, module: &ModuleState) -> Result<Option<Step>
         leads_to: None,
         durable: false,
         bytes: 0,
-        op: Op::CheckChipset { expected: package.chipset, package: package.what.clone() },
+        op: Op::CheckChipset {
+            expected: package.chipset,
+            package: package.what.clone(),
+            probe: crate::protocol::edl::EdlProbe::default(),
+        },
     }))
 }
 

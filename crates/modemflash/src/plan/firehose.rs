@@ -14,30 +14,21 @@
 //! [inferred] inferred from NAND semantics; the 9x07 programmer's own behaviour is not recorded.
 
 use super::{DeviceMode, Flow, ModuleState, Op, Plan, PlanError, PlanOptions, Step};
-use crate::package::{FirehoseLayout, Package, ProgramEntry, XmlOp};
+use crate::package::{EraseLine, FirehoseLayout, Package, ProgramEntry, Sector, XmlOp};
+use crate::protocol::edl::EdlProbe;
 
 /// `DelayInSeconds` of the final power reset (QFirehose and qdl send 10, `docs/facts/firehose.md`) [confirmed].
 pub const POWER_RESET_DELAY_SECS: u32 = 10;
 /// `MemoryName` for the 9x07 NAND parts (`docs/facts/firehose.md`) [confirmed].
 pub const MEMORY_NAME: &str = "nand";
 
-fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
-}
-
 fn short(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-/// A numeric sector range `[start, start + count)` of an erase line, if it has one.
-fn erase_range(attrs: &[(String, String)]) -> Option<(u64, u64)> {
-    let start = attr(attrs, "start_sector")?.parse::<u64>().ok()?;
-    let count = attr(attrs, "num_partition_sectors")?.parse::<u64>().ok()?;
-    Some((start, start.saturating_add(count)))
-}
-
-fn is_sbl(start_sector: Option<&str>) -> bool {
-    start_sector == Some("0")
+/// The SBL is the line at sector 0 (QFirehose's order, `docs/facts/firehose.md`) [confirmed].
+fn is_sbl(start_sector: &Sector) -> bool {
+    *start_sector == Sector::At(0)
 }
 
 struct Builder {
@@ -56,9 +47,9 @@ impl Builder {
         self.steps.push(step);
     }
 
-    fn erase(&mut self, attrs: &[(String, String)]) {
-        let start = attr(attrs, "start_sector").unwrap_or("?").to_owned();
-        let count = attr(attrs, "num_partition_sectors").unwrap_or("?");
+    fn erase(&mut self, erase: &EraseLine) {
+        let start = &erase.start_sector;
+        let count = erase.num_partition_sectors;
         self.push(Step {
             id: format!("firehose:erase:{start}"),
             title: format!("erase {count} sectors from sector {start}"),
@@ -66,7 +57,7 @@ impl Builder {
             leads_to: None,
             durable: true,
             bytes: 0,
-            op: Op::FirehoseErase { attrs: attrs.to_vec() },
+            op: Op::FirehoseErase { erase: erase.clone() },
         });
     }
 
@@ -79,14 +70,7 @@ impl Builder {
             leads_to: None,
             durable: true,
             bytes: p.file_size,
-            op: Op::FirehoseProgram {
-                label: p.label.clone(),
-                file: p.file.clone(),
-                sector_size: p.sector_size,
-                start_sector: p.start_sector.clone(),
-                sparse: p.sparse,
-                attrs: p.attrs.clone(),
-            },
+            op: Op::FirehoseProgram { program: p.clone() },
         });
     }
 }
@@ -117,7 +101,7 @@ fn steps(
         leads_to: None,
         durable: false,
         bytes: prog_size,
-        op: Op::SaharaUpload { programmer },
+        op: Op::SaharaUpload { programmer, probe: EdlProbe::default() },
     });
     b.push(Step {
         id: "firehose:configure".into(),
@@ -128,13 +112,10 @@ fn steps(
         bytes: 0,
         op: Op::FirehoseConfigure { memory: MEMORY_NAME.into() },
     });
-    let erases: Vec<&Vec<(String, String)>> = layout
-        .ops
-        .iter()
-        .filter_map(|op| if let XmlOp::Erase { attrs } = op { Some(attrs) } else { None })
-        .collect();
-    for attrs in erases.iter().filter(|a| is_sbl(attr(a, "start_sector"))) {
-        b.erase(attrs);
+    let erases: Vec<&EraseLine> =
+        layout.ops.iter().filter_map(|op| if let XmlOp::Erase(e) = op { Some(e) } else { None }).collect();
+    for e in erases.iter().filter(|e| is_sbl(&e.start_sector)) {
+        b.erase(e);
     }
     let vendor = layout.ops.iter().filter_map(|op| match op {
         XmlOp::Vendor { element, attrs } => Some((element, attrs)),
@@ -153,22 +134,22 @@ fn steps(
             });
         }
     }
-    for attrs in erases.iter().filter(|a| !is_sbl(attr(a, "start_sector"))) {
-        b.erase(attrs);
+    for e in erases.iter().filter(|e| !is_sbl(&e.start_sector)) {
+        b.erase(e);
     }
     let programs: Vec<&ProgramEntry> =
         layout.ops.iter().filter_map(|op| if let XmlOp::Program(p) = op { Some(p) } else { None }).collect();
-    for p in programs.iter().filter(|p| !is_sbl(Some(p.start_sector.as_str()))) {
+    for p in programs.iter().filter(|p| !is_sbl(&p.start_sector)) {
         b.program(p);
     }
-    for p in programs.iter().filter(|p| is_sbl(Some(p.start_sector.as_str()))) {
+    for p in programs.iter().filter(|p| is_sbl(&p.start_sector)) {
         b.program(p);
     }
     let mut patches = 0;
     for op in &layout.ops {
-        if let XmlOp::Patch { attrs } = op {
+        if let XmlOp::Patch(patch) = op {
             patches += 1;
-            let what = attr(attrs, "what").unwrap_or("DISK patch");
+            let what = patch.what.as_deref().unwrap_or("DISK patch");
             b.push(Step {
                 id: format!("firehose:patch:{patches}"),
                 title: format!("patch: {what}"),
@@ -176,7 +157,7 @@ fn steps(
                 leads_to: None,
                 durable: false,
                 bytes: 0,
-                op: Op::FirehosePatch { attrs: attrs.clone() },
+                op: Op::FirehosePatch { patch: patch.clone() },
             });
         }
     }
@@ -210,15 +191,15 @@ fn skip_on_resume(step: &Step, all: &[Step], done: &[String]) -> bool {
     if !step.durable || !done.contains(&step.id) {
         return false;
     }
-    let Op::FirehoseErase { attrs } = &step.op else { return true };
-    let Some((from, to)) = erase_range(attrs) else {
+    let Op::FirehoseErase { erase } = &step.op else { return true };
+    let Some((from, to)) = erase.range() else {
         // No numeric range: cannot tell what it covers; erase again unless every program
         // is done.
         return all.iter().all(|s| !matches!(s.op, Op::FirehoseProgram { .. }) || done.contains(&s.id));
     };
     all.iter().all(|s| match &s.op {
-        Op::FirehoseProgram { start_sector, .. } => {
-            let inside = start_sector.parse::<u64>().map_or(true, |p| (from..to).contains(&p));
+        Op::FirehoseProgram { program } => {
+            let inside = program.start_sector.number().is_none_or(|p| (from..to).contains(&p));
             !inside || done.contains(&s.id)
         }
         _ => true,

@@ -121,7 +121,7 @@ impl Ctx<'_> {
             DeviceMode::Dload,
             Some(DeviceMode::Streaming),
             false,
-            Op::DmssUpload { programmers: progs },
+            Op::DmssUpload { programmers: progs, fallback: super::ProgrammerFallback::TryNext },
         );
     }
 
@@ -132,7 +132,13 @@ impl Ctx<'_> {
             DeviceMode::Streaming,
             None,
             false,
-            Op::StreamingSession { tables: self.layout.partition_tables.clone(), download_flag: flag },
+            Op::StreamingSession {
+                tables: super::PartitionTables {
+                    candidates: self.layout.partition_tables.clone(),
+                    override_first: true,
+                },
+                download_flag: flag,
+            },
         );
     }
 

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Chipset, Revision};
-use crate::package::{Package, PackageKind};
+use crate::package::{EraseLine, Package, PackageKind, PatchLine, ProgramEntry};
+use crate::protocol::edl::EdlProbe;
 
 pub use chip::ModuleChip;
 pub use legacy::Flow;
@@ -55,11 +56,12 @@ pub enum Op {
     DiagToDload,
     /// `AT+QFASTBOOT`: normal → fastboot.
     AtToFastboot,
-    /// Upload a DMSS programmer (first that works) and GO: DLOAD → streaming.
-    DmssUpload { programmers: Vec<String> },
-    /// HELLO, SECURITY_MODE trusted, PARTITION_TABLE (tables in order of preference),
-    /// optionally the Quectel download flag.
-    StreamingSession { tables: Vec<String>, download_flag: bool },
+    /// Upload a DMSS programmer and GO: DLOAD → streaming. `fallback` says whether the
+    /// next programmer is tried when one fails.
+    DmssUpload { programmers: Vec<String>, fallback: ProgrammerFallback },
+    /// HELLO, SECURITY_MODE trusted, PARTITION_TABLE (tables in order of preference, and
+    /// what to do when none is accepted), optionally the Quectel download flag.
+    StreamingSession { tables: PartitionTables, download_flag: bool },
     /// Write one file to a named partition.
     StreamingWrite { partition: String, file: String },
     /// Overwrite the start of a partition so the boot loader treats it as invalid
@@ -79,30 +81,51 @@ pub enum Op {
     DiagToEdl,
     /// Sahara upload of the Firehose programmer, serving the image id the target asks for;
     /// skipped when a programmer already answers on the EDL interface.
-    SaharaUpload { programmer: String },
+    /// `probe` says how the EDL interface is probed and whether a running programmer is used.
+    SaharaUpload { programmer: String, probe: EdlProbe },
     /// Firehose `<configure>`, negotiating the payload size.
     FirehoseConfigure { memory: String },
     /// An `<erase>` line of the package.
-    FirehoseErase { attrs: Vec<(String, String)> },
+    FirehoseErase { erase: EraseLine },
     /// A `vendor="quectel"` line, sent verbatim.
     FirehoseVendor { element: String, attrs: Vec<(String, String)> },
     /// A `<program>` line with its image (sparse images as one program per data run).
-    FirehoseProgram {
-        label: String,
-        file: String,
-        sector_size: u32,
-        start_sector: String,
-        sparse: bool,
-        attrs: Vec<(String, String)>,
-    },
+    FirehoseProgram { program: ProgramEntry },
     /// A DISK `<patch>` line.
-    FirehosePatch { attrs: Vec<(String, String)> },
+    FirehosePatch { patch: PatchLine },
     /// `<power value="reset">`: EDL → normal.
     FirehosePowerReset { delay_secs: Option<u32> },
     /// Find out the module's chipset in the mode it is in (revision in normal mode,
     /// `getvar product` in fastboot, the Sahara MSM HW id in EDL) and stop unless it is
     /// `expected`. Runs before the first write when planning could not tell (`chip.rs`).
-    CheckChipset { expected: Chipset, package: String },
+    /// In EDL the interface is probed with `probe`.
+    CheckChipset {
+        expected: Chipset,
+        package: String,
+        #[serde(default)]
+        probe: EdlProbe,
+    },
+}
+
+/// Whether the next DMSS programmer is tried when one cannot be started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProgrammerFallback {
+    /// Try the programmers in order; the first that starts wins (QFlash: NPRG, then ENPRG,
+    /// `docs/facts/dmss.md`) [confirmed].
+    TryNext,
+    /// Only the first.
+    FirstOnly,
+}
+
+/// The partition tables a streaming session offers, in order of preference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionTables {
+    /// Package files, each sent without override until one is accepted.
+    pub candidates: Vec<String>,
+    /// When every table differs from the flash, force the first one (override 1): the
+    /// package's table is the one its images are laid out for [inferred].
+    pub override_first: bool,
 }
 
 /// One step.

@@ -7,6 +7,7 @@
 pub mod at;
 pub mod diag;
 pub mod dmss;
+pub mod edl;
 pub mod fastboot;
 pub mod firehose;
 pub mod hdlc;

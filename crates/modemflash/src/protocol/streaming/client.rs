@@ -120,6 +120,17 @@ pub struct PartitionTableOutcome {
     pub download_flag: Option<DownloadFlag>,
 }
 
+/// What [`StreamingClient::choose_partition_table`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableChoice {
+    /// The override-0 status of each table sent, in order.
+    pub statuses: Vec<PartitionStatus>,
+    /// The index of the table the programmer accepted, if any.
+    pub accepted: Option<usize>,
+    /// The status of the first table resent with override 1, if it was.
+    pub overridden: Option<PartitionStatus>,
+}
+
 /// A streaming DLOAD host.
 #[derive(Debug)]
 pub struct StreamingClient<T> {
@@ -232,6 +243,32 @@ impl<T: Transport> StreamingClient<T> {
         };
         let download_flag = if send_flag { Some(self.set_download_flag(true)?) } else { None };
         Ok(PartitionTableOutcome { first, last, overridden, download_flag })
+    }
+
+    /// Several candidate tables (QFlash 9615 with a package that ships more than one): each
+    /// is sent with override 0 in order and the first accepted wins, whatever the others
+    /// answered; when none is and `override_first` is set, the first is sent again with
+    /// override 1. The outcome says which; no table accepted is not an error here, the
+    /// caller names it.
+    pub fn choose_partition_table(
+        &mut self,
+        tables: &[&[u8]],
+        override_first: bool,
+    ) -> Result<TableChoice, StreamingError> {
+        let mut statuses = Vec::new();
+        for (i, t) in tables.iter().enumerate() {
+            let status = self.partition_table(t, false)?;
+            statuses.push(status);
+            if status == PartitionStatus::Accepted {
+                return Ok(TableChoice { statuses, accepted: Some(i), overridden: None });
+            }
+        }
+        let overridden = match tables.first() {
+            Some(first) if override_first => Some(self.partition_table(first, true)?),
+            _ => None,
+        };
+        let accepted = (overridden == Some(PartitionStatus::Accepted)).then_some(0);
+        Ok(TableChoice { statuses, accepted, overridden })
     }
 
     /// OPEN_MULTI_IMAGE(type, payload) → 0x1C status, whatever it is.
