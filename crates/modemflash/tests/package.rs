@@ -300,3 +300,23 @@ fn non_utf8_names_are_errors() {
     let p = package::open(&z).unwrap();
     assert!(errors(&p).iter().any(|m| m.contains("not valid UTF-8")), "{:?}", errors(&p));
 }
+
+#[test]
+fn the_fingerprint_is_taken_once_when_the_package_opens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("EC20AQAR02A04E2G");
+    legacy(&root);
+    let p = package::open(&root).unwrap();
+    let at_open = p.fingerprint.clone();
+    assert_eq!(at_open.len(), 32);
+    // A file changed after open changes nothing the plan sees: it reads no file.
+    let mut f = fs::OpenOptions::new().write(true).open(root.join("NPRG9x15.hex")).unwrap();
+    f.write_all(b"changed").unwrap();
+    drop(f);
+    let module = modemflash::plan::ModuleState::new(modemflash::plan::DeviceMode::Dload, None);
+    let plan = modemflash::plan::build(&p, &module, &modemflash::plan::PlanOptions::default(), None).unwrap();
+    assert_eq!(plan.fingerprint, at_open);
+    assert_eq!(modemflash::plan::fingerprint(&p), at_open);
+    // Opening again sees the change.
+    assert_ne!(package::open(&root).unwrap().fingerprint, at_open);
+}

@@ -93,6 +93,9 @@ pub struct Package {
     pub report: Report,
     pub legacy: Option<LegacyLayout>,
     pub firehose: Option<FirehoseLayout>,
+    /// Identifies the package for the journal, computed once when it opens (see
+    /// [`fingerprint`]); plans copy it and read no file.
+    pub fingerprint: String,
 }
 
 impl Package {
@@ -157,5 +160,25 @@ pub fn open(path: &Path) -> Result<Package, PackageError> {
         .unwrap_or_default();
     revision::resolve(&source, &files, &root, report.chipset, &mut report);
     report.finish();
-    Ok(Package { source, report, legacy, firehose })
+    let fingerprint = fingerprint(&source, &report);
+    Ok(Package { source, report, legacy, firehose, fingerprint })
+}
+
+/// A fingerprint of a package: SHA-256 over every file's path, size and first MiB. It
+/// tells one package from another for the journal without reading gigabytes.
+fn fingerprint(source: &Source, report: &Report) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(1 << 20);
+    for f in &report.files {
+        h.update(f.path.as_bytes());
+        h.update(f.size.to_le_bytes());
+        if let Ok(file) = source.open_file(&f.path) {
+            buf.clear();
+            let _ = file.take(1 << 20).read_to_end(&mut buf);
+            h.update(&buf);
+        }
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

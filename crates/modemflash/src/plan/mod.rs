@@ -285,7 +285,7 @@ impl Assembly<'_> {
         Plan {
             package: self.package.report.path.clone(),
             kind: self.package.report.kind,
-            fingerprint: fingerprint(self.package),
+            fingerprint: self.package.fingerprint.clone(),
             flow: self.flow,
             found_in: self.module.mode,
             revision_before: self.module.revision.clone(),
@@ -297,21 +297,8 @@ impl Assembly<'_> {
     }
 }
 
-/// A fingerprint of a package: SHA-256 over every file's path, size and first MiB. It
-/// tells one package from another for the journal without reading gigabytes.
+/// The package's fingerprint for the journal (computed once, when the package opened).
+#[must_use]
 pub fn fingerprint(package: &Package) -> String {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut h = Sha256::new();
-    let mut buf = Vec::with_capacity(1 << 20);
-    for f in &package.report.files {
-        h.update(f.path.as_bytes());
-        h.update(f.size.to_le_bytes());
-        if let Ok(file) = package.source.open_file(&f.path) {
-            buf.clear();
-            let _ = file.take(1 << 20).read_to_end(&mut buf);
-            h.update(&buf);
-        }
-    }
-    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    package.fingerprint.clone()
 }
