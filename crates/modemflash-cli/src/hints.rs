@@ -2,7 +2,40 @@
 //! where; what to do about it is the CLI's business. "Rerun" is offered only where a rerun
 //! can help; otherwise the remedy says what will.
 
+use modemflash::discovery::{BusError, BusRemedy};
 use modemflash::exec::{ExecError, FailureKind};
+use modemflash::plan::{DeviceMode, PlanError};
+
+/// A bus remedy with this program's option names.
+pub fn bus_remedy(r: BusRemedy) -> &'static str {
+    match r {
+        BusRemedy::NameEndpoint => "pass --port TTY and/or --fastboot tcp:HOST:PORT",
+        BusRemedy::NameDmTty => "pass --port TTY",
+        BusRemedy::NameDmTtyForAt => "pass --port with the DM tty; the AT tty is found next to it",
+        BusRemedy::NameFastboot => "pass --fastboot tcp:HOST:PORT, or --fastboot usb for 18d1:d00d on USB",
+        BusRemedy::ChooseModule => "choose one with --device usb:BUS-PORT (see `modemflash list`)",
+        BusRemedy::UseExplicitPorts => "use --port or --fastboot tcp:HOST:PORT for serial and TCP devices",
+        BusRemedy::NoSuchModule => "check the module index",
+    }
+}
+
+/// A bus error and, where there is one, what to pass.
+pub fn bus_error(e: &BusError) -> String {
+    match e.remedy() {
+        Some(r) => format!("{e} ({})", bus_remedy(r)),
+        None => e.to_string(),
+    }
+}
+
+/// A planning error and, where an option changes the answer, which.
+pub fn plan_error(e: &PlanError) -> String {
+    match e {
+        PlanError::DoesNotFit { .. } => {
+            format!("{e} Pass --force to flash anyway (the module may end up stuck in its download mode)")
+        }
+        _ => e.to_string(),
+    }
+}
 
 /// What the user can do next. `rerun` is the exact command that continues the update.
 pub fn remedy(e: &ExecError, rerun: &str) -> String {
@@ -11,7 +44,7 @@ pub fn remedy(e: &ExecError, rerun: &str) -> String {
     }
     let again = format!("The journal keeps what is done: rerun `{rerun}` to continue from this step.");
     match e.kind {
-        FailureKind::ModeTimeout if e.step.contains("fastboot") => format!(
+        FailureKind::ModeTimeout if e.mode == DeviceMode::Fastboot => format!(
             "The module did not come up in fastboot. Check that fastboot (18d1:d00d) is reachable: on Linux install the udev rule \
              (`modemflash setup udev`) or run as root; with --fastboot tcp:HOST:PORT check the address. {again}"
         ),
@@ -121,6 +154,34 @@ fn quote(a: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed(step: &str, mode: DeviceMode, kind: FailureKind) -> ExecError {
+        ExecError {
+            step: step.into(),
+            title: "t".into(),
+            endpoint: "e".into(),
+            kind,
+            mode,
+            cause: std::sync::Arc::new(modemflash::exec::StepFailure::Cancelled.into()),
+            repeated_failure: None,
+        }
+    }
+
+    #[test]
+    fn the_remedy_follows_the_mode_waited_for_not_the_step_name() {
+        // `at:fastboot` runs in normal mode: a timeout there is no fastboot problem.
+        let normal = remedy(&failed("at:fastboot", DeviceMode::Normal, FailureKind::ModeTimeout), "x");
+        assert!(normal.contains("did not re-enumerate"), "{normal}");
+        let fb = remedy(&failed("flash:boot", DeviceMode::Fastboot, FailureKind::ModeTimeout), "x");
+        assert!(fb.contains("did not come up in fastboot"), "{fb}");
+    }
+
+    #[test]
+    fn library_remedies_are_rendered_with_the_flags() {
+        let e = BusError::NotConfigured("DM port", BusRemedy::NameDmTty);
+        assert!(!e.to_string().contains("--"), "{e}");
+        assert_eq!(bus_error(&e), "no DM port is configured: name the module's DM tty (pass --port TTY)");
+    }
 
     #[test]
     fn quoting() {

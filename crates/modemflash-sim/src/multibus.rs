@@ -170,7 +170,10 @@ impl ModuleBus for MultiBus {
             endpoint: self.endpoint(port),
             why: "the module is not on the bus".into(),
         })?;
-        let m = self.modules.get(i).ok_or(BusError::NotConfigured("module", "index out of range"))?;
+        let m = self
+            .modules
+            .get(i)
+            .ok_or(BusError::NotConfigured("module", modemflash::discovery::BusRemedy::NoSuchModule))?;
         m.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
             port: port.name(),
             endpoint: format!("usb:{}", m.port_path()),

@@ -135,7 +135,7 @@ pub fn run(args: &PlanCmd) -> u8 {
             exit::OK
         }
         Err(e) => {
-            error!("{e}");
+            error!("{}", crate::hints::plan_error(&e));
             exit::FAILED
         }
     }

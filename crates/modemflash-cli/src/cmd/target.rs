@@ -139,7 +139,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
                 Ok(Box::new(b))
             }
             Err(e) => {
-                error!("{e}");
+                error!("{}", crate::hints::bus_error(&e));
                 Err(exit::USAGE)
             }
         };
@@ -147,7 +147,7 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
     match PortsBus::new(port, args.at_port.clone(), fastboot.as_deref()) {
         Ok(b) => Ok(Box::new(b)),
         Err(e) => {
-            error!("{e}");
+            error!("{}", crate::hints::bus_error(&e));
             Err(exit::USAGE)
         }
     }

@@ -139,7 +139,7 @@ pub fn update(
             return exit::NO_MODULE;
         }
         Err(e) => {
-            error!("{e}");
+            error!("{}", hints::bus_error(&e));
             emit(json, &RunResult::new(exit::NO_MODULE));
             return exit::NO_MODULE;
         }
@@ -159,7 +159,7 @@ pub fn update(
     let plan = match plan::build(pkg, &state, plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
         Ok(p) => p,
         Err(e) => {
-            error!("{e}");
+            error!("{}", hints::plan_error(&e));
             emit(json, &RunResult::new(exit::FAILED));
             return exit::FAILED;
         }

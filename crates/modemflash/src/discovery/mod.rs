@@ -60,11 +60,60 @@ pub enum BusError {
     #[error("cannot open the {port} at {endpoint}: {why}")]
     Open { port: &'static str, endpoint: String, why: String },
     #[error("no {0} is configured: {1}")]
-    NotConfigured(&'static str, &'static str),
-    #[error("{0}: choose one with --device usb:BUS-PORT (see `modemflash list`)")]
+    NotConfigured(&'static str, BusRemedy),
+    #[error("{0}: choose one by its USB location (see `modemflash list`)")]
     Ambiguous(String),
     #[error("cannot read the USB device list: {0}")]
     Scan(String),
+}
+
+impl BusError {
+    /// What the caller can do about it, as data (a program names its own options).
+    #[must_use]
+    pub fn remedy(&self) -> Option<BusRemedy> {
+        match self {
+            BusError::NotConfigured(_, r) => Some(*r),
+            BusError::Ambiguous(_) => Some(BusRemedy::ChooseModule),
+            _ => None,
+        }
+    }
+}
+
+/// What to do when the bus lacks an endpoint or has too many modules. The library's texts
+/// say it in words; a program renders it with its own option names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BusRemedy {
+    /// Name the DM tty and/or a fastboot endpoint.
+    NameEndpoint,
+    /// Name the DM tty (in EDL also the QDLoader tty).
+    NameDmTty,
+    /// Name the DM tty: the AT tty is found next to it.
+    NameDmTtyForAt,
+    /// Name where fastboot is (TCP, or 18d1:d00d on USB).
+    NameFastboot,
+    /// Several modules: choose one by its USB location.
+    ChooseModule,
+    /// Serial and TCP devices are reached through explicit ports, not USB discovery.
+    UseExplicitPorts,
+    /// The bus has no such module (a test bus's index).
+    NoSuchModule,
+}
+
+impl std::fmt::Display for BusRemedy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BusRemedy::NameEndpoint => "name the module's DM tty and/or a fastboot TCP endpoint",
+            BusRemedy::NameDmTty => "name the module's DM tty",
+            BusRemedy::NameDmTtyForAt => "name the module's DM tty; the AT tty is found next to it",
+            BusRemedy::NameFastboot => "name a fastboot TCP endpoint, or fastboot on USB for 18d1:d00d",
+            BusRemedy::ChooseModule => "choose one module by its USB location",
+            BusRemedy::UseExplicitPorts => {
+                "serial and TCP devices are reached through explicit ports, not USB discovery"
+            }
+            BusRemedy::NoSuchModule => "index out of range",
+        })
+    }
 }
 
 /// Attempts of an open right after re-enumeration, and the pause between them: device

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::listen::{Heard, ListenOptions, listen_then_probe};
-use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
+use super::{BusError, BusRemedy, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::plan::DeviceMode;
 use crate::protocol::fastboot::tcp::FastbootTcp;
 use crate::transport::Transport;
@@ -121,10 +121,7 @@ impl PortsBus {
 impl ModuleBus for PortsBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         if self.dm.is_none() && self.fastboot.is_none() {
-            return Err(BusError::NotConfigured(
-                "endpoint",
-                "pass --port TTY and/or --fastboot tcp:HOST:PORT",
-            ));
+            return Err(BusError::NotConfigured("endpoint", BusRemedy::NameEndpoint));
         }
         let m = self.probe_dm().or_else(|| self.probe_fastboot());
         if m.is_some() {
@@ -177,10 +174,8 @@ impl ModuleBus for PortsBus {
             return Ok(Replay::boxed(link, heard));
         }
         open_retrying(|| match port {
-            Port::Dm | Port::Edl => tty(&self.dm, "DM port", "pass --port TTY"),
-            Port::At => {
-                tty(&self.at, "AT port", "pass --port with the DM tty; the AT tty is found next to it")
-            }
+            Port::Dm | Port::Edl => tty(&self.dm, "DM port", BusRemedy::NameDmTty),
+            Port::At => tty(&self.at, "AT port", BusRemedy::NameDmTtyForAt),
             Port::Fastboot => match self.fastboot {
                 Some(addr) => TcpStream::connect_timeout(&addr, FASTBOOT_CONNECT_TIMEOUT)
                     .map_err(|e| e.to_string())
@@ -190,10 +185,7 @@ impl ModuleBus for PortsBus {
                     })
                     .map(|t| Box::new(t) as Box<dyn Transport>)
                     .map_err(OpenFailure::Retry),
-                None => Err(stop(
-                    "fastboot endpoint",
-                    "pass --fastboot tcp:HOST:PORT, or --fastboot usb for 18d1:d00d on USB",
-                )),
+                None => Err(stop("fastboot endpoint", BusRemedy::NameFastboot)),
             },
         })
         .map_err(|f| f.into_error(port, self.endpoint(port)))

@@ -211,10 +211,7 @@ impl UsbBus {
         if let Some(s) = &selector
             && !s.is_usb()
         {
-            return Err(BusError::NotConfigured(
-                "USB selector",
-                "serial: and tcp: devices are reached through explicit ports, not USB discovery",
-            ));
+            return Err(BusError::NotConfigured("USB selector", super::BusRemedy::UseExplicitPorts));
         }
         Ok(UsbBus {
             roots,

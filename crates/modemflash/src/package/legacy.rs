@@ -290,7 +290,7 @@ pub(super) fn analyse(
         report.note(
             None,
             "no temporary loaders (sbl2_tmp.mbn, appsboot_tmp.mbn): they ship with Quectel's tool, not the package; \
-             pass --loader-dir to use them, or modemflash writes the real boot chain with an invalidated boot partition",
+             name a loader directory to use them, or modemflash writes the real boot chain with an invalidated boot partition",
         );
     }
     layout

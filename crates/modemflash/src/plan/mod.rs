@@ -189,9 +189,7 @@ pub enum PlanError {
     Unsupported(&'static str),
     #[error("the module is in {0} mode, which the {1} flow cannot start from")]
     CannotStartFrom(&'static str, &'static str),
-    #[error(
-        "package revision {package} does not fit the module's {module}: {why}. Pass --force to flash anyway (the module may end up stuck in its download mode)"
-    )]
+    #[error("package revision {package} does not fit the module's {module}: {why}.")]
     DoesNotFit { package: String, module: String, why: &'static str },
     #[error("loader directory {dir}: {why}")]
     BadLoaderDir { dir: String, why: String },
