@@ -104,7 +104,7 @@ fn via_ports(sel: &Selector, rec: Option<&Arc<Recorder>>, doc: &mut InfoDoc) -> 
         super::target::check_tty(&args, false)?;
     }
     let ports = PortsBus::new(dm, None, fastboot.as_deref()).map_err(|e| {
-        error!("{e}");
+        error!("{}", crate::hints::bus_error(&e));
         exit::USAGE
     })?;
     let at_exists = ports.at.as_ref().is_some_and(|p| modemflash::transport::serial::tty_present(p));
@@ -305,8 +305,9 @@ pub fn run(args: &InfoArgs) -> u8 {
             }
         }
     } else {
+        // The library's rule for which bus a selector means (`discovery::choose`).
         match &sel {
-            Some(s @ (Selector::Serial(_) | Selector::Tcp { .. })) => via_ports(s, rec.as_ref(), &mut doc),
+            Some(s) if modemflash::discovery::choose::is_explicit(s) => via_ports(s, rec.as_ref(), &mut doc),
             _ => via_usb(sel.clone(), &args.root, rec.as_ref(), &mut doc),
         }
     };

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use modemflash::discovery::ModuleBus;
-use modemflash::discovery::ports::PortsBus;
+use modemflash::discovery::choose::{ChooseError, Endpoints, FastbootAt, choose};
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Roots;
-use modemflash::discovery::usbbus::{self, UsbBus};
 use modemflash::package::{self, Package};
 use modemflash::plan::{Flow, PlanOptions};
 
@@ -71,42 +70,32 @@ impl PlanArgs {
     }
 }
 
-/// Build the bus from the endpoint flags; `Err(exit code)` after printing why.
-///
-/// USB discovery ([`UsbBus`]) serves `--device usb:...`, `--fastboot usb`, and the case
-/// where no endpoint is given at all; explicit ttys and fastboot over TCP use [`PortsBus`].
+/// Build the bus from the endpoint flags; `Err(exit code)` after printing why. Which bus
+/// is the library's choice (`discovery::choose`); this only reads the flags and words the
+/// refusals with them.
 pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
-    let mut port = args.port.clone();
-    let mut fastboot = None;
-    let mut usb_selector = None;
-    if let Some(sel) = &args.device {
-        match Selector::parse(sel) {
-            Ok(Selector::Serial(path)) => port = Some(path),
-            Ok(Selector::Tcp { host, port: p }) => fastboot = Some(format!("{host}:{p}")),
-            Ok(s) => usb_selector = Some(s),
-            Err(e) => {
-                error!("--device: {e}");
-                return Err(exit::USAGE);
-            }
+    let device = match args.device.as_deref().map(Selector::parse).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            error!("--device: {e}");
+            return Err(exit::USAGE);
         }
-    }
-    let mut fastboot_usb = false;
-    match args.fastboot.as_deref() {
-        Some("usb") => fastboot_usb = true,
+    };
+    let fastboot = match args.fastboot.as_deref() {
+        Some("usb") => Some(FastbootAt::Usb),
         Some(s) => {
-            if let Some(addr) = s.strip_prefix("tcp:") {
-                fastboot = Some(addr.to_owned());
-            } else {
+            let Some(addr) = s.strip_prefix("tcp:") else {
                 error!("--fastboot {s}: expected usb or tcp:HOST:PORT");
                 return Err(exit::USAGE);
-            }
+            };
+            Some(FastbootAt::Tcp(addr.to_owned()))
         }
-        None => {}
-    }
-    let nothing_given = port.is_none() && fastboot.is_none();
-    if nothing_given && usb_selector.is_none() && !fastboot_usb {
-        // No endpoint: USB discovery, but say at once when USB shows no module at all.
-        if usbbus::scan_modules(&Roots::default()).is_ok_and(|found| found.is_empty()) {
+        None => None,
+    };
+    let endpoints = Endpoints { device, port: args.port.clone(), at_port: args.at_port.clone(), fastboot };
+    let choice = match choose(&endpoints, &Roots::default()) {
+        Ok(c) => c,
+        Err(ChooseError::NoModuleOnUsb) => {
             error!(
                 "no module found on USB. Pass the module's DM tty with --port (e.g. --port /dev/ttyUSB0), \
                  or --device serial:PATH / tcp:HOST:PORT; `modemflash list` and `modemflash doctor` show what USB \
@@ -114,53 +103,22 @@ pub fn bus(args: &EndpointArgs) -> Result<Box<dyn ModuleBus>, u8> {
             );
             return Err(exit::NO_MODULE);
         }
-    }
-    if usb_selector.is_some() || fastboot_usb || nothing_given {
-        if fastboot.is_some() {
+        Err(ChooseError::UsbAndTcp) => {
             error!("a USB module and --fastboot tcp:... cannot be combined; pick one");
             return Err(exit::USAGE);
         }
-        // With --port and --fastboot usb, follow the USB module that owns that tty.
-        if let (None, Some(tty)) = (&usb_selector, &port) {
-            let Some(path) = usb_path_of_tty(tty) else {
-                error!(
-                    "--fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
-                    tty.display()
-                );
-                return Err(exit::USAGE);
-            };
-            usb_selector = Some(Selector::UsbPath(path));
+        Err(ChooseError::TtyNotOnUsb(tty)) => {
+            error!(
+                "--fastboot usb: {} is not a tty of a module on USB; pass --device usb:BUS-PORT (see `modemflash list`)",
+                tty.display()
+            );
+            return Err(exit::USAGE);
         }
-        return match UsbBus::new(usb_selector) {
-            Ok(mut b) => {
-                // ModemManager keeps off the module while the bus lives; it lifts the
-                // inhibition itself when this process leaves the bus (any exit, Ctrl-C).
-                b.inhibit_modemmanager(None);
-                Ok(Box::new(b))
-            }
-            Err(e) => {
-                error!("{}", crate::hints::bus_error(&e));
-                Err(exit::USAGE)
-            }
-        };
-    }
-    match PortsBus::new(port, args.at_port.clone(), fastboot.as_deref()) {
-        Ok(b) => Ok(Box::new(b)),
-        Err(e) => {
-            error!("{}", crate::hints::bus_error(&e));
-            Err(exit::USAGE)
-        }
-    }
-}
-
-/// The USB path of the module that has `tty` (`/dev/ttyUSB0`) as one of its ports.
-fn usb_path_of_tty(tty: &std::path::Path) -> Option<String> {
-    let found = usbbus::scan_modules(&Roots::default()).ok()?;
-    let want = std::fs::canonicalize(tty).unwrap_or_else(|_| tty.to_path_buf());
-    found
-        .into_iter()
-        .find(|f| f.ports.iter().any(|p| p.tty.as_deref().is_some_and(|t| t == want || t == tty)))
-        .map(|f| f.usb_path)
+    };
+    choice.open().map_err(|e| {
+        error!("{}", crate::hints::bus_error(&e));
+        exit::USAGE
+    })
 }
 
 /// Open and validate a package; print every problem and return exit 2 when invalid.

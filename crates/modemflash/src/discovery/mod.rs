@@ -10,6 +10,7 @@
 //! `modemflash-sim`; [`usbbus::UsbBus`] for modules found on USB (sysfs on Linux, nusb
 //! elsewhere), with ttys where a driver binds them and raw USB ([`usb`]) otherwise.
 
+pub mod choose;
 pub mod identity;
 pub mod listen;
 #[cfg(feature = "modemmanager")]
