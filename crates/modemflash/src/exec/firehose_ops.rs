@@ -73,7 +73,7 @@ pub(super) fn progress<'o>(observer: &'o mut dyn Observer, step: &'o str) -> imp
     }
 }
 
-fn device_logs(cx: &mut Cx<'_>, lines: &[String]) {
+pub(super) fn device_logs(cx: &mut Cx<'_>, lines: &[String]) {
     for l in lines {
         let text = l.trim_end().to_owned();
         if !text.is_empty() {
@@ -103,7 +103,7 @@ fn rest(attrs: &[(String, String)], skip: &[&str]) -> Vec<(String, String)> {
 
 /// The session's Firehose client; a fresh connection if the session has none (the
 /// programmer keeps running across connections).
-fn client<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut FirehoseClient<Link>, OpError> {
+pub(super) fn client<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut FirehoseClient<Link>, OpError> {
     if session.firehose.is_none() {
         session.firehose = Some(FirehoseClient::new(open(cx, Port::Edl)?));
     }

@@ -5,6 +5,7 @@
 mod classify;
 mod event;
 mod firehose_ops;
+mod geometry_op;
 mod journal;
 mod journal_match;
 mod ops;

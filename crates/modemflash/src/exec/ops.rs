@@ -305,6 +305,7 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         | Op::FirehoseProgram { .. }
         | Op::FirehosePatch { .. }
         | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
+        Op::FirehoseCheckGeometry => super::geometry_op::run(session, cx),
         Op::CheckChipset { expected, package } => check_chipset(session, cx, *expected, package),
         Op::Verify { expected } => {
             let rev = read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;

@@ -13,6 +13,7 @@
 pub mod elf;
 mod firehose;
 mod fit;
+pub mod geometry;
 pub mod headers;
 pub mod ihex;
 mod legacy;

@@ -128,6 +128,15 @@ fn steps(
         bytes: 0,
         op: Op::FirehoseConfigure { memory: MEMORY_NAME.into() },
     });
+    b.push(Step {
+        id: "firehose:geometry".into(),
+        title: "check the package's NAND geometry against the chip (getstorageinfo)".into(),
+        needs: DeviceMode::Edl,
+        leads_to: None,
+        durable: false,
+        bytes: 0,
+        op: Op::FirehoseCheckGeometry,
+    });
     let erases: Vec<&Vec<(String, String)>> = layout
         .ops
         .iter()

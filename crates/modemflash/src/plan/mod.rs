@@ -82,6 +82,9 @@ pub enum Op {
     SaharaUpload { programmer: String },
     /// Firehose `<configure>`, negotiating the payload size.
     FirehoseConfigure { memory: String },
+    /// `<getstorageinfo>`, and stop before the first erase unless the package's geometry
+    /// (sector size, pages per block, extents) fits the chip (`package::geometry`).
+    FirehoseCheckGeometry,
     /// An `<erase>` line of the package.
     FirehoseErase { attrs: Vec<(String, String)> },
     /// A `vendor="quectel"` line, sent verbatim.
