@@ -2,6 +2,7 @@
 //! the step in the journal, report progress. A rerun after any interruption continues
 //! from the journal.
 
+mod backup_ops;
 mod classify;
 mod event;
 mod firehose_ops;
