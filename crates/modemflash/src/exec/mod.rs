@@ -3,6 +3,7 @@
 //! from the journal.
 
 mod backup_ops;
+mod backup_run;
 mod classify;
 mod event;
 mod firehose_ops;
@@ -14,6 +15,7 @@ mod whois;
 
 use std::time::{Duration, Instant};
 
+pub use backup_run::{BackupDone, BackupRunError, backup};
 pub use event::{Collect, Event, Observer, Quiet};
 pub use journal::{Basis, FailureRecord, Journal, JournalMatch, JournalRecord};
 pub use whois::{Depth, read_identity};

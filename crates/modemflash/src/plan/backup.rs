@@ -166,3 +166,16 @@ pub fn backup(package: &Package, module: &ModuleState, out: &Path) -> Result<Bac
     plan.notes.retain(|n| !n.contains("does not name its revision"));
     Ok(BackupPlan { plan, not_backed_up: missing })
 }
+
+/// Add the NV comparison with the backup in `backup_dir` after an update plan's last
+/// step (it needs normal mode, where the update ends).
+pub fn with_nv_check(mut plan: Plan, backup_dir: &Path) -> Plan {
+    plan.steps.push(step(
+        "nv:compare",
+        "compare the NV identity with the backup's".into(),
+        DeviceMode::Normal,
+        None,
+        Op::NvCompare { backup: backup_dir.to_string_lossy().into_owned() },
+    ));
+    plan
+}
