@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod backup;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
