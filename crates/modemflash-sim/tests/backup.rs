@@ -74,7 +74,9 @@ fn an_updated_ec25_backs_up_what_was_flashed() {
     for p in &progs {
         let flashed = std::fs::read(pkg.path_of(&p.file)).unwrap();
         let read = std::fs::read(out.join(backup::file_for(&p.label))).unwrap();
-        assert_eq!(read.len() as u64, p.num_partition_sectors * u64::from(p.sector_size), "{}", p.label);
+        // The partition's extent: its erase line's, whole blocks.
+        assert!(read.len() as u64 >= p.num_partition_sectors * u64::from(p.sector_size), "{}", p.label);
+        assert_eq!(read.len() % (64 * 4096), 0, "{}", p.label);
         assert!(read.starts_with(&flashed), "{}: the backup does not start with the flashed image", p.label);
         // Past the image: the last sector's padding, then erased NAND.
         let padded = flashed.len().div_ceil(p.sector_size as usize) * p.sector_size as usize;
@@ -166,4 +168,56 @@ fn the_ec20_r1_backs_up_its_nv_and_says_why_not_its_partitions() {
     let imei_item = nv.items.iter().find(|r| r.item == 550).unwrap();
     assert_eq!(imei_item.status, "ok");
     assert_eq!(nv.items.iter().find(|r| r.item == 1943).unwrap().status, "inactive");
+}
+
+#[test]
+fn a_restore_writes_every_partition_back_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = firehose_package(tmp.path(), &FirehoseSpec::default());
+    let newer = FirehoseSpec { revision: "EC25EFAR06A12M4G".into(), seed: 7, ..FirehoseSpec::default() };
+    let new = firehose_package(tmp.path(), &newer);
+    let (m, mut bus) = start(ModuleConfig::new(Model::Ec25));
+    update(&mut bus, &old, None).unwrap();
+    let bk = tmp.path().join("bk1");
+    let first = exec::backup(&old, &mut bus, &bk, &mut Collect::default(), &opts()).unwrap().manifest;
+    update(&mut bus, &new, None).unwrap();
+    assert_eq!(m.with_core(|c| c.running_revision.clone()), "EC25EFAR06A12M4G");
+
+    // The plan: SBL erased first and written last.
+    let state = exec::identify(&mut bus).unwrap().unwrap();
+    let p = plan::restore::restore(&old, &state, &first, &bk).unwrap();
+    let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+    let first_erase = ids.iter().position(|i| i.starts_with("restore:erase:")).unwrap();
+    assert_eq!(ids[first_erase], "restore:erase:sbl");
+    let last_program = ids.iter().rposition(|i| i.starts_with("restore:program:")).unwrap();
+    assert_eq!(ids[last_program], "restore:program:sbl");
+    assert!(p.steps.iter().filter(|s| s.id.starts_with("restore:")).all(|s| s.durable));
+
+    let mut journal = Journal::in_memory();
+    let out = exec::restore(&old, &mut bus, &bk, false, &mut journal, &mut Collect::default(), &opts()).unwrap();
+    assert_eq!(out.revision_after.as_deref(), Some("EC25EFAR06A11M4G"));
+    // Read back again: every partition as it was backed up.
+    let bk2 = tmp.path().join("bk2");
+    let second = exec::backup(&old, &mut bus, &bk2, &mut Collect::default(), &opts()).unwrap().manifest;
+    assert_eq!(first.partitions.len(), second.partitions.len());
+    for (a, b) in first.partitions.iter().zip(&second.partitions) {
+        assert_eq!((&a.label, a.length, &a.sha256), (&b.label, b.length, &b.sha256), "{} changed", a.label);
+    }
+}
+
+#[test]
+fn a_backup_of_another_module_is_refused_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = firehose_package(tmp.path(), &FirehoseSpec::default());
+    let (_a, mut bus_a) = start(ModuleConfig::new(Model::Ec25));
+    let bk = tmp.path().join("bk");
+    exec::backup(&pkg, &mut bus_a, &bk, &mut Collect::default(), &opts()).unwrap();
+    let (b, mut bus_b) = start(ModuleConfig::new(Model::Ec25));
+    let before = b.with_core(|c| c.nand.clone());
+    let e = exec::restore(&pkg, &mut bus_b, &bk, false, &mut Journal::in_memory(), &mut Collect::default(), &opts())
+        .unwrap_err();
+    assert!(matches!(e, exec::RestoreError::OtherModule { .. }), "{e}");
+    assert!(e.to_string().contains("Nothing was written"), "{e}");
+    assert_eq!(b.with_core(|c| c.nand.clone()), before);
+    exec::restore(&pkg, &mut bus_b, &bk, true, &mut Journal::in_memory(), &mut Collect::default(), &opts()).unwrap();
 }

@@ -64,3 +64,73 @@ pub fn backup(
     let manifest = crate::backup::finish(out, &bp.plan, identity, &bp.not_backed_up)?;
     Ok(BackupDone { manifest, outcome })
 }
+
+/// Why a restore did not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("no module found")]
+    NoModule,
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Files(#[from] BackupError),
+    #[error(
+        "the backup is of the module with IMEI {backup}; this module's IMEI is {module}. Nothing was written. \
+         Restore a backup of this module, or pass --force to write this one anyway"
+    )]
+    OtherModule { backup: String, module: String },
+    #[error(
+        "cannot tell whether the backup belongs to this module: {why}. Nothing was written. Start with the \
+         module in normal mode, or pass --force"
+    )]
+    Unknown { why: String },
+    #[error("restore step {}: {}", .0.step, .0.message)]
+    Exec(#[source] Box<ExecError>),
+}
+
+/// The module's IMEI from NV item 550, when DIAG answers.
+fn module_imei(bus: &mut dyn ModuleBus, opts: &ExecOptions) -> Result<Option<String>, String> {
+    use crate::protocol::diag::nv::{NV_UE_IMEI_I, NvStatus, imei_from_nv};
+    let link = bus.open(crate::discovery::Port::Dm).map_err(|e| e.to_string())?;
+    let mut diag = crate::protocol::diag::DiagClient::new(link);
+    if let Some(t) = opts.reply_timeout {
+        diag.set_reply_timeout(t);
+    }
+    let nv = diag.nv_read(NV_UE_IMEI_I).map_err(|e| e.to_string())?;
+    Ok((nv.status == NvStatus::Ok).then(|| imei_from_nv(&nv.data)).flatten())
+}
+
+/// Write the backup in `dir` back onto the module on `bus` (`plan::restore`), after
+/// checking that it is this module's (its IMEI in normal mode) unless `force`.
+pub fn restore(
+    package: &Package,
+    bus: &mut dyn ModuleBus,
+    dir: &Path,
+    force: bool,
+    journal: &mut Journal,
+    observer: &mut dyn Observer,
+    opts: &ExecOptions,
+) -> Result<Outcome, RestoreError> {
+    let manifest = crate::backup::load(dir)?;
+    let state = super::identify(bus)?.ok_or(RestoreError::NoModule)?;
+    if !force {
+        let theirs = manifest.identity.imei.clone();
+        let ours = if state.mode == crate::plan::DeviceMode::Normal {
+            module_imei(bus, opts).map_err(|why| RestoreError::Unknown { why: format!("reading its IMEI: {why}") })?
+        } else {
+            return Err(RestoreError::Unknown {
+                why: format!("the module is in {} mode, where it shows no IMEI", state.mode.name()),
+            });
+        };
+        match (theirs, ours) {
+            (Some(b), Some(m)) if b == m => {}
+            (Some(b), Some(m)) => return Err(RestoreError::OtherModule { backup: b, module: m }),
+            (None, _) => return Err(RestoreError::Unknown { why: "the backup records no IMEI".into() }),
+            (_, None) => return Err(RestoreError::Unknown { why: "the module's NV holds no IMEI".into() }),
+        }
+    }
+    let plan = crate::plan::restore::restore(package, &state, &manifest, dir)?;
+    super::run(&plan, package, bus, journal, observer, opts).map_err(|e| RestoreError::Exec(Box::new(e)))
+}

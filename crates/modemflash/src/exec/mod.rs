@@ -15,7 +15,7 @@ mod whois;
 
 use std::time::{Duration, Instant};
 
-pub use backup_run::{BackupDone, BackupRunError, backup};
+pub use backup_run::{BackupDone, BackupRunError, RestoreError, backup, restore};
 pub use event::{Collect, Event, Observer, Quiet};
 pub use journal::{Basis, FailureRecord, Journal, JournalMatch, JournalRecord};
 pub use whois::{Depth, read_identity};

@@ -27,6 +27,31 @@ fn step(id: &str, title: String, needs: DeviceMode, leads_to: Option<DeviceMode>
     Step { id: id.to_owned(), title, needs, leads_to, durable: false, bytes: 0, op }
 }
 
+/// The sectors a partition spans: the package's erase line that starts where its program
+/// does (the partition's extent), else the program's sectors rounded up to whole erase
+/// blocks, so a restore can erase what it writes.
+fn extent(layout: &crate::package::FirehoseLayout, p: &crate::package::ProgramEntry, start: u64, ppb: Option<u64>) -> u64 {
+    let from_erase = layout.ops.iter().find_map(|op| match op {
+        XmlOp::Erase { attrs } => {
+            let get = |k: &str| {
+                attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            };
+            (get("start_sector") == Some(start)).then(|| get("num_partition_sectors")).flatten()
+        }
+        _ => None,
+    });
+    let own = if p.num_partition_sectors > 0 {
+        p.num_partition_sectors
+    } else {
+        p.file_size.div_ceil(u64::from(p.sector_size.max(1)))
+    };
+    let rounded = match ppb {
+        Some(b) if b > 0 => own.div_ceil(b).saturating_mul(b),
+        _ => own,
+    };
+    from_erase.unwrap_or(rounded).max(own)
+}
+
 /// What a backup plan cannot cover, for the manifest and the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupPlan {
@@ -85,6 +110,7 @@ pub fn backup(package: &Package, module: &ModuleState, out: &Path) -> Result<Bac
                 None,
                 Op::FirehoseConfigure { memory: super::firehose::MEMORY_NAME.into() },
             ));
+            let ppb = crate::package::geometry::PackageGeometry::of(layout).pages_per_block.first().copied();
             let mut seen: Vec<String> = Vec::new();
             for op in &layout.ops {
                 let XmlOp::Program(p) = op else { continue };
@@ -95,11 +121,7 @@ pub fn backup(package: &Package, module: &ModuleState, out: &Path) -> Result<Bac
                     missing.push(format!("{}: start sector {:?} is not a number", p.label, p.start_sector));
                     continue;
                 };
-                let count = if p.num_partition_sectors > 0 {
-                    p.num_partition_sectors
-                } else {
-                    p.file_size.div_ceil(u64::from(p.sector_size.max(1)))
-                };
+                let count = extent(layout, p, start, ppb);
                 seen.push(p.label.clone());
                 let mut s = step(
                     &format!("backup:read:{}", p.label),

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod chip;
+pub mod restore;
 mod firehose;
 mod legacy;
 
