@@ -59,6 +59,7 @@ pub fn run(args: &BackupCmd) -> u8 {
         Err(code) => return code,
     };
     let opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
+    crate::signals::install(&opts.cancel);
     match take(&pkg, bus.as_mut(), &args.out, args.json, &opts) {
         Ok(m) => {
             if args.json {
@@ -105,6 +106,10 @@ pub fn take(pkg: &Package, bus: &mut dyn ModuleBus, dir: &Path, json: bool, opts
         Err(BackupRunError::NoModule) => {
             error!("backup: no module found; check the cable and `modemflash list`");
             Err(exit::NO_MODULE)
+        }
+        Err(BackupRunError::Exec(e)) if e.kind == exec::FailureKind::Cancelled => {
+            tell!("Backup stopped as asked; the files finished so far are complete, the manifest is not written.");
+            Err(exit::INTERRUPTED)
         }
         Err(e) => {
             error!("backup into {} failed: {e}", dir.display());

@@ -229,6 +229,8 @@ pub fn update(
             return exit::DECLINED;
         }
     }
+    // Ctrl-C and SIGTERM: the first stops between steps, the second at once.
+    crate::signals::install(&opts.cancel);
     if let Some(dir) = &backup_dir {
         if dir.join(modemflash::backup::MANIFEST).exists() {
             match modemflash::backup::load(dir) {
@@ -253,8 +255,6 @@ pub fn update(
             }
         }
     }
-    // Ctrl-C and SIGTERM: the first stops between steps, the second at once.
-    crate::signals::install(&opts.cancel);
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
