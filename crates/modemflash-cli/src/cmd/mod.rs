@@ -12,6 +12,7 @@ pub mod manpage;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod restore;
 pub mod session;
 pub mod setup;
 pub mod sim;
