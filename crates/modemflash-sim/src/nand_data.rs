@@ -110,19 +110,19 @@ impl NandData {
     }
 
     fn spill(&mut self, name: &str, mem: &[u8]) -> std::io::Result<File> {
-        let dir = match &self.dir {
-            Some(d) => d.clone(),
-            None => {
-                let d = new_dir()?;
-                self.dir = Some(d.clone());
-                d
-            }
+        let dir = if let Some(d) = &self.dir {
+            d.clone()
+        } else {
+            let d = new_dir()?;
+            self.dir = Some(d.clone());
+            d
         };
         self.files += 1;
         let safe: String =
             name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(40).collect();
         let path = dir.join(format!("{}-{safe}.bin", self.files));
-        let mut f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        let mut f =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
         f.write_all(mem)?;
         Ok(f)
     }
@@ -131,10 +131,10 @@ impl NandData {
     pub fn write(&mut self, name: &str, offset: u64, data: &[u8]) -> std::io::Result<()> {
         let key = crate::nand::canonical(name);
         let end = offset.saturating_add(data.len() as u64);
-        let region = self.parts.entry(key.clone()).or_insert_with(|| Region {
-            backing: Backing::Memory(Vec::new()),
-            written: Vec::new(),
-        });
+        let region = self
+            .parts
+            .entry(key.clone())
+            .or_insert_with(|| Region { backing: Backing::Memory(Vec::new()), written: Vec::new() });
         if let Backing::Memory(mem) = &region.backing
             && end > MEMORY_LIMIT
         {

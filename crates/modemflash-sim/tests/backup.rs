@@ -37,7 +37,11 @@ fn opts() -> ExecOptions {
     ExecOptions { mode_timeout: WAIT, ..ExecOptions::default() }
 }
 
-fn update(bus: &mut SimBus, pkg: &Package, nv_backup: Option<&Path>) -> Result<exec::Outcome, exec::ExecError> {
+fn update(
+    bus: &mut SimBus,
+    pkg: &Package,
+    nv_backup: Option<&Path>,
+) -> Result<exec::Outcome, exec::ExecError> {
     let state = exec::identify(bus).unwrap().unwrap();
     let mut p = plan::build(pkg, &state, &PlanOptions::default(), None).unwrap();
     if let Some(dir) = nv_backup {
@@ -89,14 +93,19 @@ fn an_updated_ec25_backs_up_what_was_flashed() {
     // Files are complete under their names; no temporary left; the manifest checks out.
     let leftovers: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(backup::load(&out).unwrap(), done.manifest);
     let nv = backup::load_nv(&out).unwrap().unwrap();
     assert_eq!(nv.imei.as_deref(), Some(imei.as_str()));
-    assert!(events.0.iter().any(|e| matches!(e, Event::Progress { step, .. } if step.starts_with("backup:read:"))));
+    assert!(
+        events
+            .0
+            .iter()
+            .any(|e| matches!(e, Event::Progress { step, .. } if step.starts_with("backup:read:")))
+    );
     // The module is back in normal mode; a second backup into the same folder is refused.
     let again = exec::backup(&pkg, &mut bus, &out, &mut Collect::default(), &opts());
     assert!(matches!(again, Err(exec::BackupRunError::NotEmpty(_))), "{again:?}");
@@ -131,10 +140,8 @@ fn a_package_for_another_nand_is_refused_before_any_erase() {
 fn nv_lost_during_an_update_is_caught() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = firehose_package(tmp.path(), &FirehoseSpec::default());
-    let cfg = ModuleConfig {
-        faults: vec![Fault::parse("wipe-nv").unwrap()],
-        ..ModuleConfig::new(Model::Ec25)
-    };
+    let cfg =
+        ModuleConfig { faults: vec![Fault::parse("wipe-nv").unwrap()], ..ModuleConfig::new(Model::Ec25) };
     let (_m, mut bus) = start(cfg);
     let out = tmp.path().join("before");
     exec::backup(&pkg, &mut bus, &out, &mut Collect::default(), &opts()).unwrap();
@@ -163,7 +170,11 @@ fn the_ec20_r1_backs_up_its_nv_and_says_why_not_its_partitions() {
     let done = exec::backup(&pkg, &mut bus, &out, &mut Collect::default(), &opts()).unwrap();
     assert!(done.manifest.partitions.is_empty());
     assert_eq!(done.manifest.identity.imei.as_deref(), Some(imei.as_str()));
-    assert!(done.manifest.not_backed_up.iter().any(|n| n.contains("MDM9615")), "{:?}", done.manifest.not_backed_up);
+    assert!(
+        done.manifest.not_backed_up.iter().any(|n| n.contains("MDM9615")),
+        "{:?}",
+        done.manifest.not_backed_up
+    );
     let nv = backup::load_nv(&out).unwrap().unwrap();
     let imei_item = nv.items.iter().find(|r| r.item == 550).unwrap();
     assert_eq!(imei_item.status, "ok");
@@ -194,7 +205,8 @@ fn a_restore_writes_every_partition_back_unchanged() {
     assert!(p.steps.iter().filter(|s| s.id.starts_with("restore:")).all(|s| s.durable));
 
     let mut journal = Journal::in_memory();
-    let out = exec::restore(&old, &mut bus, &bk, false, &mut journal, &mut Collect::default(), &opts()).unwrap();
+    let out =
+        exec::restore(&old, &mut bus, &bk, false, &mut journal, &mut Collect::default(), &opts()).unwrap();
     assert_eq!(out.revision_after.as_deref(), Some("EC25EFAR06A11M4G"));
     // Read back again: every partition as it was backed up.
     let bk2 = tmp.path().join("bk2");
@@ -214,10 +226,19 @@ fn a_backup_of_another_module_is_refused_unless_forced() {
     exec::backup(&pkg, &mut bus_a, &bk, &mut Collect::default(), &opts()).unwrap();
     let (b, mut bus_b) = start(ModuleConfig::new(Model::Ec25));
     let before = b.with_core(|c| c.nand.clone());
-    let e = exec::restore(&pkg, &mut bus_b, &bk, false, &mut Journal::in_memory(), &mut Collect::default(), &opts())
-        .unwrap_err();
+    let e = exec::restore(
+        &pkg,
+        &mut bus_b,
+        &bk,
+        false,
+        &mut Journal::in_memory(),
+        &mut Collect::default(),
+        &opts(),
+    )
+    .unwrap_err();
     assert!(matches!(e, exec::RestoreError::OtherModule { .. }), "{e}");
     assert!(e.to_string().contains("Nothing was written"), "{e}");
     assert_eq!(b.with_core(|c| c.nand.clone()), before);
-    exec::restore(&pkg, &mut bus_b, &bk, true, &mut Journal::in_memory(), &mut Collect::default(), &opts()).unwrap();
+    exec::restore(&pkg, &mut bus_b, &bk, true, &mut Journal::in_memory(), &mut Collect::default(), &opts())
+        .unwrap();
 }

@@ -79,7 +79,13 @@ pub fn run(args: &BackupCmd) -> u8 {
 }
 
 /// Take a backup into `dir`, with progress; prints a summary. Shared with `update`.
-pub fn take(pkg: &Package, bus: &mut dyn ModuleBus, dir: &Path, json: bool, opts: &ExecOptions) -> Result<Manifest, u8> {
+pub fn take(
+    pkg: &Package,
+    bus: &mut dyn ModuleBus,
+    dir: &Path,
+    json: bool,
+    opts: &ExecOptions,
+) -> Result<Manifest, u8> {
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
@@ -108,7 +114,9 @@ pub fn take(pkg: &Package, bus: &mut dyn ModuleBus, dir: &Path, json: bool, opts
             Err(exit::NO_MODULE)
         }
         Err(BackupRunError::Exec(e)) if e.kind == exec::FailureKind::Cancelled => {
-            tell!("Backup stopped as asked; the files finished so far are complete, the manifest is not written.");
+            tell!(
+                "Backup stopped as asked; the files finished so far are complete, the manifest is not written."
+            );
             Err(exit::INTERRUPTED)
         }
         Err(e) => {

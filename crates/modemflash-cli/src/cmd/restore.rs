@@ -64,7 +64,8 @@ pub fn run(args: &RestoreCmd) -> u8 {
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if args.json { &mut machine } else { &mut human };
     let mut observer = super::session::observer(observer);
-    let result = exec::restore(&pkg, bus.as_mut(), &args.dir, args.force, &mut journal, observer.as_mut(), &opts);
+    let result =
+        exec::restore(&pkg, bus.as_mut(), &args.dir, args.force, &mut journal, observer.as_mut(), &opts);
     drop(observer);
     let code = match &result {
         Ok(out) if !args.json => {
@@ -81,7 +82,10 @@ pub fn run(args: &RestoreCmd) -> u8 {
             exit::NO_MODULE
         }
         Err(RestoreError::Exec(e)) if e.kind == FailureKind::Cancelled => {
-            tell!("Stopped before step {}, as asked. Run the same command again to write the backup again.", e.step);
+            tell!(
+                "Stopped before step {}, as asked. Run the same command again to write the backup again.",
+                e.step
+            );
             exit::INTERRUPTED
         }
         Err(e) => {

@@ -112,7 +112,8 @@ pub fn run(args: &UpdateCmd) -> u8 {
         (Some(dir), false) => BackupChoice::Into(dir.clone()),
         (None, false) => BackupChoice::Default,
     };
-    let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh, backup };
+    let how =
+        How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh, backup };
     let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how);
     drop(bus);
     session.finish(code)

@@ -311,6 +311,9 @@ mod tests {
         let a = vec![0x11; B as usize];
         let mut img = sparse(2, &[C::Raw(&a), C::Skip(1)]);
         img.truncate(img.len() - 20);
-        assert!(matches!(flash_sparse("boot", &img, None, &mut None, false, None), Err(FlashError::Sparse(_))));
+        assert!(matches!(
+            flash_sparse("boot", &img, None, &mut None, false, None),
+            Err(FlashError::Sparse(_))
+        ));
     }
 }

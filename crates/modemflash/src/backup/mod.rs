@@ -126,7 +126,12 @@ pub fn file_for(label: &str) -> String {
 }
 
 /// After a backup plan ran: hash what it wrote and write the manifest (last).
-pub fn finish(dir: &Path, plan: &Plan, identity: BackupIdentity, notes: &[String]) -> Result<Manifest, BackupError> {
+pub fn finish(
+    dir: &Path,
+    plan: &Plan,
+    identity: BackupIdentity,
+    notes: &[String],
+) -> Result<Manifest, BackupError> {
     let mut partitions = Vec::new();
     let mut nv = None;
     for step in &plan.steps {
@@ -186,7 +191,10 @@ pub fn load(dir: &Path) -> Result<Manifest, BackupError> {
         if len != p.length || sha != p.sha256 {
             return Err(BackupError::Damaged {
                 path: f.display().to_string(),
-                why: format!("{len} bytes with SHA-256 {sha}, the manifest says {} bytes, {}", p.length, p.sha256),
+                why: format!(
+                    "{len} bytes with SHA-256 {sha}, the manifest says {} bytes, {}",
+                    p.length, p.sha256
+                ),
             });
         }
     }

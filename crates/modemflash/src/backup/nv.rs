@@ -115,7 +115,11 @@ pub struct NvChange {
 
 impl std::fmt::Display for NvChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NV {} ({}, {}): {} before, {} now", self.item, self.name, self.role, self.before, self.after)
+        write!(
+            f,
+            "NV {} ({}, {}): {} before, {} now",
+            self.item, self.name, self.role, self.before, self.after
+        )
     }
 }
 

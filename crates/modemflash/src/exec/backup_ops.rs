@@ -111,7 +111,8 @@ fn read_into(
     count: u64,
     tmp: &PathBuf,
 ) -> Result<u64, OpError> {
-    let file_err = |e: std::io::Error| err(Port::Edl, FailureKind::Journal, format!("{}: {e}", tmp.display()));
+    let file_err =
+        |e: std::io::Error| err(Port::Edl, FailureKind::Journal, format!("{}: {e}", tmp.display()));
     let file = std::fs::File::create(tmp).map_err(file_err)?;
     let mut w = std::io::BufWriter::new(file);
     let sector = u64::from(sector_size.max(1));
@@ -158,7 +159,8 @@ fn nv_compare(cx: &mut Cx<'_>, backup: &Path) -> Result<StepResult, OpError> {
     for c in &changes {
         cx.observer.event(&Event::Warning { step: cx.step.id.clone(), text: c.to_string() });
     }
-    let lost: Vec<String> = changes.iter().filter(|c| c.role == "identity").map(ToString::to_string).collect();
+    let lost: Vec<String> =
+        changes.iter().filter(|c| c.role == "identity").map(ToString::to_string).collect();
     if !lost.is_empty() {
         return Err(err(
             Port::Dm,
@@ -173,7 +175,11 @@ fn nv_compare(cx: &mut Cx<'_>, backup: &Path) -> Result<StepResult, OpError> {
     }
     note(
         cx,
-        format!("NV identity unchanged (IMEI {}); {} item(s) differ", after.imei.as_deref().unwrap_or("not set"), changes.len()),
+        format!(
+            "NV identity unchanged (IMEI {}); {} item(s) differ",
+            after.imei.as_deref().unwrap_or("not set"),
+            changes.len()
+        ),
     );
     Ok(StepResult::default())
 }

@@ -118,7 +118,8 @@ pub fn restore(
     if !force {
         let theirs = manifest.identity.imei.clone();
         let ours = if state.mode == crate::plan::DeviceMode::Normal {
-            module_imei(bus, opts).map_err(|why| RestoreError::Unknown { why: format!("reading its IMEI: {why}") })?
+            module_imei(bus, opts)
+                .map_err(|why| RestoreError::Unknown { why: format!("reading its IMEI: {why}") })?
         } else {
             return Err(RestoreError::Unknown {
                 why: format!("the module is in {} mode, where it shows no IMEI", state.mode.name()),

@@ -103,7 +103,10 @@ fn rest(attrs: &[(String, String)], skip: &[&str]) -> Vec<(String, String)> {
 
 /// The session's Firehose client; a fresh connection if the session has none (the
 /// programmer keeps running across connections).
-pub(super) fn client<'s>(session: &'s mut Session, cx: &mut Cx<'_>) -> Result<&'s mut FirehoseClient<Link>, OpError> {
+pub(super) fn client<'s>(
+    session: &'s mut Session,
+    cx: &mut Cx<'_>,
+) -> Result<&'s mut FirehoseClient<Link>, OpError> {
     if session.firehose.is_none() {
         session.firehose = Some(FirehoseClient::new(open(cx, Port::Edl)?));
     }

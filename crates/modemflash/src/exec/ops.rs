@@ -306,7 +306,9 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         | Op::FirehosePatch { .. }
         | Op::FirehosePowerReset { .. } => super::firehose_ops::run(session, cx),
         Op::FirehoseCheckGeometry => super::geometry_op::run(session, cx),
-        Op::NvBackup { .. } | Op::FirehoseRead { .. } | Op::NvCompare { .. } => super::backup_ops::run(session, cx),
+        Op::NvBackup { .. } | Op::FirehoseRead { .. } | Op::NvCompare { .. } => {
+            super::backup_ops::run(session, cx)
+        }
         Op::CheckChipset { expected, package } => check_chipset(session, cx, *expected, package),
         Op::Verify { expected } => {
             let rev = read_revision(cx.bus).map_err(|e| proto(&e, port_for(step.needs)))?;

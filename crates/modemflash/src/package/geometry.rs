@@ -123,9 +123,11 @@ pub fn check(pkg: &PackageGeometry, chip: &StorageInfo) -> Vec<Mismatch> {
     let chip_ppb = chip.pages_per_block();
     for &p in &pkg.pages_per_block {
         if Some(p) != chip_ppb {
-            let block = pkg.sector_sizes.first().and_then(|s| s.checked_mul(p)).map_or(String::new(), |b| {
-                format!(" ({} blocks)", kib(b))
-            });
+            let block = pkg
+                .sector_sizes
+                .first()
+                .and_then(|s| s.checked_mul(p))
+                .map_or(String::new(), |b| format!(" ({} blocks)", kib(b)));
             out.push(Mismatch {
                 what: "pages-per-block",
                 package: format!("PAGES_PER_BLOCK={p}{block}"),

@@ -30,11 +30,19 @@ fn step(id: &str, title: String, needs: DeviceMode, leads_to: Option<DeviceMode>
 /// The sectors a partition spans: the package's erase line that starts where its program
 /// does (the partition's extent), else the program's sectors rounded up to whole erase
 /// blocks, so a restore can erase what it writes.
-fn extent(layout: &crate::package::FirehoseLayout, p: &crate::package::ProgramEntry, start: u64, ppb: Option<u64>) -> u64 {
+fn extent(
+    layout: &crate::package::FirehoseLayout,
+    p: &crate::package::ProgramEntry,
+    start: u64,
+    ppb: Option<u64>,
+) -> u64 {
     let from_erase = layout.ops.iter().find_map(|op| match op {
         XmlOp::Erase { attrs } => {
             let get = |k: &str| {
-                attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                attrs
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                    .and_then(|(_, v)| v.trim().parse::<u64>().ok())
             };
             (get("start_sector") == Some(start)).then(|| get("num_partition_sectors")).flatten()
         }

@@ -7,9 +7,9 @@
 
 pub mod backup;
 pub mod chip;
-pub mod restore;
 mod firehose;
 mod legacy;
+pub mod restore;
 
 use std::path::PathBuf;
 

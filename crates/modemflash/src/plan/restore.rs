@@ -22,17 +22,21 @@ fn step(id: String, title: String, needs: DeviceMode, leads_to: Option<DeviceMod
     Step { id, title, needs, leads_to, durable: false, bytes: 0, op }
 }
 
-fn kv(k: &str, v: impl ToString) -> (String, String) {
+fn kv(k: &str, v: &impl ToString) -> (String, String) {
     (k.to_owned(), v.to_string())
 }
 
 /// Build the plan that writes the backup in `dir` (described by `manifest`) back, with
 /// `package`'s programmer.
-pub fn restore(package: &Package, module: &ModuleState, manifest: &Manifest, dir: &Path) -> Result<Plan, PlanError> {
-    let layout = package
-        .firehose
-        .as_ref()
-        .ok_or(PlanError::Unsupported("restores without a Firehose package (MDM9615 backups hold NV only)"))?;
+pub fn restore(
+    package: &Package,
+    module: &ModuleState,
+    manifest: &Manifest,
+    dir: &Path,
+) -> Result<Plan, PlanError> {
+    let layout = package.firehose.as_ref().ok_or(PlanError::Unsupported(
+        "restores without a Firehose package (MDM9615 backups hold NV only)",
+    ))?;
     if manifest.partitions.is_empty() {
         return Err(PlanError::Unsupported("restores of a backup without partition files"));
     }
@@ -73,9 +77,9 @@ pub fn restore(package: &Package, module: &ModuleState, manifest: &Manifest, dir
     ));
     let is_sbl = |p: &PartitionFile| p.start_sector == 0;
     let geometry = |p: &PartitionFile| {
-        let mut a = vec![kv("SECTOR_SIZE_IN_BYTES", p.sector_size)];
+        let mut a = vec![kv("SECTOR_SIZE_IN_BYTES", &p.sector_size)];
         if let Some(ppb) = ppb {
-            a.push(kv("PAGES_PER_BLOCK", ppb));
+            a.push(kv("PAGES_PER_BLOCK", &ppb));
         }
         a
     };
@@ -87,8 +91,8 @@ pub fn restore(package: &Package, module: &ModuleState, manifest: &Manifest, dir
             _ => own,
         };
         let mut attrs = geometry(p);
-        attrs.push(kv("num_partition_sectors", sectors));
-        attrs.push(kv("start_sector", p.start_sector));
+        attrs.push(kv("num_partition_sectors", &sectors));
+        attrs.push(kv("start_sector", &p.start_sector));
         let mut s = step(
             format!("restore:erase:{}", p.label),
             format!("erase {} ({sectors} sectors from sector {})", p.label, p.start_sector),

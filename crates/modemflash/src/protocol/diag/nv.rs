@@ -111,7 +111,8 @@ pub fn parse_nv(payload: &[u8]) -> Result<NvItem, DiagError> {
     }
     let u16_at = |at: usize| payload.get(at..at + 2).and_then(|b| b.try_into().ok()).map(u16::from_le_bytes);
     let item = u16_at(1).ok_or(DiagError::Malformed { what: "NV packet", detail: "no item" })?;
-    let status = u16_at(1 + 2 + NV_DATA_LEN).ok_or(DiagError::Malformed { what: "NV packet", detail: "no status" })?;
+    let status =
+        u16_at(1 + 2 + NV_DATA_LEN).ok_or(DiagError::Malformed { what: "NV packet", detail: "no status" })?;
     let mut data = [0u8; NV_DATA_LEN];
     if let Some(src) = payload.get(3..3 + NV_DATA_LEN) {
         data.copy_from_slice(src);
@@ -166,7 +167,11 @@ impl<T: Transport> DiagClient<T> {
             DiagReply::Other(frame) => {
                 let nv = parse_nv(&frame)?;
                 if nv.item != item {
-                    return Err(DiagError::Unexpected { command: "NV_READ", expected: "the item asked for", got: frame });
+                    return Err(DiagError::Unexpected {
+                        command: "NV_READ",
+                        expected: "the item asked for",
+                        got: frame,
+                    });
                 }
                 Ok(nv)
             }
