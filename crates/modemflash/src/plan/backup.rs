@@ -11,8 +11,9 @@
 //!   NAND partitions (docs/facts/streaming.md), and the 9615's fastboot has no read; the
 //!   plan says so.
 //!
-//! A module found in EDL has no DIAG: its NV cannot be read; the plan says so and starts
-//! at the Sahara step.
+//! A module found in EDL has no DIAG: its NV cannot be read; the plan says so, starts at
+//! the Sahara step and leaves the module in EDL with the programmer running (a module in
+//! EDL may be there because it cannot boot).
 
 use std::path::Path;
 
@@ -152,20 +153,24 @@ pub fn backup(package: &Package, module: &ModuleState, out: &Path) -> Result<Bac
                  not from the chip's partition table"
                     .into(),
             );
-            steps.push(step(
-                "firehose:power",
-                "power reset; the module boots its firmware again".into(),
-                DeviceMode::Edl,
-                Some(DeviceMode::Normal),
-                Op::FirehosePowerReset { delay_secs: Some(POWER_RESET_DELAY_SECS) },
-            ));
-            steps.push(step(
-                "verify",
-                "read the revision".into(),
-                DeviceMode::Normal,
-                None,
-                Op::Verify { expected: None },
-            ));
+            // Found in normal mode: back to it. Found in EDL (perhaps because it cannot boot):
+            // left there, the programmer still running, for what comes next.
+            if module.mode == DeviceMode::Normal {
+                steps.push(step(
+                    "firehose:power",
+                    "power reset; the module boots its firmware again".into(),
+                    DeviceMode::Edl,
+                    Some(DeviceMode::Normal),
+                    Op::FirehosePowerReset { delay_secs: Some(POWER_RESET_DELAY_SECS) },
+                ));
+                steps.push(step(
+                    "verify",
+                    "read the revision".into(),
+                    DeviceMode::Normal,
+                    None,
+                    Op::Verify { expected: None },
+                ));
+            }
             Flow::Firehose9x07
         }
         PackageKind::LegacyMdm9615 => {
