@@ -114,4 +114,5 @@ fn nv_lost_in_an_update_fails_it_loudly() {
     assert_eq!(last["step"], "nv:compare", "{last}");
     assert!(last["error"].as_str().unwrap().contains("NV identity changed"), "{last}");
     assert!(text.contains("\"event\":\"warning\""), "{text}");
+    assert!(last["remedy"].as_str().unwrap().contains("NV items are written back"), "{last}");
 }
