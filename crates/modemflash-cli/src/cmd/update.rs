@@ -235,6 +235,7 @@ pub fn update(
     if let Some(dir) = &backup_dir {
         if dir.join(modemflash::backup::MANIFEST).exists() {
             match modemflash::backup::load(dir) {
+                Ok(_) if json => {}
                 Ok(_) => say!("Using the backup in {}.", dir.display()),
                 Err(e) => {
                     error!("--backup {}: {e}; nothing was written", dir.display());
