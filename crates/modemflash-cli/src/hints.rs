@@ -43,6 +43,12 @@ pub fn remedy(e: &ExecError, rerun: &str) -> String {
         return repeated(e, n);
     }
     let again = format!("The journal keeps what is done: rerun `{rerun}` to continue from this step.");
+    if e.step == "nv:compare" && e.kind == FailureKind::Verify {
+        return "The firmware is written, but the module's NV identity is not what the backup holds (docs/backup.md). \
+                Do not use the module until its NV items are written back from the backup's nv.json (QPST/QCN tools); \
+                keep the backup folder."
+            .into();
+    }
     match e.kind {
         FailureKind::ModeTimeout if e.mode == DeviceMode::Fastboot => format!(
             "The module did not come up in fastboot. Check that fastboot (18d1:d00d) is reachable: on Linux install the udev rule \

@@ -49,6 +49,7 @@ impl Rig {
     fn cmd(&self, sub: &str, extra: &[&str]) -> Output {
         Command::cargo_bin("modemflash")
             .unwrap()
+            .env("XDG_STATE_HOME", self._tmp.path().join("state"))
             .arg(sub)
             .arg(&self.pkg)
             .arg("--port")

@@ -54,6 +54,7 @@ impl Setup {
 
     fn update(&self, extra: &[&str]) -> Command {
         let mut c = Command::cargo_bin("modemflash").unwrap();
+        c.env("XDG_STATE_HOME", self.tmp.path().join("state"));
         c.arg("update")
             .arg(&self.pkg)
             .arg("--port")

@@ -58,8 +58,10 @@ fn update_process(
     std::fs::create_dir(&ttys).unwrap();
     let port = free_port();
     let s = sim(model, &ttys, port, start_mode);
+    let backup = tmp.join("backup");
     let out = Command::cargo_bin("modemflash")
         .unwrap()
+        .env("XDG_STATE_HOME", tmp.join("state"))
         .arg("update")
         .arg(pkg)
         .arg("--port")
@@ -67,6 +69,11 @@ fn update_process(
         .args(["--fastboot", &format!("tcp:127.0.0.1:{port}"), "--yes", "--json", "--timeout", "60"])
         .arg("--journal")
         .arg(tmp.join("journal.json"))
+        .args(if start_mode == "normal" {
+            vec![std::ffi::OsStr::new("--backup"), backup.as_os_str()]
+        } else {
+            vec![]
+        })
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -88,6 +95,12 @@ fn update_process(
         }
     }
     assert_eq!(booted.as_deref(), Some(new_rev));
+    // A module found in normal mode was backed up first, and its NV identity compared after.
+    if start_mode == "normal" {
+        let m = modemflash::backup::load(&backup).unwrap();
+        assert!(m.identity.imei.is_some(), "{m:?}");
+        assert!(stdout.contains("\"step\":\"nv:compare\""), "{stdout}");
+    }
 }
 
 #[test]
@@ -133,6 +146,7 @@ fn interrupted_update_resumes_from_the_journal() {
     let run = || {
         Command::cargo_bin("modemflash")
             .unwrap()
+            .env("XDG_STATE_HOME", tmp.path().join("state"))
             .arg("update")
             .arg(&pkg)
             .arg("--port")

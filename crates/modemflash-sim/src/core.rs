@@ -292,6 +292,10 @@ pub struct Core {
     pub fastboot: crate::handlers::fastboot::Session,
     /// The module's clock (handlers that pace themselves read it through `Cx::now`).
     pub clock: crate::clock::SharedClock,
+    /// The bytes the NAND holds (`nand_data.rs`).
+    pub data: crate::nand_data::SharedData,
+    /// NV items (`nv.rs`), starting with the instance's IMEI.
+    pub nv: crate::nv::NvStore,
 }
 
 /// Largest RAM image accepted over DMSS (the 9615 programmers are < 1 MiB).
@@ -300,7 +304,10 @@ pub const MAX_RAM: usize = 8 << 20;
 impl Core {
     pub fn new(config: ModuleConfig, nand: Nand) -> Self {
         let faults = FaultState::new(config.faults.clone());
+        let nv = crate::nv::NvStore::for_imei(&config.identity.imei);
         Core {
+            data: crate::nand_data::NandData::shared(),
+            nv,
             running_revision: config.revision.clone(),
             config,
             nand,

@@ -13,6 +13,7 @@
 //! | `power-loss@step=NAME` / `power-loss@bytes=N` | lose power in the middle of a write: the partition is left partial |
 //! | `wrong-chip-id` | report a different MSM id (DMSS/Sahara/DIAG) |
 //! | `wrong-model` | report another model's revision |
+//! | `wipe-nv` | the first erase or partition write of an update also wipes the NV items (IMEI, calibration), as users report of EG25 recovery flashes (Biktorgj/quectel_eg25_recovery #25); DIAG NV reads then answer "inactive" |
 //! | `fragile-rom` | EC25 in EDL: one byte that is not a Sahara packet before HELLO_RESP puts the boot ROM in an error state that only a power cycle clears |
 //!
 //! `fragile-rom` models what edl users report on real boot ROMs (bkerler/edl #335, #398,
@@ -38,6 +39,7 @@ pub enum FaultKind {
     WrongChipId,
     WrongModel,
     FragileRom,
+    WipeNv,
     SlowReenum(Duration),
 }
 
@@ -77,6 +79,7 @@ impl Fault {
             "wrong-chip-id" => return Ok(Fault { kind: FaultKind::WrongChipId, trigger: Trigger::Always }),
             "fragile-rom" => return Ok(Fault { kind: FaultKind::FragileRom, trigger: Trigger::Always }),
             "wrong-model" => return Ok(Fault { kind: FaultKind::WrongModel, trigger: Trigger::Always }),
+            "wipe-nv" => return Ok(Fault { kind: FaultKind::WipeNv, trigger: Trigger::Always }),
             _ => {}
         }
         let (kind, trig) =
@@ -89,7 +92,7 @@ impl Fault {
             "power-loss" => FaultKind::PowerLoss,
             other => {
                 return Err(format!(
-                    "unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model, fragile-rom)"
+                    "unknown fault {other:?} (disconnect, corrupt, nak, stall, power-loss, slow-reenum, wrong-chip-id, wrong-model, fragile-rom, wipe-nv)"
                 ));
             }
         };

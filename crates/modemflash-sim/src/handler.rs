@@ -94,6 +94,7 @@ impl Cx<'_> {
 
     /// Store a finished partition write and announce it.
     pub fn commit(&mut self, writer: PartitionWriter, complete: bool) {
+        self.update_touches_nand();
         let name = writer.name.clone();
         let content: Content = writer.finish(complete);
         if complete {
@@ -112,6 +113,14 @@ impl Cx<'_> {
         self.persist();
     }
 
+    /// An erase or write of the NAND: the `wipe-nv` fault loses the NV items now.
+    fn update_touches_nand(&mut self) {
+        if !self.core.nv.is_empty() && self.has_fault(&crate::fault::FaultKind::WipeNv) {
+            self.core.nv.wipe();
+            self.events.push(SimEvent::Log { text: "NV items wiped (fault wipe-nv)".into() });
+        }
+    }
+
     /// Save the NAND to the state file now, as a real flash keeps what was written when
     /// the power goes (a module killed mid-update restarts with what had landed).
     fn persist(&mut self) {
@@ -127,7 +136,11 @@ impl Cx<'_> {
 
     /// Erase a partition.
     pub fn erase(&mut self, name: &str) {
+        self.update_touches_nand();
         self.core.nand.erase(name);
+        if let Ok(mut d) = self.core.data.lock() {
+            d.erase(name);
+        }
         self.core.dirty = true;
         self.persist();
         self.events.push(SimEvent::Log { text: format!("erased {name}") });

@@ -25,6 +25,8 @@ pub mod identity;
 pub mod module;
 pub mod multibus;
 pub mod nand;
+pub mod nand_data;
+pub mod nv;
 pub mod serve;
 pub mod state;
 

@@ -135,6 +135,8 @@ pub struct PartitionWriter {
     in_order: bool,
     /// Looks for the revision while data streams in (modem partitions only).
     scanner: Option<RevisionScanner>,
+    /// Where the bytes themselves go (`nand_data.rs`), when the module keeps them.
+    store: Option<crate::nand_data::SharedData>,
 }
 
 impl PartitionWriter {
@@ -146,7 +148,19 @@ impl PartitionWriter {
             head: Vec::new(),
             in_order: true,
             scanner: carries_revision(name).then(RevisionScanner::new),
+            store: None,
         }
+    }
+
+    /// Keep the bytes in `store` as well: a new write of the partition, so what it held
+    /// before is forgotten first.
+    #[must_use]
+    pub fn storing(mut self, store: &crate::nand_data::SharedData) -> Self {
+        if let Ok(mut d) = store.lock() {
+            d.erase(&self.name);
+        }
+        self.store = Some(store.clone());
+        self
     }
 
     /// Bytes written so far.
@@ -169,6 +183,14 @@ impl PartitionWriter {
             self.head.extend_from_slice(data.get(..take).unwrap_or_default());
         }
         self.hasher.update(data);
+        if let Some(store) = &self.store
+            && let Ok(mut d) = store.lock()
+            && d.write(&self.name, offset, data).is_err()
+        {
+            // A host file system that cannot hold the bytes: the partition reads back
+            // erased where they were lost; the hash still says what was written.
+            self.in_order = false;
+        }
         if let Some(scanner) = &mut self.scanner
             && scanner.scanned() < SCAN_LIMIT
         {

@@ -132,11 +132,18 @@ fn from_normal_mode_updates_and_verifies() {
     let ids = ids(&plan);
     // QFirehose's NAND order (`docs/facts/firehose.md`).
     assert_eq!(
-        &ids[..5],
-        ["diag:edl", "sahara:upload", "firehose:configure", "firehose:erase:0", "firehose:vendor:1"]
+        &ids[..6],
+        [
+            "diag:edl",
+            "sahara:upload",
+            "firehose:configure",
+            "firehose:geometry",
+            "firehose:erase:0",
+            "firehose:vendor:1"
+        ]
     );
     let first_program = ids.iter().position(|i| i.starts_with("firehose:program:")).unwrap();
-    assert!(ids[5..first_program].iter().all(|i| i.starts_with("firehose:erase:")));
+    assert!(ids[6..first_program].iter().all(|i| i.starts_with("firehose:erase:")));
     let last_program = ids.iter().rposition(|i| i.starts_with("firehose:program:")).unwrap();
     assert_eq!(ids[last_program], "firehose:program:sbl");
     assert!(ids[first_program..last_program].iter().all(|i| *i != "firehose:program:sbl"));

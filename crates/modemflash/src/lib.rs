@@ -7,6 +7,7 @@
 //! The library never prints. Progress and diagnostics travel as values (events, typed
 //! errors); the CLI decides how to show them.
 
+pub mod backup;
 pub mod catalog;
 pub mod discovery;
 pub mod doctor;

@@ -108,7 +108,8 @@ pub fn run(args: &DemoCmd) -> u8 {
     let mut bus = SimBus::new(module.clone());
     let mut journal = Journal::in_memory();
     let opts = ExecOptions { mode_timeout: Duration::from_secs(30), ..ExecOptions::default() };
-    let how = super::update::How { json: args.json, yes: true, rerun: None, fresh: false };
+    let how =
+        super::update::How { json: args.json, yes: true, rerun: None, fresh: false, ..Default::default() };
     let code = super::update::update(&pkg, &mut bus, &mut journal, &PlanOptions::default(), &opts, &how);
     let after = module.revision();
     if !args.json && code == exit::OK {

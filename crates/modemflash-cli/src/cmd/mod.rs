@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod backup;
 pub mod completions;
 pub mod demo;
 pub mod doctor;
@@ -11,6 +12,7 @@ pub mod manpage;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod restore;
 pub mod session;
 pub mod setup;
 pub mod sim;

@@ -44,7 +44,8 @@ port 0 picks a free port, reported in the endpoints event.
 Faults (--fault, repeatable): disconnect@bytes=N, disconnect@step=NAME, corrupt@frame=N,
 nak@cmd=N, nak@step=NAME, stall@step=NAME, stall@cmd=N, power-loss@step=NAME,
 power-loss@bytes=N, slow-reenum=SECS, wrong-chip-id, wrong-model, fragile-rom (EC25 EDL:
-one stray byte before HELLO_RESP hangs the boot ROM until a power cycle). Step names look like
+one stray byte before HELLO_RESP hangs the boot ROM until a power cycle), wipe-nv (the first
+erase or write of an update loses the NV items, IMEI included). Step names look like
 diag:dload, dmss:go, streaming:write:0:APPSBL, fastboot:flash:boot, firehose:program:sbl.
 
 --json prints one object per line: {\"event\":\"endpoints\",\"mode\":…,\"endpoints\":[{\"role\":\"dm\",

@@ -2,7 +2,7 @@
 //! verify. A rerun after any interruption continues from the journal.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -60,6 +60,15 @@ pub struct UpdateCmd {
     /// from the mode the module is in (other modules' records stay).
     #[arg(long)]
     pub fresh: bool,
+    /// Back the module up into DIR before the update (`modemflash backup`), and compare
+    /// its NV identity with the backup's afterwards. A DIR that already holds a backup is
+    /// used as it is. Default in normal mode: a new folder under
+    /// $XDG_STATE_HOME/modemflash/backups/.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
+    pub backup: Option<PathBuf>,
+    /// Update without taking a backup first (and without the NV comparison after).
+    #[arg(long)]
+    pub no_backup: bool,
     #[command(flatten)]
     pub session: super::session::SessionArgs,
 }
@@ -98,7 +107,13 @@ pub fn run(args: &UpdateCmd) -> u8 {
     if let Some(ms) = args.fastboot_pacing {
         opts.fastboot.pacing = Duration::from_millis(ms);
     }
-    let how = How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh };
+    let backup = match (&args.backup, args.no_backup) {
+        (_, true) => BackupChoice::Off,
+        (Some(dir), false) => BackupChoice::Into(dir.clone()),
+        (None, false) => BackupChoice::Default,
+    };
+    let how =
+        How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh, backup };
     let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how);
     drop(bus);
     session.finish(code)
@@ -115,6 +130,28 @@ pub struct How {
     pub rerun: Option<String>,
     /// Discard this module's journal record first.
     pub fresh: bool,
+    /// Whether to back the module up first.
+    pub backup: BackupChoice,
+}
+
+/// `update --backup DIR` / `--no-backup` / neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum BackupChoice {
+    /// No backup, no NV comparison (the demo, `--no-backup`).
+    #[default]
+    Off,
+    /// A new backup folder when the module is in normal mode and no update is half-done.
+    Default,
+    /// This folder: used when it holds a backup, else the backup is taken into it.
+    Into(PathBuf),
+}
+
+/// Where a default backup goes: `$XDG_STATE_HOME/modemflash/backups/<when>`.
+fn default_backup_dir() -> PathBuf {
+    let journal = Journal::default_path("x");
+    let base = journal.parent().map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    base.join("backups").join(format!("backup-{}-{}", now.as_secs(), std::process::id()))
 }
 
 /// Identify, plan, confirm, run, report. Shared with `demo`.
@@ -156,8 +193,17 @@ pub fn update(
         }
     };
     let resume = journal.resume_for(&fingerprint);
+    let resuming = resume.as_ref().is_some_and(|(_, d)| !d.is_empty());
+    let backup_dir = match &how.backup {
+        BackupChoice::Off => None,
+        BackupChoice::Default => (state.mode == DeviceMode::Normal && !resuming).then(default_backup_dir),
+        BackupChoice::Into(dir) => Some(dir.clone()),
+    };
     let plan = match plan::build(pkg, &state, plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice()))) {
-        Ok(p) => p,
+        Ok(p) => match &backup_dir {
+            Some(dir) => plan::backup::with_nv_check(p, dir),
+            None => p,
+        },
         Err(e) => {
             error!("{}", hints::plan_error(&e));
             emit(json, &RunResult::new(exit::FAILED));
@@ -186,6 +232,31 @@ pub fn update(
     }
     // Ctrl-C and SIGTERM: the first stops between steps, the second at once.
     crate::signals::install(&opts.cancel);
+    if let Some(dir) = &backup_dir {
+        if dir.join(modemflash::backup::MANIFEST).exists() {
+            match modemflash::backup::load(dir) {
+                Ok(_) if json => {}
+                Ok(_) => say!("Using the backup in {}.", dir.display()),
+                Err(e) => {
+                    error!("--backup {}: {e}; nothing was written", dir.display());
+                    emit(json, &RunResult::new(exit::FAILED));
+                    return exit::FAILED;
+                }
+            }
+        } else {
+            if !json {
+                say!("Backing the module up into {} first (--no-backup skips this).", dir.display());
+            }
+            if let Err(code) = super::backup::take(pkg, bus, dir, json, opts) {
+                tell!(
+                    "The update did not start: nothing was written. Fix what stopped the backup, or pass \
+                     --no-backup to update without one."
+                );
+                emit(json, &RunResult::new(code));
+                return code;
+            }
+        }
+    }
     let mut human = ui::Human::new();
     let mut machine = ui::Json;
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };

@@ -9,12 +9,16 @@
 //!   (`docs/facts/quectel.md` B [confirmed]), so it re-enumerates in EDL.
 //! - `4B 65 01 00` → echo and EDL on the EC25; the EC20 R1 (MDM9615 has no EDL) rejects it
 //!   as a bad command.
+//! - `26` NV_READ → the item from the module's NV store (`nv.rs`: the instance's IMEI in
+//!   item 550), or the same layout with status 5 "inactive" for an item that is not set
+//!   (`docs/facts/hdlc-diag.md`).
 //! - Anything else, including a raw DMSS NOP, → the bad-command echo `13 <request>`, which
 //!   is how `DmssClient::probe` recognises normal mode.
 
 use modemflash::protocol::diag::codec::{
     DiagReply, DiagRequest, ExtBuildId, RejectKind, encode_reply, parse_request, reject,
 };
+use modemflash::protocol::diag::nv::{CMD_NV_READ, NvStatus, encode_nv, parse_nv};
 use modemflash::protocol::diag::{DiagError, EDL_REQUEST};
 use modemflash::protocol::hdlc::{Decoder, encode};
 
@@ -76,6 +80,18 @@ impl Diag {
         }))
     }
 
+    /// NV_READ: the stored item, or status "inactive".
+    fn nv_read(payload: &[u8], cx: &mut Cx<'_>) {
+        let Ok(req) = parse_nv(payload) else {
+            return Self::reply(cx, &reject(RejectKind::BadLength, payload));
+        };
+        let reply = match cx.core.nv.get(req.item) {
+            Some(data) => encode_nv(CMD_NV_READ, req.item, data, NvStatus::Ok),
+            None => encode_nv(CMD_NV_READ, req.item, &[], NvStatus::Inactive),
+        };
+        Self::reply(cx, &reply);
+    }
+
     /// Echo a mode switch and leave for `mode`.
     fn switch(cx: &mut Cx<'_>, echo: &[u8], mode: SimMode) {
         Self::reply(cx, echo);
@@ -96,6 +112,7 @@ impl Diag {
             DiagRequest::Dload => "diag:dload",
             DiagRequest::Edl => "diag:edl",
             DiagRequest::Subsys { .. } => "diag:subsys",
+            DiagRequest::Other(p) if p.first() == Some(&CMD_NV_READ) => "diag:nv-read",
             DiagRequest::Other(_) => "diag:other",
         };
         match check(cx, step) {
@@ -116,6 +133,7 @@ impl Diag {
                 Self::switch(cx, &encode_reply(&DiagReply::Dload), mode);
             }
             DiagRequest::Edl if self.model == Model::Ec25 => Self::switch(cx, &EDL_REQUEST, SimMode::Edl),
+            DiagRequest::Other(p) if p.first() == Some(&CMD_NV_READ) => Self::nv_read(&p, cx),
             DiagRequest::Edl | DiagRequest::Subsys { .. } | DiagRequest::Other(_) => {
                 Self::reply(cx, &reject(RejectKind::BadCommand, payload));
             }

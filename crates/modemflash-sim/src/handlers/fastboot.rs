@@ -274,11 +274,12 @@ fn flash(name: &str, cx: &mut Cx<'_>, power_loss: bool) {
     let Some(part) = resolve(cx, name) else { return fail(cx, "unknown partition name") };
     let Some(image) = cx.core.fastboot.image.take() else { return fail(cx, "no image downloaded") };
     let capacity = cx.core.nand.get(&part).and_then(|p| p.capacity);
+    let store = cx.core.data.clone();
     let result = if SparseHeader::is_sparse(&image) {
-        flash_sparse(&part, &image, capacity, &mut cx.core.fastboot.sparse, power_loss)
+        flash_sparse(&part, &image, capacity, &mut cx.core.fastboot.sparse, power_loss, Some(&store))
     } else {
         cx.core.fastboot.sparse = None;
-        flash_raw(&part, &image, capacity, power_loss)
+        flash_raw(&part, &image, capacity, power_loss, Some(&store))
     };
     // LK keeps its download buffer: the same data can be flashed again.
     cx.core.fastboot.image = Some(image);

@@ -105,17 +105,26 @@ fn fill(writer: &mut PartitionWriter, mut len: u64, pattern: [u8; 4]) {
     }
 }
 
+fn new_writer(name: &str, store: Option<&crate::nand_data::SharedData>) -> PartitionWriter {
+    let w = PartitionWriter::new(name);
+    match store {
+        Some(s) => w.storing(s),
+        None => w,
+    }
+}
+
 /// Flash a raw image. With `power_loss`, only the first half is written.
 pub(crate) fn flash_raw(
     name: &str,
     image: &[u8],
     capacity: Option<u64>,
     power_loss: bool,
+    store: Option<&crate::nand_data::SharedData>,
 ) -> Result<Flashed, FlashError> {
     if capacity.is_some_and(|c| image.len() as u64 > c) {
         return Err(FlashError::TooLarge);
     }
-    let mut writer = PartitionWriter::new(name);
+    let mut writer = new_writer(name, store);
     let take = if power_loss { image.len() / 2 } else { image.len() };
     writer.write(0, image.get(..take).unwrap_or_default());
     Ok(Flashed { writer, complete: !power_loss, sparse_span: None })
@@ -143,6 +152,7 @@ pub(crate) fn flash_sparse(
     capacity: Option<u64>,
     progress: &mut Option<SparseProgress>,
     power_loss: bool,
+    store: Option<&crate::nand_data::SharedData>,
 ) -> Result<Flashed, FlashError> {
     let (h, first_data) = scan(image)?;
     let blk = u64::from(h.blk_sz);
@@ -162,7 +172,7 @@ pub(crate) fn flash_sparse(
             name: name.to_owned(),
             blk_sz: h.blk_sz,
             total_blks: h.total_blks,
-            writer: PartitionWriter::new(name),
+            writer: new_writer(name, store),
             upto: 0,
         },
     };
@@ -244,11 +254,11 @@ mod tests {
 
     #[test]
     fn raw_image_and_capacity() {
-        let f = flash_raw("boot", b"hello", Some(10), false).unwrap();
+        let f = flash_raw("boot", b"hello", Some(10), false, None).unwrap();
         let c = f.writer.finish(f.complete);
         assert_eq!(c.sha256.unwrap(), hex(b"hello"));
-        assert!(matches!(flash_raw("boot", &[0; 11], Some(10), false), Err(FlashError::TooLarge)));
-        let f = flash_raw("boot", &[1; 10], None, true).unwrap();
+        assert!(matches!(flash_raw("boot", &[0; 11], Some(10), false, None), Err(FlashError::TooLarge)));
+        let f = flash_raw("boot", &[1; 10], None, true, None).unwrap();
         assert!(!f.complete);
         assert_eq!(f.writer.len(), 5);
     }
@@ -258,7 +268,7 @@ mod tests {
         let a = vec![0xaa; B as usize];
         let img = sparse(4, &[C::Raw(&a), C::Skip(1), C::Fill(1, [1, 2, 3, 4]), C::Skip(1)]);
         let mut progress = None;
-        let f = flash_sparse("system", &img, None, &mut progress, false).unwrap();
+        let f = flash_sparse("system", &img, None, &mut progress, false, None).unwrap();
         let mut want = a.clone();
         want.extend(vec![0u8; B as usize]);
         want.extend([1u8, 2, 3, 4].repeat(B as usize / 4));
@@ -267,7 +277,7 @@ mod tests {
         assert_eq!(c.len, 4 * u64::from(B));
         assert_eq!(c.sha256.unwrap(), hex(&want));
         assert!(matches!(
-            flash_sparse("system", &img, Some(4096), &mut None, false),
+            flash_sparse("system", &img, Some(4096), &mut None, false, None),
             Err(FlashError::TooLarge)
         ));
     }
@@ -281,17 +291,17 @@ mod tests {
         let p3 = sparse(3, &[C::Skip(2), C::Raw(&a)]);
         let mut progress = None;
         for p in [&p1, &p2] {
-            flash_sparse("system", p, None, &mut progress, false).unwrap();
+            flash_sparse("system", p, None, &mut progress, false, None).unwrap();
         }
-        let f = flash_sparse("system", &p3, None, &mut progress, false).unwrap();
+        let f = flash_sparse("system", &p3, None, &mut progress, false, None).unwrap();
         let whole = [a.clone(), b.clone(), a.clone()].concat();
         assert_eq!(f.writer.finish(true).sha256.unwrap(), hex(&whole));
         // Piece 1 again: a new image, not a continuation.
-        let f = flash_sparse("system", &p1, None, &mut progress, false).unwrap();
+        let f = flash_sparse("system", &p1, None, &mut progress, false, None).unwrap();
         let fresh = [a.clone(), vec![0; 2 * B as usize]].concat();
         assert_eq!(f.writer.finish(true).sha256.unwrap(), hex(&fresh));
         // Another partition never continues this one.
-        let f = flash_sparse("userdata", &p2, None, &mut progress, false).unwrap();
+        let f = flash_sparse("userdata", &p2, None, &mut progress, false, None).unwrap();
         let other = [vec![0; B as usize], b, vec![0; B as usize]].concat();
         assert_eq!(f.writer.finish(true).sha256.unwrap(), hex(&other));
     }
@@ -301,6 +311,9 @@ mod tests {
         let a = vec![0x11; B as usize];
         let mut img = sparse(2, &[C::Raw(&a), C::Skip(1)]);
         img.truncate(img.len() - 20);
-        assert!(matches!(flash_sparse("boot", &img, None, &mut None, false), Err(FlashError::Sparse(_))));
+        assert!(matches!(
+            flash_sparse("boot", &img, None, &mut None, false, None),
+            Err(FlashError::Sparse(_))
+        ));
     }
 }

@@ -34,10 +34,10 @@ pub const SUPPORTED_FUNCTIONS: &str =
     "Supported Functions: program configure power benchmark read getstorageinfo erase nop ";
 /// Time between the power-reset ACK and the device leaving the bus (~1 s [confirmed]).
 pub const POWER_RESET_DELAY: Duration = Duration::from_secs(1);
-/// Largest `<read>` served: the NAND contents are not kept, so reads return zeros; this
-/// bounds the memory queued for them [inferred].
+/// Largest `<read>` served in one command: bounds the memory queued for it (a simulator
+/// limit, not the device's [inferred]; hosts read a partition in pieces).
 pub const MAX_READ_BYTES: u64 = 16 << 20;
-/// Size of each zero-filled transfer of a `<read>`.
+/// Size of each transfer of a `<read>`.
 const READ_TRANSFER: usize = 16 * 1024;
 
 /// A `<program>` data phase in progress.
@@ -462,7 +462,7 @@ impl Programmer {
         let offset = piece.unwrap_or(0) * geo.page;
         let mut writer = match (piece, self.last.take()) {
             (Some(k), Some(w)) if k > 0 && w.name == crate::nand::canonical(&name) => w,
-            _ => PartitionWriter::new(&name),
+            _ => PartitionWriter::new(&name).storing(&cx.core.data),
         };
         writer.skip_to(offset);
         let total = count * geo.page;
@@ -473,7 +473,7 @@ impl Programmer {
         Ok(())
     }
 
-    /// `<read>`: zero-filled sectors (the NAND keeps hashes, not contents).
+    /// `<read>`: the sectors as the NAND holds them (`firehose_read.rs`).
     fn read(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
         match fire(cx, "firehose:read", false) {
             Fired::Go | Fired::PowerLoss => {}
@@ -494,10 +494,14 @@ impl Programmer {
             return Err(vec![format!("read of {left} bytes: the simulator serves at most {MAX_READ_BYTES}")]);
         }
         respond(cx, true, Some(true), &[]);
+        let mut at = start * geo.page;
         while left > 0 {
             let n = left.min(READ_TRANSFER as u64);
-            cx.send(vec![0; n as usize]);
+            let mut buf = vec![0u8; usize::try_from(n).unwrap_or(READ_TRANSFER)];
+            super::firehose_read::fill(cx.core, geo.page, at, &mut buf);
+            cx.send(buf);
             left -= n;
+            at += n;
         }
         respond(cx, true, Some(false), &[]);
         Ok(())

@@ -8,6 +8,7 @@ pub mod edl;
 pub mod fastboot;
 mod fastboot_flash;
 pub mod firehose;
+mod firehose_read;
 pub mod streaming;
 
 use crate::boot::Model;

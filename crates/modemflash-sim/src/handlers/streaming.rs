@@ -295,7 +295,8 @@ impl Streaming {
             cx.log(format!("streaming: {} was never closed", prev.sent));
             cx.commit(prev.writer, false);
         }
-        self.open = Some(Open { writer: PartitionWriter::new(&name), sent: name, capacity });
+        let writer = PartitionWriter::new(&name).storing(&cx.core.data);
+        self.open = Some(Open { writer, sent: name, capacity });
         send(cx, &Reply::OpenMulti(OpenMultiStatus::Ok));
     }
 

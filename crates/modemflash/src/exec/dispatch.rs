@@ -4,7 +4,7 @@
 //! 9x07, `chip_ops.rs` the chipset check) and share only `step.rs`.
 
 use super::step::{Cx, OpError, Session, StepResult};
-use super::{chip_ops, firehose_ops, ops};
+use super::{backup_ops, chip_ops, firehose_ops, geometry_op, ops};
 use crate::plan::Op;
 
 pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, OpError> {
@@ -30,6 +30,12 @@ pub(super) fn run(session: &mut Session, cx: &mut Cx<'_>) -> Result<StepResult, 
         Op::FirehoseProgram { program } => firehose_ops::program(session, cx, program),
         Op::FirehosePatch { patch } => firehose_ops::patch(session, cx, patch),
         Op::FirehosePowerReset { delay_secs } => firehose_ops::power_reset(session, cx, *delay_secs),
+        Op::FirehoseCheckGeometry => geometry_op::check_geometry(session, cx),
+        Op::NvBackup { out } => backup_ops::nv_backup(cx, out),
+        Op::FirehoseRead { label, sector_size, start_sector, num_sectors, out } => {
+            backup_ops::firehose_read(session, cx, label, *sector_size, *start_sector, *num_sectors, out)
+        }
+        Op::NvCompare { backup } => backup_ops::nv_compare(cx, backup),
         Op::CheckChipset { expected, package, probe } => {
             chip_ops::check_chipset(session, cx, *expected, package, probe)
         }

@@ -101,6 +101,30 @@ pub enum StepFailure {
     ProgrammerRunning,
     #[error("{0} session lost")]
     SessionLost(&'static str),
+    /// The plan has a 9x07 step and the package no Firehose layout.
+    #[error("the package has no Firehose layout")]
+    NoFirehoseLayout,
+    /// The package's NAND geometry does not fit the chip (`package::geometry`).
+    #[error(
+        "the package was built for another NAND ({mismatches}); nothing was erased. Use the package made for this module's NAND{}",
+        .chip.as_deref().map_or(String::new(), |n| format!(" ({n})"))
+    )]
+    WrongGeometry { mismatches: String, chip: Option<String> },
+    /// A backup file could not be written.
+    #[error("{path}: {source}")]
+    BackupWrite { path: String, source: std::io::Error },
+    /// A backup's `nv.json` could not be read.
+    #[error("{0}")]
+    BackupRead(String),
+    /// An NV item could not be read through DIAG (the link failed; a refused item is
+    /// recorded, not an error).
+    #[error("NV_READ of item {item} ({name}): {source}")]
+    NvRead { item: u16, name: &'static str, source: DiagError },
+    /// An identity NV item differs from the backup's after the update.
+    #[error(
+        "the module's NV identity changed during the update ({changes}). The firmware is written; write the NV items back from the backup in {backup} (QPST/QCN tools) before using the module"
+    )]
+    NvIdentityChanged { changes: String, backup: String },
 }
 
 fn join(tries: &[(String, Cause)]) -> String {
@@ -123,6 +147,15 @@ fn transport(e: &TransportError) -> FailureKind {
     match e {
         TransportError::Timeout(_) => FailureKind::Timeout,
         TransportError::Disconnected | TransportError::Io(_) => FailureKind::Disconnected,
+    }
+}
+
+fn diag(e: &DiagError) -> FailureKind {
+    match e {
+        DiagError::Link(l) => link(l),
+        DiagError::Rejected { .. } => FailureKind::Refused,
+        DiagError::NoReply { .. } => FailureKind::Timeout,
+        _ => FailureKind::Protocol,
     }
 }
 
@@ -168,12 +201,7 @@ impl Cause {
                 DmssError::NoReply { .. } => FailureKind::Timeout,
                 _ => FailureKind::Protocol,
             },
-            Cause::Diag(e) => match e {
-                DiagError::Link(l) => link(l),
-                DiagError::Rejected { .. } => FailureKind::Refused,
-                DiagError::NoReply { .. } => FailureKind::Timeout,
-                _ => FailureKind::Protocol,
-            },
+            Cause::Diag(e) => diag(e),
             Cause::Sahara(e) => match e {
                 SaharaError::Transport(t) => transport(t),
                 SaharaError::ImageTransfer { .. } | SaharaError::ExecuteFailed { .. } => FailureKind::Refused,
@@ -198,7 +226,12 @@ impl Cause {
                 StepFailure::ChipsetUntold { .. } | StepFailure::OtherChipset { .. } => {
                     FailureKind::WrongChipset
                 }
-                StepFailure::NoPartitionTable => FailureKind::Package,
+                StepFailure::NoPartitionTable
+                | StepFailure::NoFirehoseLayout
+                | StepFailure::WrongGeometry { .. } => FailureKind::Package,
+                StepFailure::BackupWrite { .. } => FailureKind::Journal,
+                StepFailure::BackupRead(_) | StepFailure::NvIdentityChanged { .. } => FailureKind::Verify,
+                StepFailure::NvRead { source, .. } => diag(source),
                 StepFailure::SessionLost(_) => FailureKind::Open,
                 StepFailure::NoProgrammerStarted { .. }
                 | StepFailure::NoEntryAddress

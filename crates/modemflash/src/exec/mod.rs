@@ -2,12 +2,15 @@
 //! the step in the journal, report progress. A rerun after any interruption continues
 //! from the journal.
 
+mod backup_ops;
+mod backup_run;
 mod chip_ops;
 mod dispatch;
 mod error;
 mod event;
 mod firehose_ops;
 mod firehose_sparse;
+mod geometry_op;
 mod journal;
 mod journal_match;
 mod ops;
@@ -16,6 +19,7 @@ mod whois;
 
 use std::time::{Duration, Instant};
 
+pub use backup_run::{BackupDone, BackupRunError, RestoreError, backup, restore};
 pub use error::{Cause, SparseProblem, StepFailure};
 pub use event::{Collect, Event, Observer, Quiet};
 pub use journal::{Basis, FailureRecord, Journal, JournalMatch, JournalRecord};

@@ -14,6 +14,7 @@ pub mod elf;
 mod firehose;
 mod firehose_lines;
 mod fit;
+pub mod geometry;
 pub mod headers;
 pub mod ihex;
 mod legacy;

@@ -112,6 +112,15 @@ fn steps(
         bytes: 0,
         op: Op::FirehoseConfigure { memory: MEMORY_NAME.into() },
     });
+    b.push(Step {
+        id: "firehose:geometry".into(),
+        title: "check the package's NAND geometry against the chip (getstorageinfo)".into(),
+        needs: DeviceMode::Edl,
+        leads_to: None,
+        durable: false,
+        bytes: 0,
+        op: Op::FirehoseCheckGeometry,
+    });
     let erases: Vec<&EraseLine> =
         layout.ops.iter().filter_map(|op| if let XmlOp::Erase(e) = op { Some(e) } else { None }).collect();
     for e in erases.iter().filter(|e| is_sbl(&e.start_sector)) {

@@ -5,9 +5,11 @@
 //! the package's files and picks where to enter from the module's detected mode and the
 //! journal. The real sequences are partly inferred (`docs/facts/quectel.md`), which is why they are data and not code paths in the executor.
 
+pub mod backup;
 pub mod chip;
 mod firehose;
 mod legacy;
+pub mod restore;
 
 use std::path::PathBuf;
 
@@ -85,6 +87,9 @@ pub enum Op {
     SaharaUpload { programmer: String, probe: EdlProbe },
     /// Firehose `<configure>`, negotiating the payload size.
     FirehoseConfigure { memory: String },
+    /// `<getstorageinfo>`, and stop before the first erase unless the package's geometry
+    /// (sector size, pages per block, extents) fits the chip (`package::geometry`).
+    FirehoseCheckGeometry,
     /// An `<erase>` line of the package.
     FirehoseErase { erase: EraseLine },
     /// A `vendor="quectel"` line, sent verbatim.
@@ -95,6 +100,15 @@ pub enum Op {
     FirehosePatch { patch: PatchLine },
     /// `<power value="reset">`: EDL → normal.
     FirehosePowerReset { delay_secs: Option<u32> },
+    /// Read the NV items of `backup::nv::NV_ITEMS` through DIAG and write them to
+    /// `nv.json` in the folder `out` (backup).
+    NvBackup { out: String },
+    /// Read sectors back with Firehose `<read>` into the file `out` (backup).
+    FirehoseRead { label: String, sector_size: u32, start_sector: u64, num_sectors: u64, out: String },
+    /// Read the NV items again and compare them with the backup's `nv.json` in `backup`;
+    /// a difference in an identity item fails the step (the update is done, the identity
+    /// is not what it was).
+    NvCompare { backup: String },
     /// Find out the module's chipset in the mode it is in (revision in normal mode,
     /// `getvar product` in fastboot, the Sahara MSM HW id in EDL) and stop unless it is
     /// `expected`. Runs before the first write when planning could not tell (`chip.rs`).

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod nv;
 
 pub use client::{DRAIN_QUIET, DiagClient, REPLY_TIMEOUT, SwitchOutcome};
 pub use codec::{
