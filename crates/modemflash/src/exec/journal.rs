@@ -301,7 +301,11 @@ impl Journal {
             std::fs::create_dir_all(dir)?;
         }
         let _in_process = SAVE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path.with_extension("lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.with_extension("lock"));
         // A file system without locks still gets the in-process exclusion.
         let _lock = lock.inspect(|f| {
             let _ = f.lock();
