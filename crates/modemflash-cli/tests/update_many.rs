@@ -105,6 +105,10 @@ fn three_modules_at_once_one_failing() {
     assert_eq!(result["modules"].as_array().unwrap().len(), 3);
     assert!(result["error"].as_str().unwrap().starts_with("1 of 3 modules not updated"), "{result}");
 
+    let kept: Vec<Value> =
+        lines.iter().filter(|v| v["event"] == "module_result" || v["event"] == "result").cloned().collect();
+    common::golden("update_many.shape", &common::shape(&kept));
+
     // The simulators agree: two booted the new revision, the refusing one did not.
     assert_eq!(booted(&sims[0]).as_deref(), Some(spec.revision.as_str()));
     assert_eq!(booted(&sims[2]).as_deref(), Some(spec.revision.as_str()));
