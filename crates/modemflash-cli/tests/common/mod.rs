@@ -85,7 +85,10 @@ pub fn shape(lines: &[Value]) -> String {
             }
         }
     }
-    by_event.iter().map(|(e, k)| format!("{e}: {}\n", k.iter().cloned().collect::<Vec<_>>().join(" "))).collect()
+    by_event
+        .iter()
+        .map(|(e, k)| format!("{e}: {}\n", k.iter().cloned().collect::<Vec<_>>().join(" ")))
+        .collect()
 }
 
 /// Compare `got` with the golden file `tests/golden/NAME` (`MODEMFLASH_BLESS=1` rewrites it).
@@ -98,7 +101,8 @@ pub fn golden(name: &str, got: &str) {
     }
     let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert_eq!(
-        got, want,
+        got,
+        want,
         "the --json contract changed ({}): update docs/json.md, raise ui::SCHEMA if a field changed meaning or went away, \
          and rerun with MODEMFLASH_BLESS=1",
         path.display()
