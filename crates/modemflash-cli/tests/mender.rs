@@ -39,7 +39,7 @@ fn skip_reason() -> Option<String> {
 }
 
 fn nix_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
 static INSTALL: std::sync::Once = std::sync::Once::new();

@@ -177,7 +177,7 @@ fn slots(t: &Targets) -> Result<Vec<Slot>, u8> {
     for d in &t.device {
         match Selector::parse(d) {
             Ok(Selector::Serial(p)) => out.push(ports(Some(p), None, d)?),
-            Ok(Selector::Tcp { host, port }) => out.push(ports(None, Some(format!("{host}:{port}")), d)?),
+            Ok(Selector::Tcp { host, port }) => out.push(ports(None, Some(&format!("{host}:{port}")), d)?),
             Ok(sel) => {
                 let w = watcher.get_or_insert_with(|| Watcher::new(Box::new(HostUsb::new(Roots::default()))));
                 out.push(usb_slot(w, sel, d.clone())?);
@@ -206,8 +206,8 @@ fn usb_slot(w: &Watcher, sel: Selector, text: String) -> Result<Slot, u8> {
     }
 }
 
-fn ports(tty: Option<PathBuf>, fastboot: Option<String>, text: &str) -> Result<Slot, u8> {
-    match PortsBus::new(tty, None, fastboot.as_deref()) {
+fn ports(tty: Option<PathBuf>, fastboot: Option<&str>, text: &str) -> Result<Slot, u8> {
+    match PortsBus::new(tty, None, fastboot) {
         Ok(b) => Ok(Slot { selector: text.to_owned(), bus: Box::new(b) }),
         Err(e) => Err(usage(&format!("{text}: {e}"))),
     }
@@ -327,10 +327,10 @@ impl Fleet<'_> {
         let found = exec::identify_module_waiting(slot.bus.as_mut(), IDENTIFY_PATIENCE, depth);
         let (state, identity) = match found {
             Ok(Some(f)) => (f.state, f.identity),
-            Ok(None) | Err(_) => {
-                let why = match found {
+            other => {
+                let why = match other {
                     Err(e) => e.to_string(),
-                    _ => {
+                    Ok(_) => {
                         format!("no module answers at {}", slot.bus.endpoint(modemflash::discovery::Port::Dm))
                     }
                 };

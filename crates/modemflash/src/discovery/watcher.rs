@@ -206,8 +206,11 @@ impl std::fmt::Debug for WatchedBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WatchedBus")
             .field("slot", &self.slot)
-            .field("tracked", &self.tracker.tracked)
-            .finish()
+            .field("tracker", &self.tracker)
+            .field("selector", &self.selector)
+            .field("probed", &self.probed)
+            .field("last_seen", &self.last_seen)
+            .finish_non_exhaustive()
     }
 }
 
