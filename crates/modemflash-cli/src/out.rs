@@ -104,6 +104,12 @@ pub fn problem(at: Option<&str>, message: &str) {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunResult {
     pub event: &'static str,
+    /// Version of the `--json` contract (docs/json.md).
+    pub v: u32,
+    /// The module the run concerned (`update`, once it was identified; docs/json.md).
+    pub module: Option<serde_json::Value>,
+    /// Every module's result, when several were updated at once (docs/json.md).
+    pub modules: Option<Vec<serde_json::Value>>,
     pub ok: bool,
     pub exit: u8,
     /// One-line summary of what went wrong.
@@ -131,6 +137,9 @@ impl RunResult {
         let error = (exit != crate::exit::OK).then(|| problems.first().map(|p| p.message.clone())).flatten();
         RunResult {
             event: "result",
+            v: crate::ui::SCHEMA,
+            module: None,
+            modules: None,
             ok: exit == crate::exit::OK,
             exit,
             error,

@@ -91,12 +91,55 @@ impl Observer for Human {
     }
 }
 
-/// Prints events as NDJSON on stdout.
-pub struct Json;
+/// Version of the `--json` contract of `update` (docs/json.md). Raised only when a field
+/// changes meaning or goes away; new fields and events keep it.
+pub const SCHEMA: u32 = 1;
+
+/// Which module an event concerns: a stable id (where it is plus who it is), where, and
+/// every identity known when it was identified (docs/json.md).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModuleRef {
+    pub id: String,
+    /// `usb:BUS-PORT`, a tty or `tcp:HOST:PORT`.
+    pub path: String,
+    pub identity: modemflash::discovery::module_id::ModuleIdentity,
+}
+
+impl ModuleRef {
+    /// `path` plus the first identity that tells the module from others
+    /// (`usb:1-2/imei:867698040000001`); just the path when it shows none.
+    pub fn new(path: String, identity: modemflash::discovery::module_id::ModuleIdentity) -> Self {
+        let id = match identity.distinct().first() {
+            Some((kind, value)) => format!("{path}/{}:{value}", serde_kind(*kind)),
+            None => path.clone(),
+        };
+        ModuleRef { id, path, identity }
+    }
+}
+
+fn serde_kind(kind: modemflash::discovery::module_id::IdKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// `value` (an object) with the contract's version and the module put in.
+pub fn stamped<T: serde::Serialize>(value: &T, module: Option<&ModuleRef>) -> serde_json::Value {
+    let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("v".into(), SCHEMA.into());
+        o.insert("module".into(), module.and_then(|m| serde_json::to_value(m).ok()).unwrap_or_default());
+    }
+    v
+}
+
+/// Prints events as NDJSON on stdout, each with the contract version and the module.
+#[derive(Debug, Default)]
+pub struct Json {
+    pub module: Option<ModuleRef>,
+}
 
 impl Observer for Json {
     fn event(&mut self, event: &Event) {
-        emit(event);
+        emit(&stamped(event, self.module.as_ref()));
     }
 }
 

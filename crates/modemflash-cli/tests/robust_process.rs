@@ -224,8 +224,11 @@ fn last_json(stdout: &[u8]) -> Vec<Value> {
 }
 
 /// Keys every `result` object has.
-const RESULT_KEYS: [&str; 12] = [
+const RESULT_KEYS: [&str; 15] = [
     "event",
+    "v",
+    "module",
+    "modules",
     "ok",
     "exit",
     "error",

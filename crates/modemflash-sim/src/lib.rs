@@ -18,6 +18,7 @@ pub mod core;
 pub mod event;
 pub mod factory;
 pub mod fault;
+pub mod fleet;
 pub mod handler;
 pub mod handlers;
 pub mod host;

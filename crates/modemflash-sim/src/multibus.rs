@@ -49,43 +49,7 @@ impl MultiBus {
 
     /// Every module on the bus, as catalogue devices (with the index of each).
     fn scan(&self) -> Vec<(Found, usize)> {
-        self.modules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| {
-                let e = m.bus().current();
-                let usb = e.usb.clone()?;
-                let (vid, pid) = (usb.vid, usb.pid);
-                e.mode?;
-                // Only what the catalogue knows is a module to the host, told apart as USB
-                // discovery tells them (id, interface count, bcdDevice, iProduct).
-                let row = catalog::lookup_device(&catalog::DeviceFacts {
-                    vid,
-                    pid,
-                    interface_count: Some(usize::from(usb.interfaces)),
-                    bcd_device: Some(usb.bcd_device),
-                    product: usb.product,
-                })?;
-                let found = Found {
-                    usb_path: m.port_path(),
-                    vid,
-                    pid,
-                    serial: e.usb_serial.clone(),
-                    product: usb.product.map(str::to_owned),
-                    bcd_device: Some(usb.bcd_device),
-                    speed: Some("480".into()),
-                    family: row.family,
-                    chipset: row.chipset,
-                    mode: row.mode,
-                    inferred: false,
-                    busnum: None,
-                    devnum: Some(u16::try_from(e.generation % 128).unwrap_or(0)),
-                    usbfs_node: None,
-                    ports: Vec::new(),
-                };
-                Some((found, i))
-            })
-            .collect()
+        listed(&self.modules)
     }
 
     fn refresh(&mut self) -> Result<Option<usize>, BusError> {
@@ -120,7 +84,49 @@ impl MultiBus {
     }
 }
 
-fn role(port: Port) -> Role {
+/// Every module of `modules` that is on the bus, as the host lists catalogue devices (with
+/// the index of each). Shared with [`crate::fleet::SimUsb`].
+pub(crate) fn listed(modules: &[Module]) -> Vec<(Found, usize)> {
+    modules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let e = m.bus().current();
+            let usb = e.usb.clone()?;
+            let (vid, pid) = (usb.vid, usb.pid);
+            e.mode?;
+            // Only what the catalogue knows is a module to the host, told apart as USB
+            // discovery tells them (id, interface count, bcdDevice, iProduct).
+            let row = catalog::lookup_device(&catalog::DeviceFacts {
+                vid,
+                pid,
+                interface_count: Some(usize::from(usb.interfaces)),
+                bcd_device: Some(usb.bcd_device),
+                product: usb.product,
+            })?;
+            let found = Found {
+                usb_path: m.port_path(),
+                vid,
+                pid,
+                serial: e.usb_serial.clone(),
+                product: usb.product.map(str::to_owned),
+                bcd_device: Some(usb.bcd_device),
+                speed: Some("480".into()),
+                family: row.family,
+                chipset: row.chipset,
+                mode: row.mode,
+                inferred: false,
+                busnum: None,
+                devnum: Some(u16::try_from(e.generation % 128).unwrap_or(0)),
+                usbfs_node: None,
+                ports: Vec::new(),
+            };
+            Some((found, i))
+        })
+        .collect()
+}
+
+pub(crate) fn role(port: Port) -> Role {
     match port {
         Port::Dm => Role::Dm,
         Port::At => Role::At,

@@ -18,3 +18,5 @@ pub mod setup;
 pub mod sim;
 pub mod target;
 pub mod update;
+pub mod update_many;
+pub mod update_view;

@@ -106,6 +106,32 @@ pub struct SimArgs {
     /// EC25; the EC20 R1's LK reports MDM9615, as real ones do.
     #[arg(long, value_name = "TEXT")]
     pub fastboot_serial: Option<String>,
+    /// Device timing (EC25 Firehose): NAND program rate in MB/s (10^6 bytes); a `<program>`
+    /// is acknowledged only once the NAND has caught up. Default: instant.
+    #[arg(long, value_name = "MBPS", value_parser = parse_mbps)]
+    pub nand_mbps: Option<f64>,
+    /// Device timing (EC25 Firehose): USB rate of `<program>` data in MB/s. Default: as fast
+    /// as the host sends.
+    #[arg(long, value_name = "MBPS", value_parser = parse_mbps)]
+    pub link_mbps: Option<f64>,
+    /// NAND size in MiB for the EC25 geometry (4 KiB pages, 64 per erase block); default
+    /// 512, the EC25-E part.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub nand_size: Option<u32>,
+}
+
+fn parse_mbps(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("expected MB/s, got {s:?}"))?;
+    if !(0.001..=100_000.0).contains(&v) {
+        return Err("expected 0.001 to 100000 MB/s".into());
+    }
+    Ok(v)
+}
+
+/// Bytes per second for `mbps` MB/s (MB = 10^6 bytes).
+fn rate(mbps: f64) -> u64 {
+    // In range by `parse_mbps`: at most 10^11.
+    (mbps * 1e6).round() as u64
 }
 
 fn parse_imei(s: &str) -> Result<String, String> {
@@ -161,6 +187,13 @@ fn config(args: &SimArgs) -> ModuleConfig {
         chip_serial: args.chip_serial,
         fastboot_serial: args.fastboot_serial.clone(),
     };
+    c.edl.nand_rate = args.nand_mbps.map(rate);
+    c.edl.link_rate = args.link_mbps.map(rate);
+    if let Some(mib) = args.nand_size {
+        let block = u64::from(c.edl.page_size) * u64::from(c.edl.pages_per_block);
+        let blocks = (u64::from(mib) << 20) / block.max(1);
+        c.edl.total_blocks = u32::try_from(blocks.max(1)).unwrap_or(u32::MAX);
+    }
     c
 }
 
@@ -274,5 +307,35 @@ mod signals {
     /// Without Unix signals Ctrl-C ends the process directly.
     pub fn install() -> Arc<AtomicBool> {
         Arc::new(AtomicBool::new(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: super::SimArgs,
+    }
+
+    fn config(args: &[&str]) -> modemflash_sim::ModuleConfig {
+        let cli = Cli::try_parse_from(["sim", "--model", "ec25"].iter().chain(args)).unwrap();
+        super::config(&cli.sim)
+    }
+
+    #[test]
+    fn device_timing_and_nand_size_from_the_command_line() {
+        let c = config(&["--nand-mbps", "10", "--link-mbps", "40", "--nand-size", "256"]);
+        assert_eq!(c.edl.nand_rate, Some(10_000_000));
+        assert_eq!(c.edl.link_rate, Some(40_000_000));
+        // 256 MiB of 256 KiB blocks (4 KiB pages, 64 a block).
+        assert_eq!(c.edl.total_blocks, 1024);
+        let d = config(&[]);
+        assert_eq!((d.edl.nand_rate, d.edl.link_rate, d.edl.total_blocks), (None, None, 2048));
+        assert!(Cli::try_parse_from(["sim", "--model", "ec25", "--nand-mbps", "0"]).is_err());
+        assert!(Cli::try_parse_from(["sim", "--model", "ec25", "--nand-size", "0"]).is_err());
     }
 }

@@ -11,7 +11,7 @@ use modemflash::exec::{self, ExecError, ExecOptions, FailureKind, Journal, Obser
 use modemflash::package::Package;
 use modemflash::plan::{self, DeviceMode, Plan};
 
-use super::target::{self, EndpointArgs, PlanArgs};
+use super::target::{self, PlanArgs};
 use crate::out::RunResult;
 use crate::{exit, hints, ui};
 
@@ -26,15 +26,18 @@ use crate::{exit, hints, ui};
   modemflash update ./EC20AQAR02A04E2G --port /dev/ttyUSB0 --fastboot tcp:192.168.1.1:5554\n  \
   modemflash update ./fw.zip --port /dev/ttyUSB0 --yes --json     # NDJSON events for machines\n  \
   modemflash update ./fw.zip --port /dev/ttyUSB0 --record run.jsonl   # keep every transfer\n  \
-  modemflash update ./fw.zip --replay run.jsonl                    # that run again, no module\n\n\
+  modemflash update ./fw.zip --replay run.jsonl                    # that run again, no module\n  \
+  modemflash update ./fw.zip --all --yes                           # every module on USB at once\n\n\
 Exit codes: 0 updated, 1 failed (the error says whether a rerun continues), 2 invalid package,\n\
 3 no module found, 4 declined at the prompt (nothing written), 64 usage error,\n\
-130 stopped by Ctrl-C or SIGTERM between steps (rerun the same command to continue).")]
+130 stopped by Ctrl-C or SIGTERM between steps (rerun the same command to continue).\n\
+With several modules (--all, or --device/--port more than once): 0 every module updated,\n\
+5 some updated and some not, 1 none updated, 3 none found, 130 stopped; docs/json.md.")]
 pub struct UpdateCmd {
     /// Package directory or .zip.
     pub package: PathBuf,
     #[command(flatten)]
-    pub endpoints: EndpointArgs,
+    pub endpoints: super::update_many::Targets,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Do not ask for confirmation.
@@ -77,6 +80,7 @@ pub struct UpdateCmd {
 const IDENTIFY_PATIENCE: Duration = Duration::from_secs(15);
 
 pub fn run(args: &UpdateCmd) -> u8 {
+    let Some(endpoints) = args.endpoints.single() else { return super::update_many::run(args) };
     let pkg = match target::package(&args.package, args.json) {
         Ok(p) => p,
         Err(code) => return code,
@@ -92,11 +96,11 @@ pub fn run(args: &UpdateCmd) -> u8 {
     let fingerprint = plan::fingerprint(&pkg);
     let resumable = journal.records().iter().any(|r| r.package == fingerprint && !r.completed);
     if !args.session.replaying()
-        && let Err(code) = target::check_tty(&args.endpoints, resumable)
+        && let Err(code) = target::check_tty(&endpoints, resumable)
     {
         return code;
     }
-    let (mut bus, session) = match super::session::bus(&args.endpoints, &args.session, "update", true) {
+    let (mut bus, session) = match super::session::bus(&endpoints, &args.session, "update", true) {
         Ok(b) => b,
         Err(code) => return code,
     };
@@ -210,8 +214,14 @@ pub fn update(
             return exit::FAILED;
         }
     };
+    let module = ui::ModuleRef::new(
+        identity.port_path.clone().unwrap_or_else(|| bus.endpoint(modemflash::discovery::Port::Dm)),
+        identity.clone(),
+    );
     if json {
-        ui::emit(&serde_json::json!({"event": "plan", "plan": super::plan::plan_json(&plan, &matched)}));
+        let plan_event =
+            serde_json::json!({"event": "plan", "plan": super::plan::plan_json(&plan, &matched)});
+        ui::emit(&ui::stamped(&plan_event, Some(&module)));
     } else {
         super::plan::print_plan(&plan);
         super::plan::print_journal(&plan, &matched);
@@ -258,7 +268,7 @@ pub fn update(
         }
     }
     let mut human = ui::Human::new();
-    let mut machine = ui::Json;
+    let mut machine = ui::Json { module: Some(module.clone()) };
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
     let mut observer = super::session::observer(observer);
     let result = exec::run(&plan, pkg, bus, journal, observer.as_mut(), opts);
@@ -271,6 +281,7 @@ pub fn update(
         Ok(out) => {
             if json {
                 let mut r = RunResult::new(exit::OK);
+                r.module = serde_json::to_value(&module).ok();
                 r.outcome = serde_json::to_value(&out).ok();
                 r.journal = journal_text;
                 r.emit();
@@ -279,7 +290,7 @@ pub fn update(
             }
             exit::OK
         }
-        Err(e) => failed(&e, &plan, journal_text, how),
+        Err(e) => failed(&e, &plan, journal_text, how, &module),
     }
 }
 
@@ -346,7 +357,7 @@ fn module_state(plan: &Plan, failed: &str) -> String {
     format!("The module is {what}; {done} of {total} steps are done.")
 }
 
-fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How) -> u8 {
+fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How, module: &ui::ModuleRef) -> u8 {
     let cancelled = e.kind == FailureKind::Cancelled;
     let code = if cancelled { exit::INTERRUPTED } else { exit::FAILED };
     let rerun = how.rerun.clone();
@@ -375,6 +386,7 @@ fn failed(e: &ExecError, plan: &Plan, journal: Option<String>, how: &How) -> u8 
     }
     if how.json {
         let mut r = RunResult::new(code);
+        r.module = serde_json::to_value(module).ok();
         r.error = Some(e.to_string());
         r.step = Some(e.step.clone());
         r.endpoint = Some(e.endpoint.clone());

@@ -66,3 +66,45 @@ impl Drop for SimProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The shape of an NDJSON stream, for the golden files of docs/json.md: per event name,
+/// every key, with the keys one level inside `module`, `plan` and `outcome` (values and
+/// how many lines there were are left out, so timings and identities never matter).
+pub fn shape(lines: &[Value]) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for v in lines {
+        let name = v["event"].as_str().unwrap_or("(no event)").to_owned();
+        let keys = by_event.entry(name).or_default();
+        for (k, inner) in v.as_object().into_iter().flatten() {
+            keys.insert(k.clone());
+            if ["module", "plan", "outcome"].contains(&k.as_str()) {
+                for ik in inner.as_object().into_iter().flat_map(|o| o.keys()) {
+                    keys.insert(format!("{k}.{ik}"));
+                }
+            }
+        }
+    }
+    by_event
+        .iter()
+        .map(|(e, k)| format!("{e}: {}\n", k.iter().cloned().collect::<Vec<_>>().join(" ")))
+        .collect()
+}
+
+/// Compare `got` with the golden file `tests/golden/NAME` (`MODEMFLASH_BLESS=1` rewrites it).
+pub fn golden(name: &str, got: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("MODEMFLASH_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        got,
+        want,
+        "the --json contract changed ({}): update docs/json.md, raise ui::SCHEMA if a field changed meaning or went away, \
+         and rerun with MODEMFLASH_BLESS=1",
+        path.display()
+    );
+}

@@ -23,6 +23,7 @@ pub mod tty;
 #[cfg(feature = "usb")]
 pub mod usb;
 pub mod usbbus;
+pub mod watcher;
 
 use std::time::Duration;
 
@@ -163,7 +164,7 @@ pub(crate) fn open_retrying(
 }
 
 /// The module as the executor reaches it.
-pub trait ModuleBus {
+pub trait ModuleBus: Send {
     /// The mode the module is in now, if it is on the bus.
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError>;
     /// Wait until the module shows one of `modes`.

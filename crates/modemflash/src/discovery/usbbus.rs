@@ -345,7 +345,7 @@ pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
 
 /// Find the mode behind a device whose identity does not tell it (the 9615's DLOAD):
 /// listen, and probe only a silent port.
-fn probe(f: &Found) -> Option<DeviceMode> {
+pub fn probe(f: &Found) -> Option<DeviceMode> {
     let t = open_port(f, Port::Dm).ok()?;
     let (heard, _link) = listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok()?;
     heard.mode

@@ -70,29 +70,57 @@ pub struct Journal {
     active: Option<usize>,
     /// What [`Journal::select`] saw of the module, for a record `begin` creates.
     seen: ModuleIdentity,
+    /// The active record as it was last read from or written to the file: the one a save
+    /// replaces there (other writers' records stay as they are on disk).
+    synced: Option<JournalRecord>,
+    /// Records this journal dropped since its last save, to drop from the file too.
+    removed: Vec<JournalRecord>,
+}
+
+/// Saves in this process one at a time (several modules updated at once share a file);
+/// other processes are kept out by a lock file next to the journal.
+static SAVE_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn read_records(path: &Path) -> Vec<JournalRecord> {
+    let text = std::fs::read_to_string(path).ok();
+    text.as_deref()
+        .and_then(|t| {
+            serde_json::from_str::<JournalFile>(t)
+                .map(|f| f.modules)
+                .or_else(|_| serde_json::from_str::<JournalRecord>(t).map(|r| vec![r]))
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Drop finished records (else the oldest) until one more fits.
+fn prune_to_fit(records: &mut Vec<JournalRecord>) -> Vec<JournalRecord> {
+    let mut dropped = Vec::new();
+    while records.len() >= MAX_RECORDS {
+        let i = records.iter().position(|r| r.completed).unwrap_or(0);
+        dropped.push(records.remove(i));
+    }
+    dropped
 }
 
 impl Journal {
     /// A journal kept only in memory (tests, the demo).
     pub fn in_memory() -> Self {
-        Journal { path: None, records: Vec::new(), active: None, seen: ModuleIdentity::default() }
+        Journal {
+            path: None,
+            records: Vec::new(),
+            active: None,
+            seen: ModuleIdentity::default(),
+            synced: None,
+            removed: Vec::new(),
+        }
     }
 
     /// Open (or start) the journal at `path`. An unreadable or foreign file is ignored:
     /// a journal can only ever save work, never block an update. A version-1 file (one
     /// record, no identity) is read as a record of a module of unknown identity.
     pub fn open(path: &Path) -> Self {
-        let text = std::fs::read_to_string(path).ok();
-        let records = text
-            .as_deref()
-            .and_then(|t| {
-                serde_json::from_str::<JournalFile>(t)
-                    .map(|f| f.modules)
-                    .or_else(|_| serde_json::from_str::<JournalRecord>(t).map(|r| vec![r]))
-                    .ok()
-            })
-            .unwrap_or_default();
-        Journal { path: Some(path.to_owned()), records, active: None, seen: ModuleIdentity::default() }
+        Journal { path: Some(path.to_owned()), records: read_records(path), ..Journal::in_memory() }
     }
 
     /// Default location: `$XDG_STATE_HOME/modemflash/` or `~/.local/state/modemflash/`,
@@ -145,9 +173,11 @@ impl Journal {
         let (index, mut m) = super::journal_match::decide(&self.records, fingerprint, seen, mode);
         m.path = self.path.as_ref().map(|p| p.display().to_string());
         self.active = index;
+        self.synced = index.and_then(|i| self.records.get(i)).cloned();
         if fresh && let Some(i) = index {
-            self.records.remove(i);
+            self.removed.push(self.records.remove(i));
             self.active = None;
+            self.synced = None;
             m = m.discarded();
             self.save()?;
         }
@@ -195,11 +225,12 @@ impl Journal {
     }
 
     fn prune(&mut self) {
-        while self.records.len() >= MAX_RECORDS {
-            let i = self.records.iter().position(|r| r.completed).unwrap_or(0);
-            self.records.remove(i);
+        let dropped = prune_to_fit(&mut self.records);
+        if !dropped.is_empty() {
             self.active = None;
+            self.synced = None;
         }
+        self.removed.extend(dropped);
     }
 
     fn with_active(&mut self, f: impl FnOnce(&mut JournalRecord)) -> io::Result<()> {
@@ -258,18 +289,54 @@ impl Journal {
         })
     }
 
-    fn save(&self) -> io::Result<()> {
-        let Some(path) = &self.path else { return Ok(()) };
-        if self.records.is_empty() && !path.exists() {
+    /// Write the file: what is on disk now (other modules' records, written meanwhile by
+    /// another run on the same package), with this run's record in place of its last
+    /// synced version and the records it dropped taken out.
+    fn save(&mut self) -> io::Result<()> {
+        let Some(path) = self.path.clone() else { return Ok(()) };
+        if self.records.is_empty() && self.removed.is_empty() && !path.exists() {
             return Ok(());
         }
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = JournalFile { version: FILE_VERSION, modules: self.records.clone() };
+        let _in_process = SAVE_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.with_extension("lock"));
+        // A file system without locks still gets the in-process exclusion.
+        let _lock = lock.inspect(|f| {
+            let _ = f.lock();
+        });
+        let mut merged = read_records(&path);
+        for gone in self.removed.drain(..) {
+            if let Some(i) = merged.iter().position(|r| *r == gone) {
+                merged.remove(i);
+            }
+        }
+        let mine = self.active.and_then(|i| self.records.get(i)).cloned();
+        let mut active = None;
+        if let Some(mine) = &mine {
+            let at = self.synced.as_ref().and_then(|s| merged.iter().position(|r| r == s));
+            if let Some(slot) = at.and_then(|i| merged.get_mut(i)) {
+                *slot = mine.clone();
+                active = at;
+            } else {
+                prune_to_fit(&mut merged);
+                merged.push(mine.clone());
+                active = Some(merged.len() - 1);
+            }
+        }
+        let file = JournalFile { version: FILE_VERSION, modules: merged };
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&file).map_err(io::Error::other)?)?;
-        std::fs::rename(tmp, path)
+        std::fs::rename(tmp, &path)?;
+        self.records = file.modules;
+        self.active = active;
+        self.synced = mine;
+        Ok(())
     }
 }
 

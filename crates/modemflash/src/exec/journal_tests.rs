@@ -161,3 +161,59 @@ fn a_version_1_file_is_a_record_of_unknown_identity() {
     j.begin("pkg", "/p", Flow::LegacyA, None).unwrap();
     assert_eq!(Journal::open(&p).records().len(), 2);
 }
+
+/// Several modules updated at once by one process (or several) share the package's file:
+/// every save keeps what the others wrote meanwhile.
+#[test]
+fn journals_of_modules_run_at_once_keep_each_others_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("j.json");
+    let ids: Vec<ModuleIdentity> =
+        (1..=4).map(|n| imei(&format!("86769804000000{n}"), &format!("usb:3-{n}"))).collect();
+    let mut journals: Vec<Journal> = ids
+        .iter()
+        .map(|id| {
+            let mut j = Journal::open(&p);
+            j.select("pkg", id, DeviceMode::Normal, false).unwrap();
+            j
+        })
+        .collect();
+    for j in &mut journals {
+        j.begin("pkg", "/pkg", Flow::LegacyA, None).unwrap();
+    }
+    for step in ["a", "b"] {
+        for j in &mut journals {
+            j.mark(step).unwrap();
+        }
+    }
+    journals[2].complete().unwrap();
+    let on_disk = Journal::open(&p);
+    assert_eq!(on_disk.records().len(), 4, "{:#?}", on_disk.records());
+    for (n, id) in ids.iter().enumerate() {
+        let r = on_disk.records().iter().find(|r| r.module.imei == id.imei).unwrap();
+        assert_eq!(r.done, ["a", "b"]);
+        assert_eq!(r.completed, n == 2);
+    }
+    // Threads, as `update --all` runs them.
+    let p2 = dir.path().join("t.json");
+    std::thread::scope(|s| {
+        for id in &ids {
+            let p2 = &p2;
+            s.spawn(move || {
+                let mut j = Journal::open(p2);
+                j.select("pkg", id, DeviceMode::Normal, false).unwrap();
+                j.begin("pkg", "/pkg", Flow::LegacyA, None).unwrap();
+                for k in 0..20 {
+                    j.mark(&format!("s{k}")).unwrap();
+                }
+            });
+        }
+    });
+    let on_disk = Journal::open(&p2);
+    assert_eq!(on_disk.records().len(), 4);
+    assert!(on_disk.records().iter().all(|r| r.done.len() == 20));
+    // A fresh start on one module drops only its record.
+    let mut j = Journal::open(&p2);
+    j.select("pkg", &ids[0], DeviceMode::Normal, true).unwrap();
+    assert_eq!(Journal::open(&p2).records().len(), 3);
+}
