@@ -27,6 +27,7 @@ pub mod multibus;
 pub mod nand;
 pub mod serve;
 pub mod state;
+pub mod usbip;
 
 pub use boot::Model;
 pub use bus::{BusError, Endpoint, Enumeration, Role, SimMode, VirtualBus};
