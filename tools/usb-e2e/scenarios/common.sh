@@ -14,7 +14,7 @@ wait_usb() {
 }
 # show FILE: the last lines of a log, on the console for the host's log.
 # steps FILE: when each step started (guest uptime), for the host's log.
-steps() { grep -a '"step_started"\|"result"\|"warning"' "$1" | cut -c1-160 | sed "s/^/  [$SCENARIO] /"; }
+steps() { grep -av "\"progress\"" "$1" | cut -c1-160 | sed "s/^/  [$SCENARIO] /"; }
 show() { tail -n "${2:-25}" "$1" | sed "s/^/  [$SCENARIO] /"; }
 # update_ok OUT REV: the update's NDJSON ends with a result whose revision_after is REV.
 update_ok() {

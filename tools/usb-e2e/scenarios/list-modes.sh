@@ -6,11 +6,11 @@ else
   sleep 2  # drivers bind after enumeration
   "$MF" list --json > /tmp/list.json 2> /tmp/list.err
   # One line per module: vid pid bcd_device mode.
-  got=$(awk 'BEGIN { RS = "\"usb_path\"" } NR > 1 {
-      v = p = b = m = "?"
+  # Keys are sorted: each module object starts with "bcd_device".
+  got=$(awk 'BEGIN { RS = "\"bcd_device\":" } NR > 1 {
+      v = p = m = "?"; b = $0; sub(/[^0-9].*/, "", b)
       if (match($0, /"vid":[0-9]+/)) v = substr($0, RSTART + 6, RLENGTH - 6)
       if (match($0, /"pid":[0-9]+/)) p = substr($0, RSTART + 6, RLENGTH - 6)
-      if (match($0, /"bcd_device":[0-9]+/)) b = substr($0, RSTART + 13, RLENGTH - 13)
       if (match($0, /"mode":"[a-z-]+"/)) m = substr($0, RSTART + 8, RLENGTH - 9)
       print v ":" p ":" b ":" m }' /tmp/list.json | sort | tr '\n' ' ')
   # 05c6:9215 normal (0x0232) and DLOAD (0), 2c7c:0125 normal, 05c6:9008 EDL, 18d1:d00d.

@@ -160,7 +160,7 @@ enum Slot {
     /// Backed by a module endpoint.
     Pumped(Arc<Pipe>),
     /// No module endpoint (NMEA, modem, QMI): OUT data is taken, IN waits forever.
-    Silent(Mutex<Vec<u32>>),
+    Silent,
 }
 
 fn run_device(
@@ -182,7 +182,7 @@ fn run_device(
                 pumps.push(thread::spawn(move || pc.pump(&mut t, &wc)));
                 slots.push(Slot::Pumped(p));
             }
-            None => slots.push(Slot::Silent(Mutex::new(Vec::new()))),
+            None => slots.push(Slot::Silent),
         }
     }
     // The watcher unplugs the device when the module leaves the bus.
@@ -222,6 +222,9 @@ fn urbs(
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     let mut h = [0u8; proto::URB_HEADER_LEN];
+    // IN URBs that never complete (interrupt endpoints, interfaces without a module
+    // endpoint), until the host unlinks them.
+    let silent = &Mutex::new(Vec::<u32>::new());
     loop {
         if stop.load(Ordering::SeqCst) {
             return Ok(());
@@ -250,31 +253,37 @@ fn urbs(
             }
             Command::Submit(s) => {
                 let address = s.ep | if s.dir_in { 0x80 } else { 0 };
-                match d.interface_of(address).and_then(|i| slots.get(i)) {
-                    Some(Slot::Pumped(p)) if s.dir_in => p.submit_in(s.seqnum, s.length),
-                    Some(Slot::Pumped(p)) => p.submit_out(s.seqnum, data),
-                    Some(Slot::Silent(held)) if s.dir_in => lock(held).push(s.seqnum),
-                    Some(Slot::Silent(_)) => write(w, &proto::encode_ret_submit(s.seqnum, 0, s.length, &[])),
+                let at = d.interface_of(address);
+                // Only the bulk pair carries the module's bytes; a notification
+                // (interrupt) endpoint never has anything to say.
+                let bulk = at.and_then(|i| d.interfaces.get(i)).is_some_and(|i| {
+                    let (bin, bout) = i.bulk_pair();
+                    Some(address) == bin || Some(address) == bout
+                });
+                match at.and_then(|i| slots.get(i)) {
+                    Some(Slot::Pumped(p)) if bulk && s.dir_in => p.submit_in(s.seqnum, s.length),
+                    Some(Slot::Pumped(p)) if bulk => p.submit_out(s.seqnum, data),
+                    Some(_) if s.dir_in => lock(silent).push(s.seqnum),
+                    Some(_) => write(w, &proto::encode_ret_submit(s.seqnum, 0, s.length, &[])),
                     None => write(w, &proto::encode_ret_submit(s.seqnum, -EPIPE, 0, &[])),
                 }
             }
             Command::Unlink { seqnum, unlink_seqnum } => {
                 let mut found = false;
+                {
+                    let mut held = lock(silent);
+                    if let Some(i) = held.iter().position(|&x| x == unlink_seqnum) {
+                        held.remove(i);
+                        write(w, &proto::encode_ret_unlink(seqnum, -proto::ECONNRESET));
+                        found = true;
+                    }
+                }
                 for slot in slots {
-                    found = match slot {
-                        Slot::Pumped(p) => p.unlink(w, seqnum, unlink_seqnum),
-                        Slot::Silent(held) => {
-                            let mut held = lock(held);
-                            let at = held.iter().position(|&x| x == unlink_seqnum);
-                            if let Some(i) = at {
-                                held.remove(i);
-                                write(w, &proto::encode_ret_unlink(seqnum, -proto::ECONNRESET));
-                            }
-                            at.is_some()
-                        }
-                    };
                     if found {
                         break;
+                    }
+                    if let Slot::Pumped(p) = slot {
+                        found = p.unlink(w, seqnum, unlink_seqnum);
                     }
                 }
                 if !found {

@@ -132,3 +132,38 @@ fn a_reset_unplugs_the_device_and_the_next_mode_is_exported() {
     let (_, dev) = again.expect("re-exported after the re-enumeration delay");
     assert_eq!((dev.vid, dev.pid), (0x05c6, 0x9008), "an erased EC25 boots back into EDL");
 }
+
+#[test]
+fn the_at_interfaces_notification_endpoint_never_gets_at_replies() {
+    let cfg = ModuleConfig { reenum_delay: Duration::from_millis(200), ..ModuleConfig::new(Model::Ec25) };
+    let m = Module::start(cfg, Arc::new(RealClock::default()));
+    let s = UsbIpServer::start(m.clone(), TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+    let (mut c, dev) = import(&s).expect("import");
+    assert_eq!((dev.vid, dev.pid), (0x2c7c, 0x0125));
+    // Interface 2 (AT): interrupt 0x85, bulk IN 0x84, bulk OUT 0x03.
+    submit(&mut c, 1, true, 5, 16, [0; 8], &[]);
+    submit(&mut c, 3, true, 4, 512, [0; 8], &[]);
+    submit(&mut c, 2, false, 3, 7, [0; 8], b"AT+GSN\r");
+    let (cmd, seq, status, _) = reply(&mut c);
+    assert_eq!((cmd, seq, status), (proto::RET_SUBMIT, 2, 0), "the OUT completes");
+    let mut text = Vec::new();
+    let (cmd, seq, status, data) = reply(&mut c);
+    assert_eq!(
+        (cmd, seq, status),
+        (proto::RET_SUBMIT, 3, 0),
+        "the reply comes on bulk IN, not the interrupt endpoint"
+    );
+    text.extend(data);
+    // The echo first, then the IMEI and OK, each on a bulk IN of its own.
+    let mut seq = 5;
+    while !String::from_utf8_lossy(&text).contains("OK") && seq < 40 {
+        submit(&mut c, seq, true, 4, 512, [0; 8], &[]);
+        let (cmd, got, status, data) = reply(&mut c);
+        assert_eq!((cmd, got, status), (proto::RET_SUBMIT, seq, 0));
+        text.extend(data);
+        seq += 2;
+    }
+    assert!(String::from_utf8_lossy(&text).contains("\r\nOK\r\n"), "{text:?}");
+    c.write_all(&Command::Unlink { seqnum: 4, unlink_seqnum: 1 }.encode_header()).unwrap();
+    assert_eq!(reply(&mut c), (proto::RET_UNLINK, 4, -proto::ECONNRESET, Vec::new()));
+}
