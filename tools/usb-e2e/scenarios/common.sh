@@ -1,5 +1,24 @@
 # Helpers for the scenario scripts (sourced by /init, busybox sh).
-MF=/bin/modemflash
+MF=/usr/local/bin/modemflash
+[ -x "$MF" ] || MF=/bin/modemflash
+# start_attach PORTS: keep attaching the module exported on each port (comma-separated),
+# one attach at a time (the usbip tool picks a free vhci port; two at once pick the same).
+# A module that re-enumerates is detached by the host and attached again here, like a replug.
+start_attach() {
+  ( while :; do
+      for p in $(echo "$1" | tr , ' '); do
+        usbip --tcp-port "$p" attach -r 10.0.2.2 -b 1-1 > /tmp/attach.log 2>&1 && echo "ATTACHED port $p"
+      done
+      sleep 0.3
+    done ) &
+  ATTACH_PID=$!
+}
+# stop_attach: stop attaching and unplug everything.
+stop_attach() {
+  kill "$ATTACH_PID" 2>/dev/null
+  for p in 0 1 2 3 4 5 6 7; do usbip detach -p $p >/dev/null 2>&1; done
+  sleep 1
+}
 pass() { echo "SCENARIO $SCENARIO: PASS${1:+ ($1)}"; }
 fail() { echo "SCENARIO $SCENARIO: FAIL $*"; }
 # wait_usb N SECS: wait until N USB devices are attached.
