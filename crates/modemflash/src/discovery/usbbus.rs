@@ -244,14 +244,19 @@ impl UsbBus {
 
     #[cfg(feature = "modemmanager")]
     fn inhibit_once(&mut self, f: &Found) {
-        use super::modemmanager::{Outcome, inhibit, inhibit_on_system_bus};
+        use super::modemmanager::{MANAGE_WAIT, Outcome, inhibit, inhibit_on_system_bus};
         if matches!(self.mm.bus, MmBus::Off) || self.mm.tried.contains(&f.usb_path) {
             return;
         }
         self.mm.tried.push(f.usb_path.clone());
         let r = match &self.mm.bus {
             MmBus::Off => return,
-            MmBus::System => inhibit_on_system_bus(&f.usb_path),
+            // ModemManager makes a modem only of a module in normal mode; give it time to
+            // finish probing one (its inhibition then holds across the flashing modes).
+            MmBus::System => inhibit_on_system_bus(
+                &f.usb_path,
+                if f.mode == crate::catalog::Mode::Normal { MANAGE_WAIT } else { Duration::ZERO },
+            ),
             MmBus::Address(addr) => zbus::blocking::connection::Builder::address(addr.as_str())
                 .and_then(zbus::blocking::connection::Builder::build)
                 .map_err(super::modemmanager::MmError::from)
