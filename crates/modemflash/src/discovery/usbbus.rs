@@ -305,7 +305,11 @@ impl UsbBus {
         {
             return *m;
         }
-        let m = probe(f);
+        // A port that could not be opened is asked again at the next look: right after
+        // enumeration udev may not have given the tty its group yet (seen over a real
+        // kernel USB stack as a non-root user: EACCES at the first open, then a DLOAD that
+        // never "answered"). Only an answer, or silence on an open port, is kept.
+        let m = probe(f).ok()?;
         self.probed = Some((key, m));
         m
     }
@@ -353,10 +357,11 @@ pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
 
 /// Find the mode behind a device whose identity does not tell it (the 9615's DLOAD):
 /// listen, and probe only a silent port.
-fn probe(f: &Found) -> Option<DeviceMode> {
-    let t = open_port(f, Port::Dm).ok()?;
-    let (heard, _link) = listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok()?;
-    heard.mode
+/// The mode the DM port's answer shows (`Ok(None)`: it opened but did not answer); `Err`
+/// when the port could not be opened.
+fn probe(f: &Found) -> Result<Option<DeviceMode>, ()> {
+    let t = open_port(f, Port::Dm).map_err(|_| ())?;
+    Ok(listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok().and_then(|(heard, _link)| heard.mode))
 }
 
 fn open_tty(p: &FoundPort) -> Result<Box<dyn Transport>, String> {
