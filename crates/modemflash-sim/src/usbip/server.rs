@@ -127,15 +127,13 @@ fn connection(
             // Open the mode's endpoints before saying yes: the mode may be gone already.
             let mut opened = Vec::new();
             for i in &d.interfaces {
-                let t = match i.role {
-                    Some(role) => match module.bus().open(role) {
-                        Ok(t) => Some(t),
-                        Err(_) => {
-                            drop(busy);
-                            write(&writer, &proto::encode_import_reply(None));
-                            return Ok(());
-                        }
-                    },
+                let t = match i.role.map(|role| module.bus().open(role)) {
+                    Some(Ok(t)) => Some(t),
+                    Some(Err(_)) => {
+                        drop(busy);
+                        write(&writer, &proto::encode_import_reply(None));
+                        return Ok(());
+                    }
                     None => None,
                 };
                 opened.push(t);
@@ -221,7 +219,7 @@ fn urbs(
     slots: &[Slot],
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
-    let mut h = [0u8; proto::URB_HEADER_LEN];
+    let mut header = [0u8; proto::URB_HEADER_LEN];
     // IN URBs that never complete (interrupt endpoints, interfaces without a module
     // endpoint), until the host unlinks them.
     let silent = &Mutex::new(Vec::<u32>::new());
@@ -229,7 +227,7 @@ fn urbs(
         if stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        match stream.read_exact(&mut h) {
+        match stream.read_exact(&mut header) {
             Ok(()) => {}
             // The host detached, or the watcher unplugged the device.
             Err(e)
@@ -242,7 +240,7 @@ fn urbs(
             }
             Err(e) => return Err(e),
         }
-        let (cmd, payload) = Command::parse_header(&h).map_err(std::io::Error::other)?;
+        let (cmd, payload) = Command::parse_header(&header).map_err(std::io::Error::other)?;
         let mut data = vec![0u8; payload];
         stream.read_exact(&mut data)?;
         match cmd {
