@@ -30,6 +30,7 @@ pub mod nand_data;
 pub mod nv;
 pub mod serve;
 pub mod state;
+pub mod usbip;
 
 pub use boot::Model;
 pub use bus::{BusError, Endpoint, Enumeration, Role, SimMode, VirtualBus};

@@ -115,6 +115,11 @@ impl Module {
         rx
     }
 
+    /// Add a line to the module's event stream (what a server in front of it noticed).
+    pub fn log(&self, text: impl Into<String>) {
+        emit(&self.shared, vec![SimEvent::Log { text: text.into() }]);
+    }
+
     /// Every event so far.
     pub fn history(&self) -> Vec<SimEvent> {
         lock(&self.shared.history).clone()

@@ -60,7 +60,7 @@ pub fn run(args: &BackupCmd) -> u8 {
     };
     let opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
     crate::signals::install(&opts.cancel);
-    match take(&pkg, bus.as_mut(), &args.out, args.json, &opts) {
+    match take(&pkg, bus.as_mut(), &args.out, args.json, &opts, None) {
         Ok(m) => {
             if args.json {
                 let mut r = RunResult::new(exit::OK);
@@ -85,9 +85,11 @@ pub fn take(
     dir: &Path,
     json: bool,
     opts: &ExecOptions,
+    module: Option<&ui::ModuleRef>,
 ) -> Result<Manifest, u8> {
     let mut human = ui::Human::new();
-    let mut machine = ui::Json;
+    // Within `update`, the backup's events name the module like the update's (docs/json.md).
+    let mut machine = ui::Json { module: module.cloned() };
     let observer: &mut dyn Observer = if json { &mut machine } else { &mut human };
     let mut observer = super::session::observer(observer);
     let result = exec::backup(pkg, bus, dir, observer.as_mut(), opts);

@@ -61,7 +61,7 @@ pub fn run(args: &RestoreCmd) -> u8 {
         None => Journal::open(&Journal::default_path("restore")),
     };
     let mut human = ui::Human::new();
-    let mut machine = ui::Json;
+    let mut machine = ui::Json::default();
     let observer: &mut dyn Observer = if args.json { &mut machine } else { &mut human };
     let mut observer = super::session::observer(observer);
     let result =

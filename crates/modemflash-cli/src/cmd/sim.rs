@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use modemflash_sim::core::qfastboot_default;
+use modemflash_sim::usbip::UsbIpServer;
 use modemflash_sim::{
     Fault, IdentityOverrides, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode,
 };
@@ -92,6 +93,11 @@ pub struct SimArgs {
     /// Keep the NAND in FILE across runs (when FILE exists, the start mode follows from it).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Serve the module as a USB device over USB/IP on ADDR instead of ptys and TCP: a Linux
+    /// host attaches it with `usbip --tcp-port PORT attach -r HOST -b 1-1`, and re-attaches
+    /// after each re-enumeration.
+    #[arg(long, value_name = "ADDR", conflicts_with = "tty_dir")]
+    pub usbip: Option<SocketAddr>,
     /// One JSON object per line on stdout (docs/sim-events.md).
     #[arg(long)]
     pub json: bool,
@@ -206,16 +212,39 @@ pub fn run(args: &SimArgs) -> u8 {
     }
     // Fail early when the fastboot address is unusable, rather than at the first reboot
     // into fastboot.
-    if let Err(e) = std::net::TcpListener::bind(args.fastboot_tcp) {
+    let usbip = match args.usbip.map(std::net::TcpListener::bind) {
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            error!(
+                "cannot listen on {} for USB/IP: {e}",
+                args.usbip.map(|a| a.to_string()).unwrap_or_default()
+            );
+            return exit::FAILED;
+        }
+        None => None,
+    };
+    if usbip.is_none()
+        && let Err(e) = std::net::TcpListener::bind(args.fastboot_tcp)
+    {
         error!("cannot listen on {} for fastboot: {e}", args.fastboot_tcp);
         return exit::FAILED;
     }
     let stop = signals::install();
-    let module = Module::start_serving(
-        config(args),
-        Arc::new(RealClock::default()),
-        Serving::external(args.tty_dir.clone(), args.fastboot_tcp),
-    );
+    // Over USB/IP every endpoint is reached through the module's own bus, in-process.
+    let serving = if usbip.is_some() {
+        Serving::InProcess
+    } else {
+        Serving::external(args.tty_dir.clone(), args.fastboot_tcp)
+    };
+    let module = Module::start_serving(config(args), Arc::new(RealClock::default()), serving);
+    let server = match usbip.map(|l| UsbIpServer::start(module.clone(), l)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            error!("cannot start the USB/IP server: {e}");
+            return exit::FAILED;
+        }
+        None => None,
+    };
     let events = module.subscribe_from_start();
     let t0 = Instant::now();
     let mut out = std::io::stdout().lock();
@@ -232,6 +261,9 @@ pub fn run(args: &SimArgs) -> u8 {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
+    }
+    if let Some(s) = &server {
+        s.stop();
     }
     module.shutdown();
     if !closed {
@@ -256,7 +288,7 @@ fn print(out: &mut impl Write, e: &SimEvent, json: bool, t0: Instant) -> std::io
                 let place = match (&ep.tty, &ep.tcp) {
                     (Some(tty), _) => tty.clone(),
                     (_, Some(tcp)) => format!("tcp {tcp}   (fastboot -s tcp:{tcp} getvar product)"),
-                    _ => "in-process".into(),
+                    _ => "in-process (USB/IP when --usbip is given)".into(),
                 };
                 writeln!(out, "           {:<9} {place}", ep.role.name())?;
             }

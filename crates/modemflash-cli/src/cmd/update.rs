@@ -257,7 +257,7 @@ pub fn update(
             if !json {
                 say!("Backing the module up into {} first (--no-backup skips this).", dir.display());
             }
-            if let Err(code) = super::backup::take(pkg, bus, dir, json, opts) {
+            if let Err(code) = super::backup::take(pkg, bus, dir, json, opts, Some(&module)) {
                 tell!(
                     "The update did not start: nothing was written. Fix what stopped the backup, or pass \
                      --no-backup to update without one."

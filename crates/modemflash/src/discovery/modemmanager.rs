@@ -100,23 +100,53 @@ pub fn uid_is_usb_path(uid: &str, usb_path: &str) -> bool {
     uid.trim_end_matches('/').rsplit('/').next() == Some(usb_path)
 }
 
-/// Inhibit the module at `usb_path` (`1-1.2`) over `conn`.
+/// How long a running ModemManager is given to finish probing a module it has no modem
+/// for yet. Seen with Debian's ModemManager 1.20 over a real kernel USB stack: right after
+/// the module appears ModemManager is still probing its ports (`AT` on every tty) and has no
+/// modem object, so there is nothing to inhibit; started then, an update met ModemManager's
+/// `AT` in the middle of its DMSS upload once the 9615 was in DLOAD (05c6:9215, the normal
+/// mode's id). Once inhibited, ModemManager keeps ignoring the device uid (its sysfs path)
+/// across re-enumerations on the same port. [inferred: real hardware probes in about 5 to
+/// 15 s; an emulated guest is slower]
+pub const MANAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
+const MANAGE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Inhibit the module at `usb_path` (`1-1.2`) over `conn`, when ModemManager has a modem
+/// for it now.
 pub fn inhibit(conn: Connection, usb_path: &str) -> Result<Outcome, MmError> {
+    inhibit_when_managed(conn, usb_path, std::time::Duration::ZERO)
+}
+
+/// Inhibit the module at `usb_path`, waiting up to `wait` for a running ModemManager to
+/// create its modem (it probes new ports first; see [`MANAGE_WAIT`]).
+pub fn inhibit_when_managed(
+    conn: Connection,
+    usb_path: &str,
+    wait: std::time::Duration,
+) -> Result<Outcome, MmError> {
     let name = BusName::try_from(MM_NAME).map_err(zbus::Error::from)?;
     if !DBusProxy::new(&conn)?.name_has_owner(name)? {
         return Ok(Outcome::NotRunning);
     }
-    let Some(uid) = modem_devices(&conn)?.into_iter().find(|u| uid_is_usb_path(u, usb_path)) else {
-        return Ok(Outcome::NotManaged);
+    let deadline = crate::time::deadline(wait);
+    let uid = loop {
+        if let Some(uid) = modem_devices(&conn)?.into_iter().find(|u| uid_is_usb_path(u, usb_path)) {
+            break uid;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(Outcome::NotManaged);
+        }
+        std::thread::sleep(MANAGE_POLL);
     };
     call_inhibit(&conn, &uid, true)?;
     Ok(Outcome::Inhibited(Inhibition { conn, uid, released: false }))
 }
 
-/// Inhibit the module on the system bus. No system bus means no ModemManager.
-pub fn inhibit_on_system_bus(usb_path: &str) -> Result<Outcome, MmError> {
+/// Inhibit the module on the system bus, giving a ModemManager that is still probing it
+/// `wait` (see [`MANAGE_WAIT`]). No system bus means no ModemManager.
+pub fn inhibit_on_system_bus(usb_path: &str, wait: std::time::Duration) -> Result<Outcome, MmError> {
     match Connection::system() {
-        Ok(conn) => inhibit(conn, usb_path),
+        Ok(conn) => inhibit_when_managed(conn, usb_path, wait),
         Err(_) => Ok(Outcome::NotRunning),
     }
 }

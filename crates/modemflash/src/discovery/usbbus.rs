@@ -241,14 +241,19 @@ impl UsbBus {
 
     #[cfg(feature = "modemmanager")]
     fn inhibit_once(&mut self, f: &Found) {
-        use super::modemmanager::{Outcome, inhibit, inhibit_on_system_bus};
+        use super::modemmanager::{MANAGE_WAIT, Outcome, inhibit, inhibit_on_system_bus};
         if matches!(self.mm.bus, MmBus::Off) || self.mm.tried.contains(&f.usb_path) {
             return;
         }
         self.mm.tried.push(f.usb_path.clone());
         let r = match &self.mm.bus {
             MmBus::Off => return,
-            MmBus::System => inhibit_on_system_bus(&f.usb_path),
+            // ModemManager makes a modem only of a module in normal mode; give it time to
+            // finish probing one (its inhibition then holds across the flashing modes).
+            MmBus::System => inhibit_on_system_bus(
+                &f.usb_path,
+                if f.mode == crate::catalog::Mode::Normal { MANAGE_WAIT } else { Duration::ZERO },
+            ),
             MmBus::Address(addr) => zbus::blocking::connection::Builder::address(addr.as_str())
                 .and_then(zbus::blocking::connection::Builder::build)
                 .map_err(super::modemmanager::MmError::from)
@@ -297,7 +302,11 @@ impl UsbBus {
         {
             return *m;
         }
-        let m = probe(f);
+        // A port that could not be opened is asked again at the next look: right after
+        // enumeration udev may not have given the tty its group yet (seen over a real
+        // kernel USB stack as a non-root user: EACCES at the first open, then a DLOAD that
+        // never "answered"). Only an answer, or silence on an open port, is kept.
+        let m = probe(f).ok()?;
         self.probed = Some((key, m));
         m
     }
@@ -345,10 +354,11 @@ pub fn scan_modules(roots: &Roots) -> std::io::Result<Vec<Found>> {
 
 /// Find the mode behind a device whose identity does not tell it (the 9615's DLOAD):
 /// listen, and probe only a silent port.
-pub fn probe(f: &Found) -> Option<DeviceMode> {
-    let t = open_port(f, Port::Dm).ok()?;
-    let (heard, _link) = listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok()?;
-    heard.mode
+/// The mode the DM port's answer shows (`Ok(None)`: it opened but did not answer); `Err`
+/// when the port could not be opened.
+pub(crate) fn probe(f: &Found) -> Result<Option<DeviceMode>, ()> {
+    let t = open_port(f, Port::Dm).map_err(|_| ())?;
+    Ok(listen_then_probe(t, ListenOptions::new(PROBE_TIMEOUT)).ok().and_then(|(heard, _link)| heard.mode))
 }
 
 fn open_tty(p: &FoundPort) -> Result<Box<dyn Transport>, String> {

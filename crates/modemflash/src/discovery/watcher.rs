@@ -65,7 +65,7 @@ impl UsbSource for HostUsb {
         super::usbbus::scan_modules(&self.roots).map_err(|e| BusError::Scan(e.to_string()))
     }
     fn mode_of(&self, f: &Found) -> Option<DeviceMode> {
-        f.device_mode_hint().or_else(|| super::usbbus::probe(f))
+        f.device_mode_hint().or_else(|| super::usbbus::probe(f).ok().flatten())
     }
     fn open(&self, f: &Found, port: Port) -> Result<Box<dyn Transport>, String> {
         super::usbbus::open_port(f, port)
@@ -166,7 +166,7 @@ impl Watcher {
     /// get its bus before any of them moves, so each knows the others as neighbours.
     pub fn bus(&self, selector: Selector) -> Result<WatchedBus, BusError> {
         if !selector.is_usb() {
-            return Err(BusError::NotConfigured("USB selector", "serial: and tcp: devices are not on USB"));
+            return Err(BusError::NotConfigured("USB selector", super::BusRemedy::UseExplicitPorts));
         }
         let slot = {
             let mut n = self.next_slot.lock().unwrap_or_else(PoisonError::into_inner);
