@@ -21,7 +21,7 @@ fn free_port() -> u16 {
 }
 
 struct Rig {
-    _tmp: tempfile::TempDir,
+    tmp: tempfile::TempDir,
     pkg: PathBuf,
     ttys: PathBuf,
     journal: PathBuf,
@@ -42,14 +42,14 @@ fn rig(start_mode: &str, extra: &[&str]) -> Rig {
     args.extend(extra);
     let sim = SimProcess::spawn(&args);
     let journal = tmp.path().join("journal.json");
-    Rig { pkg, ttys, journal, port, _tmp: tmp, _sim: sim }
+    Rig { pkg, ttys, journal, port, tmp, _sim: sim }
 }
 
 impl Rig {
     fn cmd(&self, sub: &str, extra: &[&str]) -> Output {
         Command::cargo_bin("modemflash")
             .unwrap()
-            .env("XDG_STATE_HOME", self._tmp.path().join("state"))
+            .env("XDG_STATE_HOME", self.tmp.path().join("state"))
             .arg(sub)
             .arg(&self.pkg)
             .arg("--port")
