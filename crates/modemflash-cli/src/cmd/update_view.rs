@@ -93,11 +93,7 @@ pub fn summary(results: &[ModuleResult]) {
                 r.revision_before.clone().unwrap_or_else(|| "?".into()),
                 r.revision_after.clone().unwrap_or_else(|| "-".into()),
                 format!("{:.1}s", r.elapsed_ms as f64 / 1000.0),
-                if r.ok {
-                    "updated".into()
-                } else {
-                    format!("FAILED: {}", r.error.as_deref().unwrap_or("?"))
-                },
+                result_cell(r),
             ]
         })
         .collect();
@@ -127,8 +123,22 @@ pub fn summary(results: &[ModuleResult]) {
     let ok = results.iter().filter(|r| r.ok).count();
     say!("\n{ok} of {} modules updated.", results.len());
     for r in results.iter().filter(|r| !r.ok) {
+        tell!("{}: {}", r.module.id, r.error.as_deref().unwrap_or("failed"));
         if let Some(remedy) = &r.remedy {
-            tell!("{}: {remedy}", r.module.id);
+            tell!("  {remedy}");
         }
+    }
+}
+
+/// `updated`, or `FAILED at STEP (KIND)`; the whole error follows the table.
+fn result_cell(r: &ModuleResult) -> String {
+    if r.ok {
+        return "updated".into();
+    }
+    let kind = r.kind.as_ref().and_then(|k| k.as_str()).map(|k| format!(" ({k})")).unwrap_or_default();
+    match &r.step {
+        Some(step) => format!("FAILED at {step}{kind}"),
+        None if r.exit == crate::exit::NO_MODULE => "FAILED: no module".into(),
+        None => "FAILED".into(),
     }
 }
