@@ -25,32 +25,9 @@ pub mod usbbus;
 
 use std::time::Duration;
 
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
+pub use crate::module::Port;
 use crate::transport::Transport;
-
-/// A port of the module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Port {
-    /// DIAG/DM: DIAG in normal mode, DMSS in DLOAD, streaming once the programmer runs.
-    Dm,
-    /// AT commands (normal mode).
-    At,
-    /// Fastboot, ready for fastboot packets (TCP framing already negotiated).
-    Fastboot,
-    /// The QDLoader bulk interface (Sahara, then Firehose).
-    Edl,
-}
-
-impl Port {
-    pub fn name(self) -> &'static str {
-        match self {
-            Port::Dm => "DM port",
-            Port::At => "AT port",
-            Port::Fastboot => "fastboot",
-            Port::Edl => "EDL interface",
-        }
-    }
-}
 
 /// Why the bus could not deliver.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +108,7 @@ pub trait ModuleBus {
 
     /// The chipset the module's USB identity tells, when the bus sees one (USB
     /// discovery); explicit ports see none.
-    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+    fn chip(&self) -> Option<crate::module::ModuleChip> {
         None
     }
 }
@@ -144,13 +121,13 @@ pub fn chip_from_usb(
     vid: u16,
     pid: u16,
     serial: Option<&str>,
-) -> Option<crate::plan::ModuleChip> {
+) -> Option<crate::module::ModuleChip> {
     use crate::catalog::Chipset;
     match row_chipset {
         Chipset::Unknown => serial.and_then(crate::plan::chip::chip_from_fastboot_product).map(|mut c| {
             c.evidence = format!("{family}, {vid:04x}:{pid:04x} with serial {}", serial.unwrap_or_default());
             c
         }),
-        c => Some(crate::plan::ModuleChip::new(c, format!("{family}, {vid:04x}:{pid:04x}"))),
+        c => Some(crate::module::ModuleChip::new(c, format!("{family}, {vid:04x}:{pid:04x}"))),
     }
 }

@@ -31,7 +31,7 @@ use super::selector::Selector;
 use super::sysfs::{self, Found, FoundPort, Roots};
 use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
 use crate::catalog::InterfaceRole;
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 use crate::transport::Transport;
 use crate::transport::serial::SerialTransport;
 
@@ -448,7 +448,7 @@ impl ModuleBus for UsbBus {
         id
     }
 
-    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+    fn chip(&self) -> Option<crate::module::ModuleChip> {
         let f = self.current()?;
         super::chip_from_usb(f.chipset, f.family, f.vid, f.pid, f.serial.as_deref())
     }

@@ -13,7 +13,8 @@
 //! without an erase, so a partition whose program did not finish gets its erase again
 //! [inferred] inferred from NAND semantics; the 9x07 programmer's own behaviour is not recorded.
 
-use super::{DeviceMode, Flow, ModuleState, Op, Plan, PlanError, PlanOptions, Step};
+use super::{Flow, Op, Plan, PlanError, PlanOptions, Step};
+use crate::module::{DeviceMode, ModuleState};
 use crate::package::{FirehoseLayout, Package, ProgramEntry, XmlOp};
 
 /// `DelayInSeconds` of the final power reset (QFirehose and qdl send 10, `docs/facts/firehose.md`) [confirmed].
