@@ -14,12 +14,10 @@ use modemflash::discovery::module_id::ModuleIdentity;
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Found;
 use modemflash::discovery::usbbus::{Pick, Tracker};
-use modemflash::discovery::{BusError, ModuleBus, Port};
-use modemflash::plan::DeviceMode;
+use modemflash::discovery::{BusError, ModuleBus};
+use modemflash::module::{DeviceMode, Port};
 use modemflash::transport::Transport;
 
-use crate::bus::{Role, SimMode};
-use crate::host::device_mode;
 use crate::module::Module;
 
 /// Real time slept per poll, and virtual time charged for it (as `VirtualBus::wait_for`).
@@ -102,7 +100,7 @@ impl MultiBus {
         }
     }
 
-    fn mode_now(&self, i: usize) -> Option<SimMode> {
+    fn mode_now(&self, i: usize) -> Option<DeviceMode> {
         self.modules.get(i).and_then(|m| m.bus().current().mode)
     }
 
@@ -120,19 +118,10 @@ impl MultiBus {
     }
 }
 
-fn role(port: Port) -> Role {
-    match port {
-        Port::Dm => Role::Dm,
-        Port::At => Role::At,
-        Port::Fastboot => Role::Fastboot,
-        Port::Edl => Role::Edl,
-    }
-}
-
 impl ModuleBus for MultiBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         let i = self.refresh()?;
-        let mode = i.and_then(|i| self.mode_now(i)).map(device_mode);
+        let mode = i.and_then(|i| self.mode_now(i));
         self.last_seen = match (i, mode) {
             (Some(i), Some(m)) => format!(
                 "module at usb:{} in {} mode",
@@ -171,7 +160,7 @@ impl ModuleBus for MultiBus {
             why: "the module is not on the bus".into(),
         })?;
         let m = self.modules.get(i).ok_or(BusError::NotConfigured("module", "index out of range"))?;
-        m.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
+        m.bus().open(port).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
             port: port.name(),
             endpoint: format!("usb:{}", m.port_path()),
             why: e.to_string(),

@@ -15,8 +15,8 @@ use modemflash::protocol::at::codec::{FinalResult, LineSplitter, format_echo, fo
 
 use super::common::{SWITCH_DELAY, Step, check, model_name, reported_revision};
 use crate::boot::Model;
-use crate::bus::SimMode;
 use crate::handler::{Cx, Handler, ResetTo};
+use modemflash::module::DeviceMode;
 
 /// Sub-edition `AT+QGMR` appends on the EC25: one seen on real EG25-G units
 /// (`docs/facts/quectel.md` [confirmed]); which one a given unit reports is [inferred].
@@ -113,7 +113,7 @@ impl At {
             Self::ok::<&str>(cx, &[]);
         }
         cx.log("AT+QFASTBOOT: rebooting into fastboot");
-        cx.reset(ResetTo::Mode(SimMode::Fastboot), SWITCH_DELAY);
+        cx.reset(ResetTo::Mode(DeviceMode::Fastboot), SWITCH_DELAY);
     }
 }
 

@@ -15,10 +15,10 @@ use modemflash::protocol::firehose::{
 };
 
 use super::edl::{Fired, fire};
-use crate::bus::SimMode;
 use crate::core::EdlQuirks;
 use crate::handler::{Cx, ResetTo};
 use crate::nand::PartitionWriter;
+use modemflash::module::DeviceMode;
 
 /// Bytes buffered without a `</data>` before the command is refused.
 pub const SCANNER_CAPACITY: usize = 256 * 1024;
@@ -528,7 +528,7 @@ impl Programmer {
             // The binary holds "Now resetting to EDL..." [confirmed]; the attribute value is [inferred].
             "edl" => {
                 log(cx, "Now resetting to EDL...");
-                ResetTo::Mode(SimMode::Edl)
+                ResetTo::Mode(DeviceMode::Edl)
             }
             _ => return Err(vec![format!("ERROR: Invalid power value '{value}'")]),
         };
