@@ -15,6 +15,7 @@ use modemflash::transport::{LinkInfo, Transport};
 use serde::Serialize;
 
 use crate::clock::SharedClock;
+use modemflash::discovery::BusError;
 use modemflash::module::{DeviceMode, Port};
 
 /// One endpoint as the host sees it.
@@ -41,15 +42,6 @@ pub struct Enumeration {
     /// The device descriptor and strings a host reads (bcdDevice, iProduct, serial).
     pub usb: Option<crate::identity::UsbIdentity>,
     pub endpoints: Vec<Endpoint>,
-}
-
-/// Why a wait or an open failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BusError {
-    #[error("no module in mode {wanted} within {waited:?} (last seen: {seen})")]
-    Timeout { wanted: String, waited: Duration, seen: String },
-    #[error("the module has no {0} endpoint in its current mode")]
-    NoEndpoint(&'static str),
 }
 
 #[derive(Debug)]

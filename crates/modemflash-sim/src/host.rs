@@ -34,17 +34,12 @@ impl ModuleBus for SimBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        match self.module.bus().wait_for(modes, timeout) {
-            Ok(e) => e.mode.ok_or_else(|| BusError::Timeout {
-                wanted: String::new(),
-                waited: timeout,
-                seen: "nothing".into(),
-            }),
-            Err(crate::bus::BusError::Timeout { wanted, waited, seen }) => {
-                Err(BusError::Timeout { wanted, waited, seen })
-            }
-            Err(e) => Err(BusError::Open { port: "bus", endpoint: "virtual bus".into(), why: e.to_string() }),
-        }
+        let e = self.module.bus().wait_for(modes, timeout)?;
+        e.mode.ok_or_else(|| BusError::Timeout {
+            wanted: String::new(),
+            waited: timeout,
+            seen: "nothing".into(),
+        })
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {

@@ -29,7 +29,7 @@ pub mod serve;
 pub mod state;
 
 pub use boot::Model;
-pub use bus::{BusError, Endpoint, Enumeration, VirtualBus};
+pub use bus::{Endpoint, Enumeration, VirtualBus};
 pub use clock::{Clock, RealClock, SharedClock, VirtualClock};
 pub use core::{EdlQuirks, FastbootQuirks, IdentityOverrides, ModuleConfig, SimIdentity};
 pub use event::SimEvent;

@@ -29,8 +29,8 @@ use crate::module::DeviceMode;
 pub use crate::module::Port;
 use crate::transport::Transport;
 
-/// Why the bus could not deliver.
-#[derive(Debug, thiserror::Error)]
+/// Why the bus could not deliver (host buses and the virtual module's bus alike).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
     #[error("no module in {wanted} mode within {waited:?}; last seen: {seen}")]
     Timeout { wanted: String, waited: Duration, seen: String },
@@ -42,6 +42,9 @@ pub enum BusError {
     Ambiguous(String),
     #[error("cannot read the USB device list: {0}")]
     Scan(String),
+    /// The module shows no such port in its current mode (the virtual module's bus).
+    #[error("the module has no {0} endpoint in its current mode")]
+    NoEndpoint(&'static str),
 }
 
 /// Attempts of an open right after re-enumeration, and the pause between them: device
