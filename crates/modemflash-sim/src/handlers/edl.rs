@@ -24,33 +24,12 @@ use std::time::Duration;
 
 use modemflash::package::elf;
 use modemflash::protocol::sahara::codec::{HEADER_LEN, HELLO_LEN};
-use modemflash::protocol::sahara::codes::{exec, exec_name, image_id};
+use modemflash::protocol::sahara::codes::{exec, exec_name, image_id, status};
 use modemflash::protocol::sahara::{Framer, Hello, HelloResp, Packet, status_name};
 
 use super::firehose::Programmer;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
-
-/// Sahara status codes used here (`docs/facts/sahara.md`).
-pub mod status {
-    pub const SUCCESS: u32 = 0x00;
-    pub const INVALID_CMD: u32 = 0x01;
-    pub const PROTOCOL_MISMATCH: u32 = 0x02;
-    pub const INVALID_HOST_PROTOCOL_VERSION: u32 = 0x04;
-    pub const INVALID_IMAGE_DATA_SIZE: u32 = 0x08;
-    pub const UNSUPPORTED_NUM_PHDRS: u32 = 0x0E;
-    pub const INVALID_PHDR_SIZE: u32 = 0x0F;
-    pub const UNINITIALISED_PHDR_LOCATION: u32 = 0x11;
-    pub const INVALID_IMAGE_HEADER_DATA_SIZE: u32 = 0x13;
-    pub const INVALID_ELF_HEADER: u32 = 0x14;
-    pub const HOST_ERROR_IN_HELLO_RESP: u32 = 0x15;
-    pub const INVALID_HOST_MODE: u32 = 0x18;
-    pub const MEMORY_DEBUG_NOT_SUPPORTED: u32 = 0x1B;
-    pub const INVALID_MODE_SWITCH: u32 = 0x1C;
-    pub const UNSUPPORTED_EXEC_CMD: u32 = 0x1F;
-    pub const INVALID_CLIENT_CMD: u32 = 0x20;
-    pub const IMAGE_AUTH_FAILURE: u32 = 0x25;
-}
 
 /// ELF32 header length: the first read.
 pub const ELF32_EHDR_LEN: u32 = elf::EHDR_LEN as u32;
