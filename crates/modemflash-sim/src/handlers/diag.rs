@@ -18,7 +18,7 @@ use modemflash::protocol::diag::codec::{
 use modemflash::protocol::diag::{DiagError, EDL_REQUEST};
 use modemflash::protocol::hdlc::{Decoder, encode};
 
-use super::common::{SWITCH_DELAY, Step, check, model_name, reported_revision};
+use super::common::{SWITCH_DELAY, Verdict, check, model_name, reported_revision};
 use crate::boot::Model;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
@@ -99,9 +99,9 @@ impl Diag {
             DiagRequest::Other(_) => "diag:other",
         };
         match check(cx, step) {
-            Step::Go => {}
-            Step::Nak => return Self::reply(cx, &reject(RejectKind::BadMode, payload)),
-            Step::PowerLoss | Step::Disconnect | Step::Stop => return,
+            Verdict::Go => {}
+            Verdict::Nak => return Self::reply(cx, &reject(RejectKind::BadMode, payload)),
+            Verdict::PowerLoss | Verdict::Disconnect | Verdict::Stop => return,
         }
         match req {
             DiagRequest::ExtBuildId => {

@@ -12,7 +12,7 @@ use modemflash::protocol::dmss::codec::{
 };
 use modemflash::protocol::hdlc::{Decoder, encode};
 
-use super::common::{SWITCH_DELAY, Step, check};
+use super::common::{SWITCH_DELAY, Verdict, check};
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
 use modemflash::module::DeviceMode;
@@ -81,9 +81,9 @@ impl Dmss {
             DmssRequest::Reset => "dmss:reset",
         };
         match check(cx, step) {
-            Step::Go => {}
-            Step::Nak => return Self::nak(cx, NakReason::FAILED),
-            Step::PowerLoss | Step::Disconnect | Step::Stop => return,
+            Verdict::Go => {}
+            Verdict::Nak => return Self::nak(cx, NakReason::FAILED),
+            Verdict::PowerLoss | Verdict::Disconnect | Verdict::Stop => return,
         }
         match req {
             DmssRequest::Nop => Self::reply(cx, &DmssReply::Ack),

@@ -27,6 +27,7 @@ use modemflash::protocol::sahara::codec::{HEADER_LEN, HELLO_LEN};
 use modemflash::protocol::sahara::codes::{exec, exec_name, image_id, status};
 use modemflash::protocol::sahara::{Framer, Hello, HelloResp, Packet, status_name};
 
+use super::common::{Verdict, check_maybe_write};
 use super::firehose::Programmer;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
@@ -97,37 +98,6 @@ impl Default for EdlHandler {
     }
 }
 
-/// How a fault switch fired for a command is to be applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fired {
-    /// No fault: answer normally.
-    Go,
-    /// Answer with the protocol's error.
-    Nak,
-    /// A power loss to apply to the write in progress (only when asked for).
-    PowerLoss,
-    /// Already applied (stall, disconnect, power loss outside a write): send nothing.
-    Stop,
-}
-
-/// Count a command and apply what fires (`Stall`, `Disconnect`, `PowerLoss` outside a
-/// write); the caller answers `Nak` and applies `PowerLoss` to its write.
-pub(super) fn fire(cx: &mut Cx<'_>, step: &str, during_write: bool) -> Fired {
-    match cx.command(step) {
-        Some(FaultKind::Nak) => Fired::Nak,
-        Some(FaultKind::Stall) => {
-            cx.core.faults.stalled = true;
-            Fired::Stop
-        }
-        Some(FaultKind::PowerLoss) if during_write => Fired::PowerLoss,
-        Some(FaultKind::Disconnect | FaultKind::PowerLoss) => {
-            cx.reset(ResetTo::Boot, Duration::ZERO);
-            Fired::Stop
-        }
-        _ => Fired::Go,
-    }
-}
-
 impl EdlHandler {
     pub fn new() -> Self {
         EdlHandler::default()
@@ -182,10 +152,10 @@ impl EdlHandler {
     }
 
     fn on_hello_resp(&mut self, cx: &mut Cx<'_>, rsp: &HelloResp) {
-        match fire(cx, "sahara:hello", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return self.fail(cx, status::PROTOCOL_MISMATCH),
-            Fired::Stop => return,
+        match check_maybe_write(cx, "sahara:hello", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return self.fail(cx, status::PROTOCOL_MISMATCH),
+            Verdict::Stop => return,
         }
         if rsp.version < 1 {
             return self.fail(cx, status::INVALID_HOST_PROTOCOL_VERSION);
@@ -226,12 +196,12 @@ impl EdlHandler {
         self.framer.push(data);
         let Some(bytes) = self.framer.take_raw(load.length as usize) else { return };
         let State::Loading(mut load) = std::mem::replace(&mut self.state, State::Failed) else { return };
-        match fire(cx, "sahara:read", false) {
-            Fired::Go | Fired::PowerLoss => {}
+        match check_maybe_write(cx, "sahara:read", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
             // [inferred] a refused read is reported as an authentication failure, the error
             // users meet with a wrong or unsigned programmer.
-            Fired::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
-            Fired::Stop => return,
+            Verdict::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
+            Verdict::Stop => return,
         }
         load.reads += 1;
         load.bytes += bytes.len() as u64;
@@ -267,10 +237,10 @@ impl EdlHandler {
         }
         match (&mut self.state, packet) {
             (State::WaitHelloResp | State::Failed, Packet::HelloResp(rsp)) => self.on_hello_resp(cx, &rsp),
-            (State::WaitDone, Packet::Done) => match fire(cx, "sahara:done", false) {
-                Fired::Nak => self.fail(cx, status::IMAGE_AUTH_FAILURE),
-                Fired::Stop => {}
-                Fired::Go | Fired::PowerLoss => {
+            (State::WaitDone, Packet::Done) => match check_maybe_write(cx, "sahara:done", false) {
+                Verdict::Nak => self.fail(cx, status::IMAGE_AUTH_FAILURE),
+                Verdict::Stop => {}
+                Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {
                     let edl = &cx.core.config.edl;
                     let done = edl.done_status;
                     let tick = crate::module::POLL.as_nanos().max(1);
@@ -283,10 +253,10 @@ impl EdlHandler {
             },
             (State::Command { pending }, Packet::Execute { client_cmd }) => {
                 *pending = None;
-                match fire(cx, &format!("sahara:execute:{client_cmd}"), false) {
-                    Fired::Go | Fired::PowerLoss => {}
-                    Fired::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
-                    Fired::Stop => return,
+                match check_maybe_write(cx, &format!("sahara:execute:{client_cmd}"), false) {
+                    Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+                    Verdict::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                    Verdict::Stop => return,
                 }
                 match execute_answer(cx, client_cmd) {
                     Some(data) => {
