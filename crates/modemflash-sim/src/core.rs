@@ -289,7 +289,7 @@ pub struct Core {
     pub dirty: bool,
     /// The fastboot bootloader's memory (download buffer, split-image progress), shared
     /// by every host connection.
-    pub fastboot: crate::handlers::fastboot::Session,
+    pub fastboot: crate::handlers::fastboot_flash::Session,
     /// The module's clock (handlers that pace themselves read it through `Cx::now`).
     pub clock: crate::clock::SharedClock,
 }
@@ -309,7 +309,7 @@ impl Core {
             ram: BTreeMap::new(),
             faults,
             dirty: false,
-            fastboot: crate::handlers::fastboot::Session::default(),
+            fastboot: crate::handlers::fastboot_flash::Session::default(),
             clock: std::sync::Arc::new(crate::clock::RealClock::default()),
         }
     }

@@ -6,7 +6,7 @@ pub mod diag;
 pub mod dmss;
 pub mod edl;
 pub mod fastboot;
-mod fastboot_flash;
+pub(crate) mod fastboot_flash;
 pub mod firehose;
 pub mod streaming;
 
