@@ -14,8 +14,11 @@ use modemflash::discovery::module_id::ModuleIdentity;
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Found;
 use modemflash::discovery::usbbus::{Pick, Tracker};
-use modemflash::discovery::{BusError, ModuleBus};
+use std::sync::Arc;
+
+use modemflash::discovery::{BusError, ModuleBus, PollingBus, wait_polling};
 use modemflash::module::{DeviceMode, Port};
+use modemflash::time::{Clock, RealClock, SharedClock};
 use modemflash::transport::Transport;
 
 use crate::module::Module;
@@ -32,12 +35,23 @@ pub struct MultiBus {
     /// Index of the module followed, as last picked.
     current: Option<usize>,
     last_seen: String,
+    /// The modules' clock (the first module's; they share one in tests).
+    clock: SharedClock,
 }
 
 impl MultiBus {
     /// Follow the module `selector` names (`usb:1-2`), or the only one.
     pub fn new(modules: Vec<Module>, selector: Option<Selector>) -> Self {
-        MultiBus { modules, tracker: Tracker::new(selector), current: None, last_seen: "nothing".into() }
+        let clock = modules
+            .first()
+            .map_or_else(|| Arc::new(RealClock::default()) as SharedClock, |m| m.bus().clock().clone());
+        MultiBus {
+            modules,
+            tracker: Tracker::new(selector),
+            current: None,
+            last_seen: "nothing".into(),
+            clock,
+        }
     }
 
     /// The module followed now, if any.
@@ -103,18 +117,22 @@ impl MultiBus {
     fn mode_now(&self, i: usize) -> Option<DeviceMode> {
         self.modules.get(i).and_then(|m| m.bus().current().mode)
     }
+}
 
-    fn pause(&self) {
-        std::thread::sleep(POLL_REAL);
-        if let Some(m) = self.modules.first()
-            && m.bus().clock().is_virtual()
-        {
-            m.bus().clock().sleep(POLL_VIRTUAL);
-        }
+impl PollingBus for MultiBus {
+    fn last_seen_mut(&mut self) -> &mut String {
+        &mut self.last_seen
     }
 
-    fn now(&self) -> Duration {
-        self.modules.first().map_or(Duration::ZERO, |m| m.bus().clock().now())
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn poll_pause(&mut self) {
+        std::thread::sleep(POLL_REAL);
+        if self.clock.is_virtual() {
+            self.clock.sleep(POLL_VIRTUAL);
+        }
     }
 }
 
@@ -134,23 +152,7 @@ impl ModuleBus for MultiBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = self.now().saturating_add(timeout);
-        loop {
-            match self.detect() {
-                Ok(Some(m)) if modes.contains(&m) => return Ok(m),
-                Ok(_) => {}
-                Err(BusError::Ambiguous(t)) => self.last_seen = t,
-                Err(e) => return Err(e),
-            }
-            if self.now() >= deadline {
-                return Err(BusError::Timeout {
-                    wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
-                    waited: timeout,
-                    seen: self.last_seen.clone(),
-                });
-            }
-            self.pause();
-        }
+        wait_polling(self, modes, timeout)
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {

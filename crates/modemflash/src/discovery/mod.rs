@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::module::DeviceMode;
 pub use crate::module::Port;
+use crate::time::Clock;
 use crate::transport::Transport;
 
 /// Why the bus could not deliver (host buses and the virtual module's bus alike).
@@ -113,6 +114,43 @@ pub trait ModuleBus {
     /// discovery); explicit ports see none.
     fn chip(&self) -> Option<crate::module::ModuleChip> {
         None
+    }
+}
+
+/// A bus that finds the module by listing the devices again and again (USB discovery;
+/// several virtual modules on one bus). [`wait_polling`] is its one wait.
+pub trait PollingBus: ModuleBus {
+    /// What was last seen, for the timeout message; an ambiguous listing is noted here.
+    fn last_seen_mut(&mut self) -> &mut String;
+    /// The clock the wait's deadline is measured on.
+    fn clock(&self) -> &dyn Clock;
+    /// Let a moment pass before listing again.
+    fn poll_pause(&mut self);
+}
+
+/// Detect until the module shows one of `modes`, or `timeout` has passed on the bus's
+/// clock. An ambiguous listing is not an error while waiting (the other module may leave).
+pub fn wait_polling<B: PollingBus + ?Sized>(
+    bus: &mut B,
+    modes: &[DeviceMode],
+    timeout: Duration,
+) -> Result<DeviceMode, BusError> {
+    let deadline = bus.clock().now().saturating_add(timeout);
+    loop {
+        match bus.detect() {
+            Ok(Some(m)) if modes.contains(&m) => return Ok(m),
+            Ok(_) => {}
+            Err(BusError::Ambiguous(text)) => *bus.last_seen_mut() = text,
+            Err(e) => return Err(e),
+        }
+        if bus.clock().now() >= deadline {
+            return Err(BusError::Timeout {
+                wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
+                waited: timeout,
+                seen: bus.last_seen_mut().clone(),
+            });
+        }
+        bus.poll_pause();
     }
 }
 
