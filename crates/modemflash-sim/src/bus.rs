@@ -141,18 +141,27 @@ impl VirtualBus {
     /// Wait until the module shows a mode accepted by `want`, for at most `timeout` of bus
     /// time.
     pub fn wait_for(&self, want: &[DeviceMode], timeout: Duration) -> Result<Enumeration, BusError> {
+        let wanted = want.iter().map(|m| m.key()).collect::<Vec<_>>().join(" or ");
+        self.wait_until(&wanted, |e| e.mode.is_some_and(|m| want.contains(&m)), timeout)
+    }
+
+    /// Wait until what the bus shows satisfies `ready` (e.g. "a later generation, in
+    /// fastboot"), for at most `timeout` of bus time; `wanted` names it for the error.
+    pub fn wait_until(
+        &self,
+        wanted: &str,
+        ready: impl Fn(&Enumeration) -> bool,
+        timeout: Duration,
+    ) -> Result<Enumeration, BusError> {
         let deadline = self.clock.now().saturating_add(timeout);
         let mut s = self.lock();
         loop {
-            if let Some(m) = s.enumeration.mode
-                && want.contains(&m)
-            {
+            if ready(&s.enumeration) {
                 return Ok(s.enumeration.clone());
             }
             if self.clock.now() >= deadline {
                 let seen = s.enumeration.mode.map_or("nothing (off the bus)", DeviceMode::key).to_owned();
-                let wanted = want.iter().map(|m| m.key()).collect::<Vec<_>>().join(" or ");
-                return Err(BusError::Timeout { wanted, waited: timeout, seen });
+                return Err(BusError::Timeout { wanted: wanted.to_owned(), waited: timeout, seen });
             }
             let (guard, res) = self
                 .changed

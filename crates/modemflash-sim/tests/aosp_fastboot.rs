@@ -102,11 +102,7 @@ fn aosp_fastboot_getvar_flash_reboot() {
 
     let generation = m.bus().current().generation;
     fastboot(&addr, &["reboot"]);
-    let t0 = Instant::now();
-    while m.bus().current().generation <= generation {
-        assert!(t0.elapsed() < WAIT, "the module did not reboot");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    m.bus().wait_until("a reboot", |e| e.generation > generation, WAIT).expect("the module did not reboot");
     assert!(m.history().iter().any(|e| matches!(e, SimEvent::Detached { .. })));
     m.shutdown();
 }

@@ -40,15 +40,14 @@ fn client(m: &Module, opts: FastbootOptions) -> FastbootClient<MemoryTransport> 
 fn reconnect(m: &Module, fb: FastbootClient<MemoryTransport>, old: u64) -> FastbootClient<MemoryTransport> {
     let opts = fb.options().clone();
     drop(fb);
-    let t0 = std::time::Instant::now();
-    loop {
-        let e = m.bus().current();
-        if e.generation > old && e.mode == Some(DeviceMode::Fastboot) {
-            return FastbootClient::new(m.bus().open(Port::Fastboot).unwrap(), opts);
-        }
-        assert!(t0.elapsed() < WAIT, "module never came back in fastboot");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    m.bus()
+        .wait_until(
+            "fastboot, re-enumerated",
+            |e| e.generation > old && e.mode == Some(DeviceMode::Fastboot),
+            WAIT,
+        )
+        .expect("module never came back in fastboot");
+    FastbootClient::new(m.bus().open(Port::Fastboot).unwrap(), opts)
 }
 
 fn generation(m: &Module) -> u64 {

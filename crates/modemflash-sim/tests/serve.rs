@@ -80,10 +80,13 @@ fn fastboot_over_tcp_flashes_and_reboots() {
     fb.reboot().unwrap();
     // The connection closes, the module re-enumerates (still fastboot: temporary aboot)
     // on the same port.
-    wait_until("re-enumeration", || {
-        let e = m.bus().current();
-        e.generation > old_gen + 1 && e.mode == Some(DeviceMode::Fastboot)
-    });
+    m.bus()
+        .wait_until(
+            "re-enumeration",
+            |e| e.generation > old_gen + 1 && e.mode == Some(DeviceMode::Fastboot),
+            WAIT,
+        )
+        .unwrap();
     let mut buf = [0u8; 64];
     let t1 = Instant::now();
     loop {
