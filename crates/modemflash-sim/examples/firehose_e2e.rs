@@ -29,11 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use modemflash::exec::{self, Event, ExecOptions, Journal, Observer};
+use modemflash::module::DeviceMode;
 use modemflash::package;
 use modemflash::plan::{self, Op, PlanOptions};
 use modemflash_sim::builder::{self, FirehoseSpec};
 use modemflash_sim::handlers::{common::SWITCH_DELAY, firehose::POWER_RESET_DELAY};
-use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus, SimMode};
+use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus};
 
 const REVISION: &str = "EC25EFAR06A11M4G";
 const MB: f64 = 1e6;
@@ -119,7 +120,7 @@ fn main() {
     config.edl.nand_rate = Some((nand * MB) as u64);
     let fixed = config.reenum_delay * 2 + SWITCH_DELAY + config.edl.programmer_boot + POWER_RESET_DELAY;
     let m = Module::start(config, Arc::new(RealClock::default()));
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(30)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(30)).unwrap();
     let mut bus = SimBus::new(m.clone());
 
     let cpu0 = cpu();

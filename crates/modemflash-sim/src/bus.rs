@@ -15,77 +15,13 @@ use modemflash::transport::{LinkInfo, Transport};
 use serde::Serialize;
 
 use crate::clock::SharedClock;
-
-/// What a module is doing, as the simulator names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SimMode {
-    /// Running firmware (DIAG + AT).
-    Normal,
-    /// 9615 boot ROM DMSS download mode.
-    Dload,
-    /// 9615 streaming programmer running after GO.
-    Streaming,
-    /// LK fastboot (18d1:d00d).
-    Fastboot,
-    /// 9x07 boot ROM EDL (Sahara, then Firehose once the programmer runs).
-    Edl,
-}
-
-impl SimMode {
-    /// Parse a CLI name.
-    pub fn parse(s: &str) -> Option<SimMode> {
-        match s {
-            "normal" => Some(SimMode::Normal),
-            "dload" => Some(SimMode::Dload),
-            "streaming" => Some(SimMode::Streaming),
-            "fastboot" => Some(SimMode::Fastboot),
-            "edl" => Some(SimMode::Edl),
-            _ => None,
-        }
-    }
-
-    /// CLI name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SimMode::Normal => "normal",
-            SimMode::Dload => "dload",
-            SimMode::Streaming => "streaming",
-            SimMode::Fastboot => "fastboot",
-            SimMode::Edl => "edl",
-        }
-    }
-}
-
-/// What an endpoint is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// DIAG/DM port (DIAG, DMSS or streaming, by mode).
-    Dm,
-    /// AT command port.
-    At,
-    /// Fastboot interface.
-    Fastboot,
-    /// EDL bulk interface (Sahara, then Firehose).
-    Edl,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Dm => "dm",
-            Role::At => "at",
-            Role::Fastboot => "fastboot",
-            Role::Edl => "edl",
-        }
-    }
-}
+use modemflash::discovery::BusError;
+use modemflash::module::{DeviceMode, Port};
 
 /// One endpoint as the host sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
-    pub role: Role,
+    pub role: Port,
     /// Where it is served besides in-process: a pty path or a TCP address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tty: Option<String>,
@@ -99,22 +35,13 @@ pub struct Enumeration {
     /// Increases with every (re)enumeration and every disappearance.
     pub generation: u64,
     /// `None` while the module is off the bus (rebooting).
-    pub mode: Option<SimMode>,
+    pub mode: Option<DeviceMode>,
     pub usb_id: Option<(u16, u16)>,
     /// The USB serial string, in modes that have one (fastboot).
     pub usb_serial: Option<String>,
     /// The device descriptor and strings a host reads (bcdDevice, iProduct, serial).
     pub usb: Option<crate::identity::UsbIdentity>,
     pub endpoints: Vec<Endpoint>,
-}
-
-/// Why a wait or an open failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BusError {
-    #[error("no module in mode {wanted} within {waited:?} (last seen: {seen})")]
-    Timeout { wanted: String, waited: Duration, seen: String },
-    #[error("the module has no {0} endpoint in its current mode")]
-    NoEndpoint(&'static str),
 }
 
 #[derive(Debug)]
@@ -191,7 +118,7 @@ impl VirtualBus {
     /// The module appeared in `mode`.
     pub(crate) fn attach(
         &self,
-        mode: SimMode,
+        mode: DeviceMode,
         usb: crate::identity::UsbIdentity,
         usb_serial: Option<String>,
         endpoints: Vec<Endpoint>,
@@ -213,19 +140,28 @@ impl VirtualBus {
 
     /// Wait until the module shows a mode accepted by `want`, for at most `timeout` of bus
     /// time.
-    pub fn wait_for(&self, want: &[SimMode], timeout: Duration) -> Result<Enumeration, BusError> {
+    pub fn wait_for(&self, want: &[DeviceMode], timeout: Duration) -> Result<Enumeration, BusError> {
+        let wanted = want.iter().map(|m| m.key()).collect::<Vec<_>>().join(" or ");
+        self.wait_until(&wanted, |e| e.mode.is_some_and(|m| want.contains(&m)), timeout)
+    }
+
+    /// Wait until what the bus shows satisfies `ready` (e.g. "a later generation, in
+    /// fastboot"), for at most `timeout` of bus time; `wanted` names it for the error.
+    pub fn wait_until(
+        &self,
+        wanted: &str,
+        ready: impl Fn(&Enumeration) -> bool,
+        timeout: Duration,
+    ) -> Result<Enumeration, BusError> {
         let deadline = self.clock.now().saturating_add(timeout);
         let mut s = self.lock();
         loop {
-            if let Some(m) = s.enumeration.mode
-                && want.contains(&m)
-            {
+            if ready(&s.enumeration) {
                 return Ok(s.enumeration.clone());
             }
             if self.clock.now() >= deadline {
-                let seen = s.enumeration.mode.map_or("nothing (off the bus)", SimMode::name).to_owned();
-                let wanted = want.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or ");
-                return Err(BusError::Timeout { wanted, waited: timeout, seen });
+                let seen = s.enumeration.mode.map_or("nothing (off the bus)", DeviceMode::key).to_owned();
+                return Err(BusError::Timeout { wanted: wanted.to_owned(), waited: timeout, seen });
             }
             let (guard, res) = self
                 .changed
@@ -241,11 +177,11 @@ impl VirtualBus {
 
     /// Open an in-process endpoint of the current enumeration. Each call is a new
     /// connection; the endpoint keeps its protocol state across connections, as a tty does.
-    pub fn open(&self, role: Role) -> Result<MemoryTransport, BusError> {
+    pub fn open(&self, role: Port) -> Result<MemoryTransport, BusError> {
         let s = self.lock();
-        let c = s.connectors.iter().find(|c| c.role == role).ok_or(BusError::NoEndpoint(role.name()))?;
+        let c = s.connectors.iter().find(|c| c.role == role).ok_or(BusError::NoEndpoint(role.key()))?;
         let (host, dev) = memory::pair_bounded(&c.info, HOST_QUEUE_DEPTH);
-        c.tx.send(Box::new(dev)).map_err(|_| BusError::NoEndpoint(role.name()))?;
+        c.tx.send(Box::new(dev)).map_err(|_| BusError::NoEndpoint(role.key()))?;
         Ok(host)
     }
 }
@@ -253,7 +189,7 @@ impl VirtualBus {
 /// Hands new connections to an in-process endpoint's thread.
 #[derive(Debug)]
 pub(crate) struct Connector {
-    pub role: Role,
+    pub role: Port,
     pub info: LinkInfo,
     pub tx: Sender<Box<dyn Transport>>,
 }

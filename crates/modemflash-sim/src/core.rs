@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::boot::Model;
-use crate::bus::SimMode;
 use crate::fault::{Fault, FaultState};
 use crate::nand::Nand;
+use modemflash::module::DeviceMode;
 
 /// Fastboot behaviour of a picky bootloader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,7 +199,7 @@ pub struct ModuleConfig {
     pub model: Model,
     /// Revision of the firmware the module starts with.
     pub revision: String,
-    pub start_mode: SimMode,
+    pub start_mode: DeviceMode,
     /// Whether the firmware knows `AT+QFASTBOOT` (added 2016-04-28 per an SDK header;
     /// a Dec-2015 build lacks it [inferred]).
     pub qfastboot: bool,
@@ -245,7 +245,7 @@ impl ModuleConfig {
         ModuleConfig {
             model,
             revision: revision.into(),
-            start_mode: SimMode::Normal,
+            start_mode: DeviceMode::Normal,
             qfastboot: qfastboot_default(revision),
             qfastboot_silent: false,
             streaming_download_flag: true,
@@ -277,7 +277,7 @@ pub struct Core {
     pub config: ModuleConfig,
     pub nand: Nand,
     /// Mode on the bus, `None` while off the bus.
-    pub mode: Option<SimMode>,
+    pub mode: Option<DeviceMode>,
     /// Increments on every enumeration change; endpoints of older generations stop.
     pub generation: u64,
     /// Revision the running firmware reports (normal mode).
@@ -289,7 +289,7 @@ pub struct Core {
     pub dirty: bool,
     /// The fastboot bootloader's memory (download buffer, split-image progress), shared
     /// by every host connection.
-    pub fastboot: crate::handlers::fastboot::Session,
+    pub fastboot: crate::handlers::fastboot_flash::Session,
     /// The module's clock (handlers that pace themselves read it through `Cx::now`).
     pub clock: crate::clock::SharedClock,
     /// The bytes the NAND holds (`nand_data.rs`).
@@ -316,7 +316,7 @@ impl Core {
             ram: BTreeMap::new(),
             faults,
             dirty: false,
-            fastboot: crate::handlers::fastboot::Session::default(),
+            fastboot: crate::handlers::fastboot_flash::Session::default(),
             clock: std::sync::Arc::new(crate::clock::RealClock::default()),
         }
     }

@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use crate::bus::{Endpoint, SimMode};
+use crate::bus::Endpoint;
+use modemflash::module::DeviceMode;
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,7 +15,12 @@ use crate::bus::{Endpoint, SimMode};
 pub enum SimEvent {
     /// The module (re)enumerated.
     /// `usb_id` is `vid:pid`; `usb` the whole identity (bcdDevice, strings, interfaces).
-    Endpoints { mode: SimMode, usb_id: String, usb: crate::identity::UsbIdentity, endpoints: Vec<Endpoint> },
+    Endpoints {
+        mode: DeviceMode,
+        usb_id: String,
+        usb: crate::identity::UsbIdentity,
+        endpoints: Vec<Endpoint>,
+    },
     /// The module left the bus (reset, power loss).
     Detached { reason: String },
     /// A write to a partition completed.

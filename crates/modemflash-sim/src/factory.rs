@@ -10,9 +10,9 @@ use modemflash::package::ptable;
 
 use crate::boot::{Model, TEMP_APPSBL_MARKER};
 use crate::builder::{self, FirehoseSpec, LegacySpec, version_blob};
-use crate::bus::SimMode;
 use crate::core::ModuleConfig;
 use crate::nand::{Nand, PartitionWriter, canonical};
+use modemflash::module::DeviceMode;
 
 /// Bytes of synthetic body behind each header (contents only need to hash).
 const BODY: usize = 8192;
@@ -120,9 +120,9 @@ pub fn nand(config: &ModuleConfig) -> Nand {
         nand.store(modem, image(modem, &version_blob(&config.revision), BODY));
     }
     match config.start_mode {
-        SimMode::Normal => {}
-        SimMode::Dload | SimMode::Streaming | SimMode::Edl => nand.erase(model.appsbl()),
-        SimMode::Fastboot => {
+        DeviceMode::Normal => {}
+        DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl => nand.erase(model.appsbl()),
+        DeviceMode::Fastboot => {
             let appsbl = model.appsbl();
             nand.store(appsbl, image(appsbl, &mbn(5, BODY, TEMP_APPSBL_MARKER), BODY));
             nand.erase("boot");

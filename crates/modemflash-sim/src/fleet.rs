@@ -14,9 +14,8 @@ use modemflash::discovery::watcher::UsbSource;
 use modemflash::plan::DeviceMode;
 use modemflash::transport::Transport;
 
-use crate::host::device_mode;
 use crate::module::Module;
-use crate::multibus::{listed, role};
+use crate::multibus::listed;
 
 /// Real time slept per poll, and virtual time charged for it (as `MultiBus`).
 const POLL_REAL: Duration = Duration::from_millis(5);
@@ -44,12 +43,12 @@ impl UsbSource for SimUsb {
     }
 
     fn mode_of(&self, f: &Found) -> Option<DeviceMode> {
-        self.module_at(&f.usb_path).and_then(|m| m.bus().current().mode).map(device_mode)
+        self.module_at(&f.usb_path).and_then(|m| m.bus().current().mode)
     }
 
     fn open(&self, f: &Found, port: Port) -> Result<Box<dyn Transport>, String> {
         let m = self.module_at(&f.usb_path).ok_or("the module is not on the bus")?;
-        m.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| e.to_string())
+        m.bus().open(port).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| e.to_string())
     }
 
     fn endpoint(&self, f: &Found, port: Port) -> String {

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use crate::bus::SimMode;
 use crate::core::Core;
 use crate::event::SimEvent;
 use crate::fault::FaultKind;
 use crate::nand::{Content, PartitionWriter};
+use modemflash::module::DeviceMode;
 
 /// Where a reset leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum ResetTo {
     /// Run the boot logic over the NAND.
     Boot,
     /// A mode forced by a command (DIAG 0x3A → DLOAD, EDL command, AT+QFASTBOOT, GO).
-    Mode(SimMode),
+    Mode(DeviceMode),
 }
 
 /// Something the endpoint runner must do after a handler returns.

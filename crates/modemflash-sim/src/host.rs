@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use modemflash::discovery::module_id::ModuleIdentity;
-use modemflash::discovery::{BusError, ModuleBus, Port};
-use modemflash::plan::DeviceMode;
+use modemflash::discovery::{BusError, ModuleBus};
+use modemflash::module::{DeviceMode, Port};
 use modemflash::transport::Transport;
 
-use crate::bus::{Role, SimMode};
 use crate::module::Module;
 
 /// Host access to an in-process module.
@@ -29,60 +28,25 @@ impl SimBus {
     }
 }
 
-/// The simulator's name for a host mode.
-pub fn sim_mode(mode: DeviceMode) -> SimMode {
-    match mode {
-        DeviceMode::Normal => SimMode::Normal,
-        DeviceMode::Dload => SimMode::Dload,
-        DeviceMode::Streaming => SimMode::Streaming,
-        DeviceMode::Fastboot => SimMode::Fastboot,
-        DeviceMode::Edl => SimMode::Edl,
-    }
-}
-
-/// The host's name for a simulator mode.
-pub fn device_mode(mode: SimMode) -> DeviceMode {
-    match mode {
-        SimMode::Normal => DeviceMode::Normal,
-        SimMode::Dload => DeviceMode::Dload,
-        SimMode::Streaming => DeviceMode::Streaming,
-        SimMode::Fastboot => DeviceMode::Fastboot,
-        SimMode::Edl => DeviceMode::Edl,
-    }
-}
-
-fn role(port: Port) -> Role {
-    match port {
-        Port::Dm => Role::Dm,
-        Port::At => Role::At,
-        Port::Fastboot => Role::Fastboot,
-        Port::Edl => Role::Edl,
-    }
-}
-
 impl ModuleBus for SimBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
-        Ok(self.module.bus().current().mode.map(device_mode))
+        Ok(self.module.bus().current().mode)
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let want: Vec<SimMode> = modes.iter().map(|m| sim_mode(*m)).collect();
-        match self.module.bus().wait_for(&want, timeout) {
-            Ok(e) => e.mode.map(device_mode).ok_or_else(|| BusError::Timeout {
-                wanted: String::new(),
-                waited: timeout,
-                seen: "nothing".into(),
-            }),
-            Err(crate::bus::BusError::Timeout { wanted, waited, seen }) => {
-                Err(BusError::Timeout { wanted, waited, seen })
-            }
-            Err(e) => Err(BusError::Open { port: "bus", endpoint: "virtual bus".into(), why: e.to_string() }),
-        }
+        let e = self.module.bus().wait_for(modes, timeout)?;
+        e.mode.ok_or_else(|| BusError::Timeout {
+            wanted: String::new(),
+            waited: timeout,
+            seen: "nothing".into(),
+        })
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
-        self.module.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| {
-            BusError::Open { port: port.name(), endpoint: self.endpoint(port), why: e.to_string() }
+        self.module.bus().open(port).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
+            port: port.name(),
+            endpoint: self.endpoint(port),
+            why: e.to_string(),
         })
     }
 
@@ -111,7 +75,7 @@ impl ModuleBus for SimBus {
 
     fn endpoint(&self, port: Port) -> String {
         let e = self.module.bus().current();
-        let mode = e.mode.map_or("off the bus", SimMode::name);
+        let mode = e.mode.map_or("off the bus", DeviceMode::key);
         format!("virtual {} {} ({mode})", self.module.model().name(), port.name())
     }
 }

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::boot::Model;
-use crate::bus::SimMode;
+use modemflash::module::DeviceMode;
 
 /// Device descriptor fields and strings of one enumeration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,11 +56,11 @@ const EC20_R1_DLOAD: UsbIdentity = UsbIdentity {
 };
 
 /// The identity of `model` in `mode`.
-pub fn usb_identity(model: Model, mode: SimMode) -> UsbIdentity {
+pub fn usb_identity(model: Model, mode: DeviceMode) -> UsbIdentity {
     match (model, mode) {
         // [confirmed] field thread: `USB\VID_05C6&PID_9215&REV_0232&MI_00`..`MI_04`. The
         // strings of normal mode are not recorded; these are assumptions.
-        (Model::Ec20R1, SimMode::Normal) => UsbIdentity {
+        (Model::Ec20R1, DeviceMode::Normal) => UsbIdentity {
             vid: 0x05c6,
             pid: 0x9215,
             bcd_device: 0x0232,
@@ -69,9 +69,9 @@ pub fn usb_identity(model: Model, mode: SimMode) -> UsbIdentity {
             serial: None,
             interfaces: 5,
         },
-        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => EC20_R1_DLOAD,
+        (Model::Ec20R1, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => EC20_R1_DLOAD,
         // [confirmed] field log: Quectel's LK on the 9615.
-        (Model::Ec20R1, SimMode::Fastboot) => UsbIdentity {
+        (Model::Ec20R1, DeviceMode::Fastboot) => UsbIdentity {
             vid: 0x18d1,
             pid: 0xd00d,
             bcd_device: 0x0100,
@@ -82,7 +82,7 @@ pub fn usb_identity(model: Model, mode: SimMode) -> UsbIdentity {
         },
         // [confirmed] id 2c7c:0125 and five interfaces; bcdDevice 0x0318 is the EG25-G's
         // (fwupd recording), assumed for the EC25; the strings are assumptions.
-        (Model::Ec25, SimMode::Normal) => UsbIdentity {
+        (Model::Ec25, DeviceMode::Normal) => UsbIdentity {
             vid: 0x2c7c,
             pid: 0x0125,
             bcd_device: 0x0318,
@@ -93,7 +93,7 @@ pub fn usb_identity(model: Model, mode: SimMode) -> UsbIdentity {
         },
         // [confirmed] fwupd's EC25-AU descriptor set: bcdDevice 0, no serial, one ff/ff/ff
         // interface. The product string is assumed from the Windows bus name QHSUSB__BULK.
-        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => UsbIdentity {
+        (Model::Ec25, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => UsbIdentity {
             vid: 0x05c6,
             pid: 0x9008,
             bcd_device: 0x0000,
@@ -104,7 +104,7 @@ pub fn usb_identity(model: Model, mode: SimMode) -> UsbIdentity {
         },
         // [confirmed] 18d1:d00d (fwupd quirk for EG25-G). bcdDevice, the strings and the
         // serial are assumed by analogy with the 9615's LK.
-        (Model::Ec25, SimMode::Fastboot) => UsbIdentity {
+        (Model::Ec25, DeviceMode::Fastboot) => UsbIdentity {
             vid: 0x18d1,
             pid: 0xd00d,
             bcd_device: 0x0100,
@@ -122,21 +122,21 @@ mod tests {
 
     #[test]
     fn ec20_r1_dload_is_the_normal_id_with_other_descriptors() {
-        let normal = usb_identity(Model::Ec20R1, SimMode::Normal);
-        for mode in [SimMode::Dload, SimMode::Streaming] {
+        let normal = usb_identity(Model::Ec20R1, DeviceMode::Normal);
+        for mode in [DeviceMode::Dload, DeviceMode::Streaming] {
             let d = usb_identity(Model::Ec20R1, mode);
             assert_eq!((d.vid, d.pid), (normal.vid, normal.pid));
             assert_eq!((d.bcd_device, d.product, d.serial, d.interfaces), (0, Some("QHSUSB_DLOAD"), None, 1));
         }
         assert_eq!((normal.bcd_device, normal.interfaces), (0x0232, 5));
-        let fb = usb_identity(Model::Ec20R1, SimMode::Fastboot);
+        let fb = usb_identity(Model::Ec20R1, DeviceMode::Fastboot);
         assert_eq!((fb.id_string(), fb.bcd_device, fb.serial), ("18d1:d00d".into(), 0x0100, Some("MDM9615")));
-        assert_eq!(usb_identity(Model::Ec25, SimMode::Edl).id_string(), "05c6:9008");
+        assert_eq!(usb_identity(Model::Ec25, DeviceMode::Edl).id_string(), "05c6:9008");
     }
 
     #[test]
     fn serialises_as_sysfs_writes_it() {
-        let j = serde_json::to_value(usb_identity(Model::Ec20R1, SimMode::Dload)).unwrap();
+        let j = serde_json::to_value(usb_identity(Model::Ec20R1, DeviceMode::Dload)).unwrap();
         assert_eq!(j["vid"], "05c6");
         assert_eq!(j["bcd_device"], "0000");
         assert_eq!(j["product"], "QHSUSB_DLOAD");

@@ -33,7 +33,7 @@ pub mod state;
 pub mod usbip;
 
 pub use boot::Model;
-pub use bus::{BusError, Endpoint, Enumeration, Role, SimMode, VirtualBus};
+pub use bus::{Endpoint, Enumeration, VirtualBus};
 pub use clock::{Clock, RealClock, SharedClock, VirtualClock};
 pub use core::{EdlQuirks, FastbootQuirks, IdentityOverrides, ModuleConfig, SimIdentity};
 pub use event::SimEvent;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use modemflash::transport::{LinkInfo, Transport, TransportError};
 
 use crate::boot::{self, BootOutcome, Model};
-use crate::bus::{Connector, Endpoint, Role, SimMode, VirtualBus};
+use crate::bus::{Connector, Endpoint, VirtualBus};
 use crate::clock::SharedClock;
 use crate::core::{Core, ModuleConfig};
 use crate::event::SimEvent;
@@ -23,6 +23,7 @@ use crate::handler::{Action, Cx, ResetTo};
 use crate::identity::{UsbIdentity, usb_identity};
 use crate::serve::{Served, Serving};
 use crate::{factory, handlers, state};
+use modemflash::module::{DeviceMode, Port};
 
 /// Poll interval of endpoint threads.
 pub(crate) const POLL: Duration = Duration::from_millis(20);
@@ -184,29 +185,29 @@ fn emit(shared: &Shared, events: Vec<SimEvent>) {
 }
 
 /// The mode a boot over `nand` leads to.
-pub fn mode_after_boot(model: Model, nand: &crate::nand::Nand) -> SimMode {
+pub fn mode_after_boot(model: Model, nand: &crate::nand::Nand) -> DeviceMode {
     match boot::boot(model, nand) {
-        BootOutcome::Normal { .. } => SimMode::Normal,
-        BootOutcome::Fastboot => SimMode::Fastboot,
+        BootOutcome::Normal { .. } => DeviceMode::Normal,
+        BootOutcome::Fastboot => DeviceMode::Fastboot,
         BootOutcome::Download => download_mode(model),
     }
 }
 
-fn download_mode(model: Model) -> SimMode {
+fn download_mode(model: Model) -> DeviceMode {
     match model {
-        Model::Ec20R1 => SimMode::Dload,
-        Model::Ec25 => SimMode::Edl,
+        Model::Ec20R1 => DeviceMode::Dload,
+        Model::Ec25 => DeviceMode::Edl,
     }
 }
 
 /// USB identity and endpoint roles of a mode ([`crate::identity`]: the 9615's DLOAD is
 /// 05c6:9215 with one interface [confirmed, field log]).
-pub fn layout(model: Model, mode: SimMode) -> (UsbIdentity, &'static [Role]) {
-    let roles: &'static [Role] = match (model, mode) {
-        (_, SimMode::Normal) => &[Role::Dm, Role::At],
-        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => &[Role::Dm],
-        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => &[Role::Edl],
-        (_, SimMode::Fastboot) => &[Role::Fastboot],
+pub fn layout(model: Model, mode: DeviceMode) -> (UsbIdentity, &'static [Port]) {
+    let roles: &'static [Port] = match (model, mode) {
+        (_, DeviceMode::Normal) => &[Port::Dm, Port::At],
+        (Model::Ec20R1, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => &[Port::Dm],
+        (Model::Ec25, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => &[Port::Edl],
+        (_, DeviceMode::Fastboot) => &[Port::Fastboot],
     };
     (usb_identity(model, mode), roles)
 }
@@ -214,38 +215,38 @@ pub fn layout(model: Model, mode: SimMode) -> (UsbIdentity, &'static [Role]) {
 /// The USB serial string a mode shows: fastboot's is its `serialno` (the EC20 R1's
 /// `MDM9615` [confirmed, field log]); 9615 DLOAD and 05c6:9008 EDL have none [confirmed,
 /// field log and EC25-AU descriptors]; normal mode's is configurable ([I]).
-fn usb_serial(config: &ModuleConfig, mode: SimMode) -> Option<String> {
+fn usb_serial(config: &ModuleConfig, mode: DeviceMode) -> Option<String> {
     match mode {
-        SimMode::Fastboot => Some(
+        DeviceMode::Fastboot => Some(
             config
                 .identity
                 .fastboot_serial
                 .clone()
                 .unwrap_or_else(|| handlers::fastboot::product(config.model).to_owned()),
         ),
-        SimMode::Normal => config.identity.normal_usb_serial.clone(),
-        SimMode::Dload | SimMode::Streaming | SimMode::Edl => None,
+        DeviceMode::Normal => config.identity.normal_usb_serial.clone(),
+        DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl => None,
     }
 }
 
-fn attach(shared: &Arc<Shared>, mode: SimMode) {
+fn attach(shared: &Arc<Shared>, mode: DeviceMode) {
     let mut core = lock(&shared.core);
     let model = core.config.model;
     let mode = match (model, mode) {
-        (Model::Ec25, SimMode::Dload | SimMode::Streaming) => SimMode::Edl,
-        (Model::Ec20R1, SimMode::Edl) => SimMode::Dload,
+        (Model::Ec25, DeviceMode::Dload | DeviceMode::Streaming) => DeviceMode::Edl,
+        (Model::Ec20R1, DeviceMode::Edl) => DeviceMode::Dload,
         (_, m) => m,
     };
     core.generation += 1;
     core.mode = Some(mode);
     core.faults.bytes = 0;
-    if mode != SimMode::Streaming {
+    if mode != DeviceMode::Streaming {
         // The streaming programmer lives in RAM written over DMSS; anything else is a
         // fresh boot.
         core.ram.clear();
     }
     let mut events = Vec::new();
-    if mode == SimMode::Normal
+    if mode == DeviceMode::Normal
         && let Some(rev) = boot::firmware_revision(model, &core.nand)
     {
         core.running_revision = rev;
@@ -257,12 +258,12 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
     let mut connectors = Vec::new();
     for &role in roles {
         let info = match role {
-            Role::Edl | Role::Fastboot => LinkInfo {
-                endpoint: format!("sim:{}:{}", mode.name(), role.name()),
+            Port::Edl | Port::Fastboot => LinkInfo {
+                endpoint: format!("sim:{}:{}", mode.key(), role.key()),
                 max_packet_size: Some(HS_MAX_PACKET),
                 zlp: true,
             },
-            Role::Dm | Role::At => LinkInfo::stream(format!("sim:{}:{}", mode.name(), role.name())),
+            Port::Dm | Port::At => LinkInfo::stream(format!("sim:{}:{}", mode.key(), role.key())),
         };
         match shared.serving.serve(role, &info) {
             Ok(Served::InProcess) => {
@@ -279,7 +280,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
                 endpoints.push(Endpoint { role, tty: None, tcp: Some(addr) });
                 spawn_listener(shared, generation, model, mode, role, listener);
             }
-            Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.name()) }),
+            Err(e) => events.push(SimEvent::Log { text: format!("cannot serve {}: {e}", role.key()) }),
         }
     }
     // Endpoints first: the first line of `modemflash sim --json` is always an endpoints event.
@@ -287,7 +288,7 @@ fn attach(shared: &Arc<Shared>, mode: SimMode) {
         0,
         SimEvent::Endpoints { mode, usb_id: usb.id_string(), usb: usb.clone(), endpoints: endpoints.clone() },
     );
-    if mode == SimMode::Normal {
+    if mode == DeviceMode::Normal {
         events.push(SimEvent::Booted { revision: core.running_revision.clone() });
     }
     if core.dirty {
@@ -341,8 +342,8 @@ fn spawn_endpoint(
     shared: &Arc<Shared>,
     generation: u64,
     model: Model,
-    mode: SimMode,
-    role: Role,
+    mode: DeviceMode,
+    role: Port,
     conn: Conn,
 ) {
     let shared = Arc::clone(shared);
@@ -353,8 +354,8 @@ fn spawn_listener(
     shared: &Arc<Shared>,
     generation: u64,
     model: Model,
-    mode: SimMode,
-    role: Role,
+    mode: DeviceMode,
+    role: Port,
     listener: std::net::TcpListener,
 ) {
     let shared = Arc::clone(shared);
@@ -397,7 +398,14 @@ pub(crate) enum Conn {
     Queue(Receiver<Box<dyn Transport>>),
 }
 
-fn run_endpoint(shared: &Arc<Shared>, generation: u64, model: Model, mode: SimMode, role: Role, conn: Conn) {
+fn run_endpoint(
+    shared: &Arc<Shared>,
+    generation: u64,
+    model: Model,
+    mode: DeviceMode,
+    role: Port,
+    conn: Conn,
+) {
     let mut handler = handlers::make(model, mode, role);
     let mut buf = vec![0u8; 64 * 1024];
     let (mut transport, queue) = match conn {

@@ -14,12 +14,13 @@ use modemflash::discovery::module_id::ModuleIdentity;
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Found;
 use modemflash::discovery::usbbus::{Pick, Tracker};
-use modemflash::discovery::{BusError, ModuleBus, Port};
-use modemflash::plan::DeviceMode;
+use std::sync::Arc;
+
+use modemflash::discovery::{BusError, ModuleBus, PollingBus, wait_polling};
+use modemflash::module::{DeviceMode, Port};
+use modemflash::time::{Clock, RealClock, SharedClock};
 use modemflash::transport::Transport;
 
-use crate::bus::{Role, SimMode};
-use crate::host::device_mode;
 use crate::module::Module;
 
 /// Real time slept per poll, and virtual time charged for it (as `VirtualBus::wait_for`).
@@ -34,12 +35,23 @@ pub struct MultiBus {
     /// Index of the module followed, as last picked.
     current: Option<usize>,
     last_seen: String,
+    /// The modules' clock (the first module's; they share one in tests).
+    clock: SharedClock,
 }
 
 impl MultiBus {
     /// Follow the module `selector` names (`usb:1-2`), or the only one.
     pub fn new(modules: Vec<Module>, selector: Option<Selector>) -> Self {
-        MultiBus { modules, tracker: Tracker::new(selector), current: None, last_seen: "nothing".into() }
+        let clock = modules
+            .first()
+            .map_or_else(|| Arc::new(RealClock::default()) as SharedClock, |m| m.bus().clock().clone());
+        MultiBus {
+            modules,
+            tracker: Tracker::new(selector),
+            current: None,
+            last_seen: "nothing".into(),
+            clock,
+        }
     }
 
     /// The module followed now, if any.
@@ -66,21 +78,8 @@ impl MultiBus {
         }
     }
 
-    fn mode_now(&self, i: usize) -> Option<SimMode> {
+    fn mode_now(&self, i: usize) -> Option<DeviceMode> {
         self.modules.get(i).and_then(|m| m.bus().current().mode)
-    }
-
-    fn pause(&self) {
-        std::thread::sleep(POLL_REAL);
-        if let Some(m) = self.modules.first()
-            && m.bus().clock().is_virtual()
-        {
-            m.bus().clock().sleep(POLL_VIRTUAL);
-        }
-    }
-
-    fn now(&self) -> Duration {
-        self.modules.first().map_or(Duration::ZERO, |m| m.bus().clock().now())
     }
 }
 
@@ -126,19 +125,27 @@ pub(crate) fn listed(modules: &[Module]) -> Vec<(Found, usize)> {
         .collect()
 }
 
-pub(crate) fn role(port: Port) -> Role {
-    match port {
-        Port::Dm => Role::Dm,
-        Port::At => Role::At,
-        Port::Fastboot => Role::Fastboot,
-        Port::Edl => Role::Edl,
+impl PollingBus for MultiBus {
+    fn last_seen_mut(&mut self) -> &mut String {
+        &mut self.last_seen
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn poll_pause(&mut self) {
+        std::thread::sleep(POLL_REAL);
+        if self.clock.is_virtual() {
+            self.clock.sleep(POLL_VIRTUAL);
+        }
     }
 }
 
 impl ModuleBus for MultiBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         let i = self.refresh()?;
-        let mode = i.and_then(|i| self.mode_now(i)).map(device_mode);
+        let mode = i.and_then(|i| self.mode_now(i));
         self.last_seen = match (i, mode) {
             (Some(i), Some(m)) => format!(
                 "module at usb:{} in {} mode",
@@ -151,23 +158,7 @@ impl ModuleBus for MultiBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = self.now().saturating_add(timeout);
-        loop {
-            match self.detect() {
-                Ok(Some(m)) if modes.contains(&m) => return Ok(m),
-                Ok(_) => {}
-                Err(BusError::Ambiguous(t)) => self.last_seen = t,
-                Err(e) => return Err(e),
-            }
-            if self.now() >= deadline {
-                return Err(BusError::Timeout {
-                    wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
-                    waited: timeout,
-                    seen: self.last_seen.clone(),
-                });
-            }
-            self.pause();
-        }
+        wait_polling(self, modes, timeout)
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
@@ -180,7 +171,7 @@ impl ModuleBus for MultiBus {
             .modules
             .get(i)
             .ok_or(BusError::NotConfigured("module", modemflash::discovery::BusRemedy::NoSuchModule))?;
-        m.bus().open(role(port)).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
+        m.bus().open(port).map(|t| Box::new(t) as Box<dyn Transport>).map_err(|e| BusError::Open {
             port: port.name(),
             endpoint: format!("usb:{}", m.port_path()),
             why: e.to_string(),

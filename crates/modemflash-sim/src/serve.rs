@@ -18,7 +18,8 @@ use modemflash::protocol::fastboot::tcp::FastbootTcp;
 use modemflash::transport::tcp::TcpTransport;
 use modemflash::transport::{LinkInfo, Transport};
 
-use crate::bus::{Endpoint, Role, SimMode};
+use crate::bus::Endpoint;
+use modemflash::module::{DeviceMode, Port};
 
 /// Time allowed for the fastboot TCP handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,10 +71,10 @@ impl Serving {
         Serving::External { tty_dir, fastboot_tcp, links: Mutex::new(Vec::new()), bound: Mutex::new(None) }
     }
 
-    pub(crate) fn serve(&self, role: Role, info: &LinkInfo) -> std::io::Result<Served> {
+    pub(crate) fn serve(&self, role: Port, info: &LinkInfo) -> std::io::Result<Served> {
         match self {
             Serving::InProcess => Ok(Served::InProcess),
-            Serving::External { fastboot_tcp, bound, .. } if role == Role::Fastboot => {
+            Serving::External { fastboot_tcp, bound, .. } if role == Port::Fastboot => {
                 let mut bound = bound.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let listener = bind(bound.unwrap_or(*fastboot_tcp))
                     .or_else(|e| if bound.is_some() { TcpListener::bind(fastboot_tcp) } else { Err(e) })?;
@@ -87,7 +88,7 @@ impl Serving {
 
     /// Point the stable names at the new ptys (ptys, and so the names, exist on Unix only).
     #[cfg(unix)]
-    pub(crate) fn publish(&self, _mode: SimMode, endpoints: &[Endpoint]) {
+    pub(crate) fn publish(&self, _mode: DeviceMode, endpoints: &[Endpoint]) {
         let Serving::External { tty_dir: Some(dir), links, .. } = self else { return };
         let mut links = links.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for ep in endpoints {
@@ -103,7 +104,7 @@ impl Serving {
 
     /// Ptys do not exist here, so there are no stable names to publish.
     #[cfg(not(unix))]
-    pub(crate) fn publish(&self, _mode: SimMode, _endpoints: &[Endpoint]) {}
+    pub(crate) fn publish(&self, _mode: DeviceMode, _endpoints: &[Endpoint]) {}
 
     /// Remove the stable names (the module left the bus).
     pub(crate) fn unpublish(&self) {
@@ -118,8 +119,8 @@ impl Serving {
 /// Remove the stable names of every role from `dir`, when they are symlinks (never a
 /// regular file or directory someone else put there).
 pub fn remove_stale_links(dir: &std::path::Path) {
-    for role in [Role::Dm, Role::At, Role::Fastboot, Role::Edl] {
-        let link = dir.join(role.name());
+    for role in [Port::Dm, Port::At, Port::Fastboot, Port::Edl] {
+        let link = dir.join(role.key());
         if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
             let _ = std::fs::remove_file(&link);
         }
@@ -127,10 +128,10 @@ pub fn remove_stale_links(dir: &std::path::Path) {
 }
 
 /// The stable name of a role's tty in the tty directory.
-pub fn link_name(role: Role) -> &'static str {
+pub fn link_name(role: Port) -> &'static str {
     match role {
-        Role::Edl => Role::Dm.name(),
-        other => other.name(),
+        Port::Edl => Port::Dm.key(),
+        other => other.key(),
     }
 }
 

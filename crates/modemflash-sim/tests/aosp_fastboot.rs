@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use modemflash_sim::{Model, Module, ModuleConfig, RealClock, Role, Serving, SimEvent, SimMode};
+use modemflash::module::{DeviceMode, Port};
+use modemflash_sim::{Model, Module, ModuleConfig, RealClock, Serving, SimEvent};
 use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -67,15 +68,15 @@ fn aosp_fastboot_getvar_flash_reboot() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut c = ModuleConfig::new(Model::Ec20R1);
-    c.start_mode = SimMode::Fastboot;
+    c.start_mode = DeviceMode::Fastboot;
     c.reenum_delay = Duration::from_millis(300);
     // Small enough that the system image below must be sent as sparse pieces.
     c.fastboot.max_download_size = 256 * 1024;
     let serving = Serving::external(Some(tmp.path().join("tty")), "127.0.0.1:0".parse().unwrap());
     std::fs::create_dir_all(tmp.path().join("tty")).unwrap();
     let m = Module::start_serving(c, Arc::new(RealClock::default()), serving);
-    let e = m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
-    let addr = e.endpoints.iter().find(|e| e.role == Role::Fastboot).unwrap().tcp.clone().unwrap();
+    let e = m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
+    let addr = e.endpoints.iter().find(|e| e.role == Port::Fastboot).unwrap().tcp.clone().unwrap();
 
     let out = fastboot(&addr, &["getvar", "product"]);
     let text = String::from_utf8_lossy(&out.stderr);
@@ -101,11 +102,7 @@ fn aosp_fastboot_getvar_flash_reboot() {
 
     let generation = m.bus().current().generation;
     fastboot(&addr, &["reboot"]);
-    let t0 = Instant::now();
-    while m.bus().current().generation <= generation {
-        assert!(t0.elapsed() < WAIT, "the module did not reboot");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    m.bus().wait_until("a reboot", |e| e.generation > generation, WAIT).expect("the module did not reboot");
     assert!(m.history().iter().any(|e| matches!(e, SimEvent::Detached { .. })));
     m.shutdown();
 }

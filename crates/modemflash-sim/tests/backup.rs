@@ -247,12 +247,13 @@ fn a_backup_of_another_module_is_refused_unless_forced() {
 fn a_module_in_edl_is_read_and_left_in_edl() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = firehose_package(tmp.path(), &FirehoseSpec::default());
-    let cfg = ModuleConfig { start_mode: modemflash_sim::SimMode::Edl, ..ModuleConfig::new(Model::Ec25) };
+    let cfg =
+        ModuleConfig { start_mode: modemflash::module::DeviceMode::Edl, ..ModuleConfig::new(Model::Ec25) };
     let (m, mut bus) = start(cfg);
     let out = tmp.path().join("bk");
     let done = exec::backup(&pkg, &mut bus, &out, &mut Collect::default(), &opts()).unwrap();
     assert_eq!(done.manifest.nv, None);
     assert!(done.manifest.not_backed_up.iter().any(|n| n.starts_with("NV items: the module is in EDL")));
     assert_eq!(done.manifest.partitions.len(), programs(&pkg).len());
-    assert_eq!(m.with_core(|c| c.mode), Some(modemflash_sim::SimMode::Edl));
+    assert_eq!(m.with_core(|c| c.mode), Some(modemflash::module::DeviceMode::Edl));
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modemflash::exec::{self, Cancel, Collect, Depth, Event, ExecOptions, FailureKind, Journal, Observer};
+use modemflash::module::DeviceMode;
 use modemflash::package;
 use modemflash::plan::{self, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus, VirtualClock};
 
 const NEW_REV: &str = "EC20AQAR02A04E2G";
 
@@ -41,7 +42,7 @@ fn a_stop_request_ends_the_run_between_steps_and_the_rerun_finishes() {
     builder::write_legacy(&root, &LegacySpec::default()).unwrap();
     let pkg = package::open(&root).unwrap();
     let m = Module::start(ModuleConfig::new(Model::Ec20R1), Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let mut bus = SimBus::new(m.clone());
     let journal_path = tmp.path().join("journal.json");
     let mut journal = Journal::open(&journal_path);
@@ -67,7 +68,7 @@ fn a_stop_request_ends_the_run_between_steps_and_the_rerun_finishes() {
     let mut journal = Journal::open(&journal_path);
     m.bus()
         .wait_for(
-            &[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot],
+            &[DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot],
             Duration::from_secs(30),
         )
         .unwrap();
@@ -90,12 +91,12 @@ fn a_step_is_timed_without_the_wait_for_re_enumeration() {
     let pkg = package::open(&root).unwrap();
     let reenum = Duration::from_secs(3);
     let cfg = ModuleConfig {
-        start_mode: SimMode::Streaming,
+        start_mode: DeviceMode::Streaming,
         reenum_delay: reenum,
         ..ModuleConfig::new(Model::Ec20R1)
     };
     let m = Module::start(cfg, Arc::new(RealClock::default()));
-    m.bus().wait_for(&[SimMode::Streaming], Duration::from_secs(10)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Streaming], Duration::from_secs(10)).unwrap();
     let mut bus = SimBus::new(m.clone());
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();

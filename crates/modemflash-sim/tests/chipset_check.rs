@@ -10,11 +10,11 @@ use modemflash::exec::{self, Collect, ExecOptions, FailureKind, Journal};
 use modemflash::package::{self, Package};
 use modemflash::plan::{self, DeviceMode, Op, PlanError, PlanOptions};
 use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, SimEvent, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, SimEvent, VirtualClock};
 
 const WAIT: Duration = Duration::from_secs(120);
 
-fn start(model: Model, mode: SimMode, faults: Vec<Fault>) -> (Module, SimBus) {
+fn start(model: Model, mode: DeviceMode, faults: Vec<Fault>) -> (Module, SimBus) {
     let cfg = ModuleConfig { start_mode: mode, faults, ..ModuleConfig::new(model) };
     let m = Module::start(cfg, Arc::new(VirtualClock::default()));
     m.bus().wait_for(&[mode], WAIT).unwrap();
@@ -51,7 +51,7 @@ fn legacy_package_in_fw_is_refused_on_a_virtual_ec25_before_anything_is_sent() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = legacy_in_fw(tmp.path());
     assert_eq!(plan::chip::package_chipset(&pkg), Chipset::Mdm9615);
-    let (m, mut bus) = start(Model::Ec25, SimMode::Normal, vec![]);
+    let (m, mut bus) = start(Model::Ec25, DeviceMode::Normal, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!(state.chip.as_ref().map(|c| c.chipset), Some(Chipset::Mdm9x07), "from 2c7c:0125");
     for force in [false, true] {
@@ -65,14 +65,14 @@ fn legacy_package_in_fw_is_refused_on_a_virtual_ec25_before_anything_is_sent() {
     }
     // No plan, so no AT+QFASTBOOT, no DIAG switch, no write: still the first enumeration.
     assert_eq!((writes(&m), enumerations(&m)), (0, 1));
-    assert_eq!(m.bus().current().mode, Some(SimMode::Normal));
+    assert_eq!(m.bus().current().mode, Some(DeviceMode::Normal));
 }
 
 #[test]
 fn ec25_package_is_refused_on_an_ec20_r1_in_every_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = firehose_pkg(tmp.path());
-    for mode in [SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot] {
+    for mode in [DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot] {
         let (m, mut bus) = start(Model::Ec20R1, mode, vec![]);
         let state = exec::identify(&mut bus).unwrap().unwrap();
         let e = plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None)
@@ -98,7 +98,7 @@ fn a_fastboot_module_seen_only_through_explicit_ports_is_checked_by_getvar_produ
     assert_eq!(p.steps[0].id, "check:chipset");
     assert_eq!(p.steps[0].needs, DeviceMode::Fastboot);
     // Against an EC25's LK (product MDM9607) it stops before the first flash.
-    let (m, mut bus) = start(Model::Ec25, SimMode::Fastboot, vec![]);
+    let (m, mut bus) = start(Model::Ec25, DeviceMode::Fastboot, vec![]);
     let mut events = Collect::default();
     let opts = ExecOptions { mode_timeout: WAIT, ..ExecOptions::default() };
     let e = exec::run(&p, &pkg, &mut bus, &mut Journal::in_memory(), &mut events, &opts).unwrap_err();
@@ -114,7 +114,7 @@ fn in_edl_the_sahara_hw_id_is_checked_before_the_upload() {
     let opts = ExecOptions { mode_timeout: WAIT, ..ExecOptions::default() };
 
     // A 9x07 boot ROM: the check passes, the fresh HELLO after SWITCH_MODE feeds the upload.
-    let (m, mut bus) = start(Model::Ec25, SimMode::Edl, vec![]);
+    let (m, mut bus) = start(Model::Ec25, DeviceMode::Edl, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!(state.chip, None, "05c6:9008 does not tell the chip");
     let p = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
@@ -128,7 +128,7 @@ fn in_edl_the_sahara_hw_id_is_checked_before_the_upload() {
     assert!(said.contains("Sahara MSM_ID 0x000480e1"), "{said}");
 
     // Another chip's boot ROM (MSM8916's id): refused at the check, nothing written.
-    let (m, mut bus) = start(Model::Ec25, SimMode::Edl, vec![Fault::parse("wrong-chip-id").unwrap()]);
+    let (m, mut bus) = start(Model::Ec25, DeviceMode::Edl, vec![Fault::parse("wrong-chip-id").unwrap()]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let p = plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None).unwrap();
     let e =
@@ -142,7 +142,7 @@ fn in_edl_the_sahara_hw_id_is_checked_before_the_upload() {
 fn a_legacy_package_is_refused_on_a_module_in_edl() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = legacy_in_fw(tmp.path());
-    let (_m, mut bus) = start(Model::Ec25, SimMode::Edl, vec![]);
+    let (_m, mut bus) = start(Model::Ec25, DeviceMode::Edl, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let e =
         plan::build(&pkg, &state, &PlanOptions { force: true, ..PlanOptions::default() }, None).unwrap_err();

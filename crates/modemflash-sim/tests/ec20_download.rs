@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::package::{ihex, ptable};
 use modemflash::protocol::diag::{DiagClient, SwitchOutcome};
 use modemflash::protocol::dmss::{DmssClient, DmssError, GoOutcome, NakReason, ProbedMode};
@@ -17,7 +18,7 @@ use modemflash::transport::Transport;
 use modemflash::transport::memory::MemoryTransport;
 use modemflash_sim::boot::TEMP_APPSBL_MARKER;
 use modemflash_sim::builder::{LegacySpec, partition_table};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimEvent, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimEvent, VirtualClock};
 use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -33,7 +34,7 @@ fn start(config: ModuleConfig) -> Module {
 
 fn dload_config() -> ModuleConfig {
     let mut c = ModuleConfig::new(Model::Ec20R1);
-    c.start_mode = SimMode::Dload;
+    c.start_mode = DeviceMode::Dload;
     c
 }
 
@@ -67,7 +68,7 @@ fn programmer() -> ihex::HexImage {
 }
 
 fn dmss(m: &Module) -> DmssClient<MemoryTransport> {
-    DmssClient::new(m.bus().open(Role::Dm).unwrap())
+    DmssClient::new(m.bus().open(Port::Dm).unwrap())
 }
 
 /// From DMSS mode: upload the programmer, GO, and return the programmer's port.
@@ -84,7 +85,7 @@ fn start_programmer(m: &Module) -> StreamingClient<MemoryTransport> {
     assert_eq!(last, (9000, 9000));
     assert_eq!(c.go(hex.entry().unwrap(), Some(Duration::from_secs(5))).unwrap(), GoOutcome::Acked);
     drop(c);
-    m.bus().wait_for(&[SimMode::Streaming], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Streaming], WAIT).unwrap();
     assert_eq!(m.with_core(|c| c.ram.get(&PROGRAMMER_AT).map(Vec::len)), Some(9000), "RAM survives GO");
     let mut c = dmss(m);
     assert_eq!(c.probe(PROBE).unwrap(), ProbedMode::StreamingProgrammer);
@@ -122,11 +123,11 @@ fn boot_chain(appsbl_extra: &[u8]) -> Vec<(&'static str, &'static str, Vec<u8>)>
 #[test]
 fn full_download_from_normal_mode_boots_the_new_chain() {
     let m = start(ModuleConfig::new(Model::Ec20R1));
-    let mut d = DiagClient::new(m.bus().open(Role::Dm).unwrap());
+    let mut d = DiagClient::new(m.bus().open(Port::Dm).unwrap());
     assert_eq!(d.ext_build_id().unwrap().revision, "EC20AQAR02A03E2G");
     assert_eq!(d.switch_to_dload().unwrap(), SwitchOutcome::Echoed);
     drop(d);
-    m.bus().wait_for(&[SimMode::Dload], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Dload], WAIT).unwrap();
 
     let mut s = start_programmer(&m);
     prepare(&mut s);
@@ -136,7 +137,7 @@ fn full_download_from_normal_mode_boots_the_new_chain() {
     }
     s.reset().unwrap();
     drop(s);
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
 
     let history = m.history();
     for (_, name, image) in &chain {
@@ -169,7 +170,7 @@ fn temporary_appsbl_boots_into_fastboot() {
     }
     assert_eq!(s.set_download_flag(false).unwrap(), DownloadFlag::Done);
     s.reset().unwrap();
-    m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
 }
 
 #[test]
@@ -203,7 +204,7 @@ fn go_to_an_unwritten_address_is_refused() {
     c.set_max_chunk(2000);
     let err = c.write32(PROGRAMMER_AT + 100, &bytes(1025, 0)).unwrap_err();
     assert!(matches!(err, DmssError::Nak { reason: NakReason::INVALID_LENGTH, .. }), "{err}");
-    assert_eq!(m.bus().current().mode, Some(SimMode::Dload));
+    assert_eq!(m.bus().current().mode, Some(DeviceMode::Dload));
     // A streaming HELLO is not DMSS.
     let mut t = c.into_inner();
     t.send(&encode(&modemflash::protocol::streaming::hello::encode_hello(&HelloOptions::default()), true))
@@ -227,7 +228,7 @@ fn power_loss_while_writing_appsbl_leaves_it_partial() {
     let err = write(&mut s, "0:APPSBL", &chain[3].2).unwrap_err();
     assert!(matches!(err, StreamingError::Transport(_) | StreamingError::NoReply { .. }), "{err}");
     drop(s);
-    m.bus().wait_for(&[SimMode::Dload], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Dload], WAIT).unwrap();
     let appsbl = m.with_core(|c| c.nand.get("appsbl").unwrap().content.clone());
     assert!(!appsbl.complete);
     assert!(appsbl.len < chain[3].2.len() as u64);
@@ -290,7 +291,7 @@ fn streaming_state_machine_refusals() {
     s.close().unwrap();
     s.nop(b"x").unwrap();
     s.reset().unwrap();
-    m.bus().wait_for(&[SimMode::Dload], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Dload], WAIT).unwrap();
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::package::{self, EraseLine, FirehoseLayout, ProgramEntry, Sector, XmlOp};
 use modemflash::protocol::firehose::{
     ConfigureOptions, EraseSpec, FirehoseClient, FirehoseError, ProgramSpec,
@@ -15,7 +16,7 @@ use modemflash::protocol::firehose::{
 use modemflash::protocol::sahara::{DoneStatus, SaharaClient};
 use modemflash::transport::memory::MemoryTransport;
 use modemflash_sim::builder::{self, FirehoseSpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, VirtualClock};
 use sha2::{Digest, Sha256};
 
 const PROGRAMMER: &str = "update/firehose/prog_nand_firehose_9x07.mbn";
@@ -30,15 +31,15 @@ fn package() -> (tempfile::TempDir, FirehoseLayout) {
 }
 
 fn edl_module(faults: Vec<Fault>) -> Module {
-    let config = ModuleConfig { start_mode: SimMode::Edl, faults, ..ModuleConfig::new(Model::Ec25) };
+    let config = ModuleConfig { start_mode: DeviceMode::Edl, faults, ..ModuleConfig::new(Model::Ec25) };
     let m = Module::start(config, Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Edl], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Edl], WAIT).unwrap();
     m
 }
 
 /// Sahara-load the programmer and wait out its start-up logs.
 fn firehose(m: &Module, dir: &Path) -> (FirehoseClient<MemoryTransport>, Vec<String>) {
-    let mut sahara = SaharaClient::new(m.bus().open(Role::Edl).unwrap());
+    let mut sahara = SaharaClient::new(m.bus().open(Port::Edl).unwrap());
     let report =
         sahara.upload_image(File::open(dir.join(PROGRAMMER)).unwrap(), Some(13), &mut |_, _| {}).unwrap();
     assert_eq!(report.done, DoneStatus::Complete);
@@ -100,7 +101,7 @@ fn padded_sha256(path: &Path, sector: usize) -> String {
 fn sahara_identity_then_programmer_upload() {
     let (dir, _) = package();
     let m = edl_module(vec![]);
-    let mut sahara = SaharaClient::new(m.bus().open(Role::Edl).unwrap());
+    let mut sahara = SaharaClient::new(m.bus().open(Port::Edl).unwrap());
     let id = sahara.read_identity().unwrap();
     assert_eq!(id.sahara_version, 2);
     assert_eq!(id.hw_id.as_u64(), 0x0004_80E1_0000_0000);
@@ -127,7 +128,7 @@ fn sahara_identity_then_programmer_upload() {
 #[test]
 fn wrong_chip_id_fault_changes_the_hw_id() {
     let m = edl_module(vec![Fault::parse("wrong-chip-id").unwrap()]);
-    let mut sahara = SaharaClient::new(m.bus().open(Role::Edl).unwrap());
+    let mut sahara = SaharaClient::new(m.bus().open(Port::Edl).unwrap());
     assert_ne!(sahara.read_identity().unwrap().hw_id.as_u64(), 0x0004_80E1_0000_0000);
 }
 
@@ -177,7 +178,7 @@ fn firehose_flashes_the_package_and_the_module_boots_it() {
     assert_eq!(power.log[0], "Inside handlePower() - Requested POWER_RESET");
     assert_eq!(power.rawmode, None);
 
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     assert_eq!(m.revision(), FirehoseSpec::default().revision);
     let boot = programs.iter().find(|p| p.label == "boot").unwrap();
     let want = padded_sha256(&dir.path().join(&boot.file), 4096);
@@ -224,13 +225,13 @@ fn power_loss_while_programming_aboot_leaves_the_module_in_edl() {
     }
     let (label, _) = failed.expect("the aboot program must fail");
     assert_eq!(label, "aboot");
-    m.bus().wait_for(&[SimMode::Edl], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Edl], WAIT).unwrap();
     assert!(m.bus().current().generation > before, "the module re-enumerated");
     m.with_core(|c| {
         let aboot = &c.nand.get("aboot").unwrap().content;
         assert!(!aboot.complete && aboot.len > 0, "aboot left partial: {aboot:?}");
     });
     // The boot ROM speaks Sahara again.
-    let mut sahara = SaharaClient::new(m.bus().open(Role::Edl).unwrap());
+    let mut sahara = SaharaClient::new(m.bus().open(Port::Edl).unwrap());
     assert_eq!(sahara.read_identity().unwrap().hw_id.as_u64(), 0x0004_80E1_0000_0000);
 }

@@ -6,11 +6,12 @@ use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::protocol::fastboot::sparse::{CHUNK_DONT_CARE, CHUNK_RAW, ChunkHeader, SparseHeader};
 use modemflash::protocol::fastboot::{FastbootClient, FastbootError, FastbootOptions};
 use modemflash::transport::memory::MemoryTransport;
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimEvent, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimEvent, VirtualClock};
 use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,7 +22,7 @@ fn hex(d: &[u8]) -> String {
 
 fn config(model: Model) -> ModuleConfig {
     let mut c = ModuleConfig::new(model);
-    c.start_mode = SimMode::Fastboot;
+    c.start_mode = DeviceMode::Fastboot;
     c
 }
 
@@ -30,8 +31,8 @@ fn start(c: ModuleConfig) -> Module {
 }
 
 fn client(m: &Module, opts: FastbootOptions) -> FastbootClient<MemoryTransport> {
-    m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
-    FastbootClient::new(m.bus().open(Role::Fastboot).unwrap(), opts)
+    m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
+    FastbootClient::new(m.bus().open(Port::Fastboot).unwrap(), opts)
 }
 
 /// Wait for the module to come back in fastboot after enumeration `old` (taken before the
@@ -39,15 +40,14 @@ fn client(m: &Module, opts: FastbootOptions) -> FastbootClient<MemoryTransport> 
 fn reconnect(m: &Module, fb: FastbootClient<MemoryTransport>, old: u64) -> FastbootClient<MemoryTransport> {
     let opts = fb.options().clone();
     drop(fb);
-    let t0 = std::time::Instant::now();
-    loop {
-        let e = m.bus().current();
-        if e.generation > old && e.mode == Some(SimMode::Fastboot) {
-            return FastbootClient::new(m.bus().open(Role::Fastboot).unwrap(), opts);
-        }
-        assert!(t0.elapsed() < WAIT, "module never came back in fastboot");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    m.bus()
+        .wait_until(
+            "fastboot, re-enumerated",
+            |e| e.generation > old && e.mode == Some(DeviceMode::Fastboot),
+            WAIT,
+        )
+        .expect("module never came back in fastboot");
+    FastbootClient::new(m.bus().open(Port::Fastboot).unwrap(), opts)
 }
 
 fn generation(m: &Module) -> u64 {
@@ -121,8 +121,8 @@ fn qflash_fastboot_stage_boots_the_new_firmware() {
         assert_eq!(m.with_core(|c| c.nand.sha256(part)).as_deref(), Some(sha.as_str()), "{part}");
     }
     fb.reboot().unwrap();
-    let e = m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
-    assert_eq!(e.mode, Some(SimMode::Normal));
+    let e = m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
+    assert_eq!(e.mode, Some(DeviceMode::Normal));
     assert_eq!(m.revision(), "EC20AQAR02A04E2G");
     let written: Vec<(String, String, u64)> = events
         .try_iter()

@@ -13,7 +13,7 @@ use modemflash::package::{self, Package};
 use modemflash::plan::{self, DeviceMode, Flow, Op, PlanError, PlanOptions};
 use modemflash::protocol::fastboot::sparse::{ChunkKind, SparseReader};
 use modemflash_sim::builder::{self, FirehoseSpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, VirtualClock};
 use sha2::{Digest, Sha256};
 
 const NEW_REV: &str = "EC25EFAR06A11M4G";
@@ -38,7 +38,7 @@ fn package_at(dir: &Path, spec: &FirehoseSpec) -> Package {
     pkg
 }
 
-fn start(mode: SimMode, faults: Vec<Fault>) -> (Module, SimBus) {
+fn start(mode: DeviceMode, faults: Vec<Fault>) -> (Module, SimBus) {
     let cfg = ModuleConfig { start_mode: mode, faults, ..ModuleConfig::new(Model::Ec25) };
     let m = Module::start(cfg, Arc::new(VirtualClock::default()));
     m.bus().wait_for(&[mode], WAIT).unwrap();
@@ -58,7 +58,7 @@ fn attempt(
     journal: &mut Journal,
     events: &mut Collect,
 ) -> Result<exec::Outcome, String> {
-    m.bus().wait_for(&[SimMode::Normal, SimMode::Edl], WAIT).map_err(|e| e.to_string())?;
+    m.bus().wait_for(&[DeviceMode::Normal, DeviceMode::Edl], WAIT).map_err(|e| e.to_string())?;
     let state = exec::identify(bus).unwrap().unwrap();
     let fp = plan::fingerprint(pkg);
     let resume = journal.resume_for(&fp);
@@ -123,7 +123,7 @@ fn ids(plan: &plan::Plan) -> Vec<&str> {
 fn from_normal_mode_updates_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &full_spec(NEW_REV));
-    let (m, mut bus) = start(SimMode::Normal, vec![]);
+    let (m, mut bus) = start(DeviceMode::Normal, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!(state.mode, DeviceMode::Normal);
     assert_eq!(state.revision.as_deref(), Some("EC25EFAR06A08M4G"));
@@ -185,7 +185,7 @@ fn from_normal_mode_updates_and_verifies() {
 fn from_edl_start_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &FirehoseSpec::default());
-    let (m, mut bus) = start(SimMode::Edl, vec![]);
+    let (m, mut bus) = start(DeviceMode::Edl, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!((state.mode, state.revision.as_deref()), (DeviceMode::Edl, None));
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
@@ -202,12 +202,12 @@ fn journal_resume_after_a_disconnect_skips_done_programs() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &full_spec(NEW_REV));
     let (m, mut bus) =
-        start(SimMode::Normal, vec![Fault::parse("disconnect@step=firehose:program:system").unwrap()]);
+        start(DeviceMode::Normal, vec![Fault::parse("disconnect@step=firehose:program:system").unwrap()]);
     let mut journal = Journal::in_memory();
     let e = attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default()).unwrap_err();
     assert!(e.contains("firehose:program:system"), "{e}");
     // The SBL was erased first: the module can only come back in EDL.
-    m.bus().wait_for(&[SimMode::Edl], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Edl], WAIT).unwrap();
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let (flow, done) = journal.resume_for(&plan::fingerprint(&pkg)).unwrap();
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), Some((&flow, &done))).unwrap();
@@ -233,11 +233,12 @@ fn journal_resume_after_a_disconnect_skips_done_programs() {
 fn a_programmer_left_running_is_reused() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &FirehoseSpec::default());
-    let (m, mut bus) = start(SimMode::Normal, vec![Fault::parse("nak@step=firehose:program:modem").unwrap()]);
+    let (m, mut bus) =
+        start(DeviceMode::Normal, vec![Fault::parse("nak@step=firehose:program:modem").unwrap()]);
     let mut journal = Journal::in_memory();
     let e = attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default()).unwrap_err();
     assert!(e.contains("NAK"), "{e}");
-    assert_eq!(m.bus().current().mode, Some(SimMode::Edl));
+    assert_eq!(m.bus().current().mode, Some(DeviceMode::Edl));
     let mut events = Collect::default();
     attempt(&m, &mut bus, &pkg, &mut journal, &mut events).unwrap();
     assert!(
@@ -258,7 +259,7 @@ fn cross_line_package_is_refused_unless_forced() {
         tmp.path(),
         &FirehoseSpec { revision: "EC25EFAR05A03M4G".into(), ..FirehoseSpec::default() },
     );
-    let (m, mut bus) = start(SimMode::Normal, vec![]);
+    let (m, mut bus) = start(DeviceMode::Normal, vec![]);
     let state = exec::identify(&mut bus).unwrap().unwrap();
     match plan::build(&pkg, &state, &PlanOptions::default(), None) {
         Err(e @ PlanError::DoesNotFit { .. }) => {
@@ -345,7 +346,7 @@ struct Row {
 fn matrix_case(fault: &'static str) -> Row {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &full_spec(NEW_REV));
-    let (m, mut bus) = start(SimMode::Normal, vec![Fault::parse(fault).unwrap()]);
+    let (m, mut bus) = start(DeviceMode::Normal, vec![Fault::parse(fault).unwrap()]);
     let mut journal = Journal::in_memory();
     let first = attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default());
     let (first, second) = match first {

@@ -13,11 +13,12 @@ use modemflash::discovery::ModuleBus;
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::watcher::Watcher;
 use modemflash::exec::{self, Event, ExecError, ExecOptions, FailureKind, Journal, Observer, Outcome};
+use modemflash::module::DeviceMode;
 use modemflash::package::{self, Package};
 use modemflash::plan::{self, PlanOptions};
 use modemflash_sim::builder::{self, FirehoseSpec};
 use modemflash_sim::fleet::SimUsb;
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, SharedClock, SimEvent, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SharedClock, SimEvent, VirtualClock};
 
 const NEW_REV: &str = "EC25EFAR06A11M4G";
 const WAIT: Duration = Duration::from_secs(300);
@@ -37,7 +38,7 @@ fn module(path: &str, faults: &[&str], clock: &SharedClock) -> Module {
         ..ModuleConfig::new(Model::Ec25)
     };
     let m = Module::start(cfg, clock.clone());
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     m
 }
 

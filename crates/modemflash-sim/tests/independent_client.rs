@@ -13,9 +13,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::transport::Transport;
 use modemflash_sim::builder::{self, FirehoseSpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, VirtualClock};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -78,9 +79,9 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 fn edl(faults: Vec<Fault>) -> Module {
-    let cfg = ModuleConfig { start_mode: SimMode::Edl, faults, ..ModuleConfig::new(Model::Ec25) };
+    let cfg = ModuleConfig { start_mode: DeviceMode::Edl, faults, ..ModuleConfig::new(Model::Ec25) };
     let m = Module::start(cfg, Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Edl], T).unwrap();
+    m.bus().wait_for(&[DeviceMode::Edl], T).unwrap();
     m
 }
 
@@ -90,7 +91,7 @@ fn command_mode_switch_upload_then_firehose_as_edl_does() {
     builder::write_firehose(tmp.path(), &FirehoseSpec::default()).unwrap();
     let programmer = std::fs::read(tmp.path().join("update/firehose/prog_nand_firehose_9x07.mbn")).unwrap();
     let m = edl(vec![]);
-    let mut raw = Raw { link: m.bus().open(Role::Edl).unwrap(), buf: Vec::new() };
+    let mut raw = Raw { link: m.bus().open(Port::Edl).unwrap(), buf: Vec::new() };
 
     // The boot ROM speaks first: HELLO v2, compatible 1, mode 0 (image transfer pending).
     let (cmd, w) = raw.packet();
@@ -152,13 +153,13 @@ fn a_nudge_wedges_the_fragile_rom_and_a_sahara_answer_does_not() {
     // Control for the listen-first probe tests: the fault switch really fires on one
     // stray byte, and never on a proper HELLO_RESP.
     let m = edl(vec![Fault::parse("fragile-rom").unwrap()]);
-    let mut raw = Raw { link: m.bus().open(Role::Edl).unwrap(), buf: Vec::new() };
+    let mut raw = Raw { link: m.bus().open(Port::Edl).unwrap(), buf: Vec::new() };
     assert_eq!(raw.packet().0, 0x01);
     raw.hello_resp(3);
     assert_eq!(raw.packet().0, 0x0B, "CMD_READY: a Sahara answer is fine");
 
     let m = edl(vec![Fault::parse("fragile-rom").unwrap()]);
-    let mut raw = Raw { link: m.bus().open(Role::Edl).unwrap(), buf: Vec::new() };
+    let mut raw = Raw { link: m.bus().open(Port::Edl).unwrap(), buf: Vec::new() };
     assert_eq!(raw.packet().0, 0x01);
     raw.link.send(&[0x7E, 0x06, 0x4E, 0x95, 0x7E]).unwrap(); // a DMSS NOP
     raw.hello_resp(3);

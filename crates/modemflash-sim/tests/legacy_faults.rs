@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modemflash::exec::{self, ExecOptions, Journal, Quiet};
+use modemflash::module::DeviceMode;
 use modemflash::package;
 use modemflash::plan::{self, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, VirtualClock};
 
 const NEW_REV: &str = "EC20AQAR02A04E2G";
 const MAX_RUNS: usize = 4;
@@ -26,7 +27,7 @@ fn update_until_done(pkg: &package::Package, m: &Module, mode_timeout: Duration)
         let attempt = (|| -> Result<(), String> {
             m.bus()
                 .wait_for(
-                    &[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot],
+                    &[DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot],
                     Duration::from_secs(300),
                 )
                 .map_err(|e| e.to_string())?;
@@ -88,7 +89,7 @@ fn every_fault_ends_in_a_completed_update() {
         let m = Module::start(cfg, Arc::new(VirtualClock::default()));
         let (runs, err) = update_until_done(&pkg, &m, Duration::from_secs(120));
         let ok =
-            runs <= MAX_RUNS && m.revision() == NEW_REV && m.bus().current().mode == Some(SimMode::Normal);
+            runs <= MAX_RUNS && m.revision() == NEW_REV && m.bus().current().mode == Some(DeviceMode::Normal);
         let first = err.as_deref().map_or("-".to_owned(), |e| e.chars().take(90).collect());
         table.push(format!("{spec:<44} {:>5}  {first}", if ok { runs.to_string() } else { "FAIL".into() }));
         eprintln!("{}", table.last().map_or("", String::as_str));

@@ -9,7 +9,7 @@ use modemflash::exec::{self, Collect, Event, ExecOptions, Journal};
 use modemflash::package;
 use modemflash::plan::{self, DeviceMode, Flow, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, SimBus, VirtualClock};
 
 const NEW_REV: &str = "EC20AQAR02A04E2G";
 
@@ -23,7 +23,7 @@ fn package(dir: &std::path::Path) -> package::Package {
     pkg
 }
 
-fn start(mode: SimMode) -> (Module, SimBus) {
+fn start(mode: DeviceMode) -> (Module, SimBus) {
     let cfg = ModuleConfig { start_mode: mode, ..ModuleConfig::new(Model::Ec20R1) };
     let m = Module::start(cfg, Arc::new(VirtualClock::default()));
     let bus = SimBus::new(m.clone());
@@ -38,8 +38,8 @@ fn opts() -> ExecOptions {
 fn flow_a_from_normal_mode_updates_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path());
-    let (m, mut bus) = start(SimMode::Normal);
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    let (m, mut bus) = start(DeviceMode::Normal);
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let state = exec::identify(&mut bus).unwrap().unwrap();
     assert_eq!(state.mode, DeviceMode::Normal);
     assert_eq!(state.revision.as_deref(), Some("EC20AQAR02A03E2G"));
@@ -73,7 +73,7 @@ fn run_update(pkg: &package::Package, m: &Module) -> exec::Outcome {
     let mut bus = SimBus::new(m.clone());
     m.bus()
         .wait_for(
-            &[SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot],
+            &[DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot],
             Duration::from_secs(10),
         )
         .unwrap();
@@ -94,7 +94,7 @@ fn flow_b_with_at_qfastboot() {
     };
     let m = Module::start(cfg, Arc::new(VirtualClock::default()));
     let mut bus = SimBus::new(m.clone());
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let opts_b = PlanOptions { flow: Some(Flow::LegacyB), ..PlanOptions::default() };
     let plan = plan::build(&pkg, &state, &opts_b, None).unwrap();
@@ -119,7 +119,7 @@ fn flow_b_is_chosen_for_firmware_with_at_qfastboot() {
 fn flow_c_recovers_a_module_stuck_in_fastboot() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path());
-    let (m, _) = start(SimMode::Fastboot);
+    let (m, _) = start(DeviceMode::Fastboot);
     let out = run_update(&pkg, &m);
     assert_eq!(out.revision_after.as_deref(), Some(NEW_REV));
     assert_eq!(m.revision(), NEW_REV);
@@ -131,7 +131,7 @@ fn flow_c_recovers_a_module_stuck_in_fastboot() {
 fn flow_c_recovers_from_dload_and_from_a_running_programmer() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path());
-    for mode in [SimMode::Dload, SimMode::Streaming] {
+    for mode in [DeviceMode::Dload, DeviceMode::Streaming] {
         let (m, _) = start(mode);
         // `--start-mode streaming` is a module whose programmer already runs (an update
         // interrupted between GO and RESET).
@@ -152,8 +152,8 @@ fn temporary_loaders_and_pass_two() {
         &LegacySpec { temp_loaders: true, extras: false, ..LegacySpec::default() },
     )
     .unwrap();
-    let (m, mut bus) = start(SimMode::Normal);
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    let (m, mut bus) = start(DeviceMode::Normal);
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let po = PlanOptions { loader_dir: Some(loaders.clone()), ..PlanOptions::default() };
     let plan = plan::build(&pkg, &state, &po, None).unwrap();

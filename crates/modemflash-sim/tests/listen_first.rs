@@ -14,11 +14,11 @@ use modemflash::discovery::Port;
 use modemflash::discovery::ports::PortsBus;
 use modemflash::plan::DeviceMode;
 use modemflash::protocol::sahara::SaharaClient;
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, RealClock, Serving, SimEvent};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn serve(model: Model, mode: SimMode, faults: Vec<Fault>, tty_dir: &Path) -> Module {
+fn serve(model: Model, mode: DeviceMode, faults: Vec<Fault>, tty_dir: &Path) -> Module {
     let mut c = ModuleConfig::new(model);
     c.start_mode = mode;
     c.faults = faults;
@@ -36,7 +36,7 @@ fn serve(model: Model, mode: SimMode, faults: Vec<Fault>, tty_dir: &Path) -> Mod
 #[test]
 fn the_probe_never_wedges_a_fragile_boot_rom() {
     let dir = tempfile::tempdir().unwrap();
-    let m = serve(Model::Ec25, SimMode::Edl, vec![Fault::parse("fragile-rom").unwrap()], dir.path());
+    let m = serve(Model::Ec25, DeviceMode::Edl, vec![Fault::parse("fragile-rom").unwrap()], dir.path());
     assert!(!dir.path().join("edl").exists(), "the QDLoader tty takes the DM tty's name");
     let mut bus = PortsBus::new(Some(dir.path().join("dm")), None, None).unwrap();
     assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Edl), "told by the HELLO it sent");
@@ -53,7 +53,7 @@ fn the_probe_never_wedges_a_fragile_boot_rom() {
 #[test]
 fn a_9615_in_dload_is_found_through_the_dm_tty_with_its_real_usb_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let m = serve(Model::Ec20R1, SimMode::Dload, vec![], dir.path());
+    let m = serve(Model::Ec20R1, DeviceMode::Dload, vec![], dir.path());
     let mut bus = PortsBus::new(Some(dir.path().join("dm")), None, None).unwrap();
     assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Dload), "silent port, then the DMSS NOP");
     let json = m

@@ -13,7 +13,7 @@ use modemflash::package::{self, Sector};
 use modemflash::plan::{self, DeviceMode, Op, PlanError, PlanOptions};
 use modemflash::transport::Transport;
 use modemflash_sim::builder::{self, FirehoseSpec};
-use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimEvent, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimEvent, VirtualClock};
 
 /// A bus that counts the ports opened through it.
 struct Counting {
@@ -87,10 +87,10 @@ fn a_non_numeric_start_sector_is_refused_at_open_and_the_module_sees_nothing() {
 
     // The virtual module, in normal mode with its old firmware.
     let m = Module::start(
-        ModuleConfig { start_mode: SimMode::Normal, ..ModuleConfig::new(Model::Ec25) },
+        ModuleConfig { start_mode: DeviceMode::Normal, ..ModuleConfig::new(Model::Ec25) },
         Arc::new(VirtualClock::default()),
     );
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(60)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(60)).unwrap();
     let before = m.revision();
     let mut bus = Counting { inner: SimBus::new(m.clone()), opens: 0 };
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::protocol::at::{AtClient, AtError, FastbootOutcome};
 use modemflash::protocol::diag::codec::RejectKind;
 use modemflash::protocol::diag::{DiagClient, DiagError, SwitchOutcome};
@@ -12,23 +13,23 @@ use modemflash::protocol::dmss::{DmssClient, ProbedMode};
 use modemflash::protocol::hdlc::encode;
 use modemflash::transport::Transport;
 use modemflash_sim::handlers::diag::msm_id;
-use modemflash_sim::{Fault, Model, Module, ModuleConfig, Role, SimMode, VirtualClock};
+use modemflash_sim::{Fault, Model, Module, ModuleConfig, VirtualClock};
 
 const WAIT: Duration = Duration::from_secs(60);
 const PROBE: Duration = Duration::from_secs(2);
 
 fn start(config: ModuleConfig) -> Module {
     let m = Module::start(config, Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     m
 }
 
 fn diag(m: &Module) -> DiagClient<modemflash::transport::memory::MemoryTransport> {
-    DiagClient::new(m.bus().open(Role::Dm).unwrap())
+    DiagClient::new(m.bus().open(Port::Dm).unwrap())
 }
 
 fn at(m: &Module) -> AtClient<modemflash::transport::memory::MemoryTransport> {
-    AtClient::new(m.bus().open(Role::At).unwrap())
+    AtClient::new(m.bus().open(Port::At).unwrap())
 }
 
 #[test]
@@ -68,7 +69,7 @@ fn ec20_reports_its_revision_over_diag_and_at() {
 fn normal_mode_answers_the_probe_with_a_bad_command_echo() {
     for model in [Model::Ec20R1, Model::Ec25] {
         let m = start(ModuleConfig::new(model));
-        let mut t = m.bus().open(Role::Dm).unwrap();
+        let mut t = m.bus().open(Port::Dm).unwrap();
         t.send(&[0x7E, 0x06, 0x4E, 0x95, 0x7E]).unwrap();
         let mut buf = [0u8; 64];
         let n = t.recv(&mut buf, PROBE).unwrap();
@@ -81,7 +82,7 @@ fn normal_mode_answers_the_probe_with_a_bad_command_echo() {
 #[test]
 fn unknown_diag_commands_get_their_echo() {
     let m = start(ModuleConfig::new(Model::Ec25));
-    let mut t = m.bus().open(Role::Dm).unwrap();
+    let mut t = m.bus().open(Port::Dm).unwrap();
     t.send(&encode(&[0x4B, 0x13, 0x00, 0x00], false)).unwrap();
     let mut buf = [0u8; 64];
     let n = t.recv(&mut buf, PROBE).unwrap();
@@ -98,12 +99,12 @@ fn ec20_dload_command_reenumerates_in_dmss_mode() {
     let mut d = diag(&m);
     assert_eq!(d.switch_to_dload().unwrap(), SwitchOutcome::Echoed);
     drop(d);
-    let e = m.bus().wait_for(&[SimMode::Dload], WAIT).unwrap();
+    let e = m.bus().wait_for(&[DeviceMode::Dload], WAIT).unwrap();
     // The field log: DLOAD keeps 05c6:9215, with bcdDevice 0, QHSUSB_DLOAD and one interface.
     assert_eq!(e.usb_id, Some((0x05c6, 0x9215)));
     let usb = e.usb.unwrap();
     assert_eq!((usb.bcd_device, usb.product, usb.serial, usb.interfaces), (0, Some("QHSUSB_DLOAD"), None, 1));
-    let mut c = DmssClient::new(m.bus().open(Role::Dm).unwrap());
+    let mut c = DmssClient::new(m.bus().open(Port::Dm).unwrap());
     assert_eq!(c.probe(PROBE).unwrap(), ProbedMode::Dload);
 }
 
@@ -123,7 +124,7 @@ fn ec25_reports_full_revision_and_switches_to_edl() {
     assert_eq!((id.revision.as_str(), id.msm_hw_version), ("EC25EFAR06A08M4G", 0x0004_80E1));
     assert_eq!(d.switch_to_edl().unwrap(), SwitchOutcome::Echoed);
     drop(d);
-    let e = m.bus().wait_for(&[SimMode::Edl], WAIT).unwrap();
+    let e = m.bus().wait_for(&[DeviceMode::Edl], WAIT).unwrap();
     assert_eq!(e.usb_id, Some((0x05c6, 0x9008)));
 }
 
@@ -131,7 +132,7 @@ fn ec25_reports_full_revision_and_switches_to_edl() {
 fn ec25_qfastboot_answers_ok_or_nothing() {
     let m = start(ModuleConfig::new(Model::Ec25));
     assert_eq!(at(&m).enter_fastboot().unwrap(), FastbootOutcome::Acknowledged);
-    let e = m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
+    let e = m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
     assert_eq!(e.usb_id, Some((0x18d1, 0xd00d)));
 
     let mut config = ModuleConfig::new(Model::Ec25);
@@ -139,7 +140,7 @@ fn ec25_qfastboot_answers_ok_or_nothing() {
     let m = start(config);
     let outcome = at(&m).enter_fastboot().unwrap();
     assert!(matches!(outcome, FastbootOutcome::NoReply | FastbootOutcome::PortGone), "{outcome:?}");
-    m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
 }
 
 #[test]

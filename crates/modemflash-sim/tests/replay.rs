@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use modemflash::discovery::ModuleBus;
 use modemflash::exec::{self, Collect, ExecOptions, Journal};
+use modemflash::module::DeviceMode;
 use modemflash::package::{self, Package};
 use modemflash::plan::{self, PlanOptions};
 use modemflash::record::{Divergence, Recorder, RecordingBus, ReplayBus, StepNotes};
 use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, SimBus, VirtualClock};
 use serde_json::Value;
 
 const USRFS: &str = "9615-cdp-usr-image.usrfs.yaffs2";
@@ -49,7 +50,7 @@ fn record(model: Model, root: &Path, file: &Path, whole: bool) -> exec::Outcome 
     let pkg = package::open(root).unwrap();
     assert!(pkg.is_valid(), "{:#?}", pkg.report.findings);
     let m = Module::start(ModuleConfig::new(model), Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let rec = Recorder::create(file, "update (test)", whole).unwrap();
     let mut bus = RecordingBus::new(Box::new(SimBus::new(m.clone())), Arc::clone(&rec));
     let out = update(&pkg, &mut bus, Some(Arc::clone(&rec))).unwrap();

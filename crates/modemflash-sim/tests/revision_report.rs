@@ -11,7 +11,7 @@ use modemflash::exec::{self, Collect, ExecOptions, Journal};
 use modemflash::package;
 use modemflash::plan::{self, DeviceMode, Flow, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, SimBus, VirtualClock};
 
 fn package(dir: &std::path::Path, revision: &str) -> package::Package {
     let root = dir.join("fw");
@@ -19,7 +19,7 @@ fn package(dir: &std::path::Path, revision: &str) -> package::Package {
     package::open(&root).unwrap()
 }
 
-fn start(mode: SimMode, revision: &str) -> (Module, SimBus) {
+fn start(mode: DeviceMode, revision: &str) -> (Module, SimBus) {
     let cfg = ModuleConfig {
         start_mode: mode,
         revision: revision.into(),
@@ -49,7 +49,7 @@ fn update(pkg: &package::Package, bus: &mut SimBus, journal: &mut Journal) -> ex
 fn a_newer_package_is_an_update_and_the_module_reports_what_was_written() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path(), "EC20AQAR02A04E2G");
-    let (m, mut bus) = start(SimMode::Normal, "EC20AQAR02A03E2G");
+    let (m, mut bus) = start(DeviceMode::Normal, "EC20AQAR02A03E2G");
     let out = update(&pkg, &mut bus, &mut Journal::in_memory());
     assert_eq!(out.revision_before.as_deref(), Some("EC20AQAR02A03E2G"));
     assert_eq!(out.revision_after.as_deref(), Some("EC20AQAR02A04E2G"));
@@ -65,9 +65,9 @@ fn a_newer_package_is_an_update_and_the_module_reports_what_was_written() {
 fn the_same_revision_again_and_an_older_one_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package(tmp.path(), "EC20AQAR02A04E2G");
-    let (_m, mut bus) = start(SimMode::Normal, "EC20AQAR02A04E2G");
+    let (_m, mut bus) = start(DeviceMode::Normal, "EC20AQAR02A04E2G");
     assert_eq!(update(&pkg, &mut bus, &mut Journal::in_memory()).change, RevisionChange::Same);
-    let (_m, mut bus) = start(SimMode::Normal, "EC20AQAR02A05E2G");
+    let (_m, mut bus) = start(DeviceMode::Normal, "EC20AQAR02A05E2G");
     let out = update(&pkg, &mut bus, &mut Journal::in_memory());
     assert_eq!(out.change, RevisionChange::Older);
     assert_eq!(out.revision_after.as_deref(), Some("EC20AQAR02A04E2G"));
@@ -82,7 +82,7 @@ fn a_package_without_a_revision_that_changes_nothing_is_unconfirmed() {
     std::fs::copy(root.join("dsp1.mbn"), root.join("dsp2.mbn")).unwrap();
     let pkg = package::open(&root).unwrap();
     assert!(pkg.report.revision.is_none());
-    let (_m, mut bus) = start(SimMode::Normal, "EC20AQAR02A03E2G");
+    let (_m, mut bus) = start(DeviceMode::Normal, "EC20AQAR02A03E2G");
     let out = update(&pkg, &mut bus, &mut Journal::in_memory());
     assert_eq!(out.revision_after.as_deref(), Some("EC20AQAR02A03E2G"));
     assert_eq!(out.change, RevisionChange::Unconfirmed);
@@ -103,7 +103,7 @@ fn a_resumed_run_reports_the_revision_before_from_the_journal() {
     for s in full.steps.iter().take_while(|s| s.needs != DeviceMode::Fastboot) {
         journal.mark(&s.id).unwrap();
     }
-    let (_m, mut bus) = start(SimMode::Fastboot, "EC20AQAR02A03E2G");
+    let (_m, mut bus) = start(DeviceMode::Fastboot, "EC20AQAR02A03E2G");
     let out = update(&pkg, &mut bus, &mut journal);
     assert!(out.steps_skipped > 0 || out.steps_run < full.steps.len(), "{out:?}");
     assert_eq!(out.revision_before.as_deref(), Some("EC20AQAR02A03E2G"));
@@ -123,7 +123,7 @@ fn a_module_that_reports_another_revision_than_the_package_names_fails_verify() 
     .unwrap();
     let pkg = package::open(&root).unwrap();
     assert_eq!(pkg.report.revision.as_ref().unwrap().raw, "EC20AQAR02A05E2G");
-    let (_m, mut bus) = start(SimMode::Normal, "EC20AQAR02A03E2G");
+    let (_m, mut bus) = start(DeviceMode::Normal, "EC20AQAR02A03E2G");
     let state = exec::identify(&mut bus).unwrap().unwrap();
     let plan = plan::build(&pkg, &state, &PlanOptions::default(), None).unwrap();
     let err = exec::run(&plan, &pkg, &mut bus, &mut Journal::in_memory(), &mut Collect::default(), &opts())

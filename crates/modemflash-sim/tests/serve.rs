@@ -8,17 +8,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use modemflash::module::{DeviceMode, Port};
 use modemflash::protocol::at::AtClient;
 use modemflash::protocol::fastboot::{FastbootClient, FastbootOptions, FastbootTcp};
 use modemflash::transport::Transport;
 use modemflash::transport::serial::SerialTransport;
 use modemflash::transport::tcp::TcpTransport;
-use modemflash_sim::{Model, Module, ModuleConfig, RealClock, Role, Serving, SimEvent, SimMode};
+use modemflash_sim::{Model, Module, ModuleConfig, RealClock, Serving, SimEvent};
 use sha2::{Digest, Sha256};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn serve(model: Model, mode: SimMode, tty_dir: &Path) -> Module {
+fn serve(model: Model, mode: DeviceMode, tty_dir: &Path) -> Module {
     let mut c = ModuleConfig::new(model);
     c.start_mode = mode;
     c.reenum_delay = Duration::from_millis(300);
@@ -33,8 +34,8 @@ fn fastboot_tcp(addr: &str) -> FastbootClient<FastbootTcp<TcpTransport>> {
 }
 
 fn tcp_endpoint(m: &Module) -> String {
-    let e = m.bus().wait_for(&[SimMode::Fastboot], WAIT).unwrap();
-    let ep = e.endpoints.iter().find(|e| e.role == Role::Fastboot).unwrap();
+    let e = m.bus().wait_for(&[DeviceMode::Fastboot], WAIT).unwrap();
+    let ep = e.endpoints.iter().find(|e| e.role == Port::Fastboot).unwrap();
     ep.tcp.clone().expect("fastboot is served on TCP")
 }
 
@@ -49,12 +50,12 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn fastboot_over_tcp_flashes_and_reboots() {
     let tty = tempfile::tempdir().unwrap();
-    let m = serve(Model::Ec25, SimMode::Fastboot, tty.path());
+    let m = serve(Model::Ec25, DeviceMode::Fastboot, tty.path());
     let addr = tcp_endpoint(&m);
     assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
     // The endpoints event reports the bound port too.
     let reported = m.history().into_iter().find_map(|e| match e {
-        SimEvent::Endpoints { mode: SimMode::Fastboot, endpoints, .. } => endpoints[0].tcp.clone(),
+        SimEvent::Endpoints { mode: DeviceMode::Fastboot, endpoints, .. } => endpoints[0].tcp.clone(),
         _ => None,
     });
     assert_eq!(reported.as_deref(), Some(addr.as_str()));
@@ -79,10 +80,13 @@ fn fastboot_over_tcp_flashes_and_reboots() {
     fb.reboot().unwrap();
     // The connection closes, the module re-enumerates (still fastboot: temporary aboot)
     // on the same port.
-    wait_until("re-enumeration", || {
-        let e = m.bus().current();
-        e.generation > old_gen + 1 && e.mode == Some(SimMode::Fastboot)
-    });
+    m.bus()
+        .wait_until(
+            "re-enumeration",
+            |e| e.generation > old_gen + 1 && e.mode == Some(DeviceMode::Fastboot),
+            WAIT,
+        )
+        .unwrap();
     let mut buf = [0u8; 64];
     let t1 = Instant::now();
     loop {
@@ -100,8 +104,8 @@ fn fastboot_over_tcp_flashes_and_reboots() {
 #[test]
 fn ptys_and_symlinks_follow_the_enumeration() {
     let tty = tempfile::tempdir().unwrap();
-    let m = serve(Model::Ec20R1, SimMode::Normal, tty.path());
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    let m = serve(Model::Ec20R1, DeviceMode::Normal, tty.path());
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     let dm = tty.path().join("dm");
     let at = tty.path().join("at");
     for link in [&dm, &at] {
@@ -109,7 +113,7 @@ fn ptys_and_symlinks_follow_the_enumeration() {
         assert!(target.starts_with("/dev/pts/"), "{}", target.display());
     }
     let e = m.bus().current();
-    let dm_tty = e.endpoints.iter().find(|e| e.role == Role::Dm).unwrap().tty.clone().unwrap();
+    let dm_tty = e.endpoints.iter().find(|e| e.role == Port::Dm).unwrap().tty.clone().unwrap();
     assert_eq!(std::fs::read_link(&dm).unwrap().to_str().unwrap(), dm_tty);
 
     // Raw bytes written to the DM symlink reach the module.
@@ -131,7 +135,7 @@ fn ptys_and_symlinks_follow_the_enumeration() {
     assert!(!dm.exists() && std::fs::symlink_metadata(&dm).is_err(), "dm symlink gone while off the bus");
     assert!(std::fs::symlink_metadata(&at).is_err());
     wait_until("symlinks back", || dm.exists() && at.exists());
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     let mut t = SerialTransport::open(dm.to_str().unwrap()).unwrap();
     let before = m.with_core(|c| c.faults.bytes);
     t.send(b"\x7e").unwrap();
@@ -143,8 +147,8 @@ fn ptys_and_symlinks_follow_the_enumeration() {
 #[test]
 fn at_qfastboot_on_the_pty_leads_to_fastboot_on_tcp() {
     let tty = tempfile::tempdir().unwrap();
-    let m = serve(Model::Ec25, SimMode::Normal, tty.path());
-    m.bus().wait_for(&[SimMode::Normal], WAIT).unwrap();
+    let m = serve(Model::Ec25, DeviceMode::Normal, tty.path());
+    m.bus().wait_for(&[DeviceMode::Normal], WAIT).unwrap();
     let at = tty.path().join("at");
     let mut atc = AtClient::new(SerialTransport::open(at.to_str().unwrap()).unwrap());
     atc.enter_fastboot().unwrap();

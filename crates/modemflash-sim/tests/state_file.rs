@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modemflash::exec::{self, Collect, ExecOptions, Journal};
+use modemflash::module::DeviceMode;
 use modemflash::package;
 use modemflash::plan::{self, PlanOptions};
 use modemflash_sim::builder::{self, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, SimBus, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, SimBus, VirtualClock};
 
 #[test]
 fn nand_and_revision_survive_a_restart() {
@@ -22,7 +23,7 @@ fn nand_and_revision_survive_a_restart() {
 
     let m = Module::start(cfg.clone(), Arc::new(VirtualClock::default()));
     let mut bus = SimBus::new(m.clone());
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     let st = exec::identify(&mut bus).unwrap().unwrap();
     let p = plan::build(&pkg, &st, &PlanOptions::default(), None).unwrap();
     exec::run(
@@ -40,7 +41,7 @@ fn nand_and_revision_survive_a_restart() {
 
     // A new process: same state file, factory defaults otherwise.
     let m2 = Module::start(cfg, Arc::new(VirtualClock::default()));
-    m2.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m2.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     assert_eq!(m2.revision(), "EC20AQAR02A04E2G");
     assert_eq!(m2.with_core(|c| c.nand.sha256("boot")), Some(boot_hash));
     m2.shutdown();
@@ -49,7 +50,7 @@ fn nand_and_revision_survive_a_restart() {
     std::fs::write(&state, b"{not json").unwrap();
     let cfg3 = ModuleConfig { state_file: Some(state), ..ModuleConfig::new(Model::Ec20R1) };
     let m3 = Module::start(cfg3, Arc::new(VirtualClock::default()));
-    m3.bus().wait_for(&[SimMode::Normal], Duration::from_secs(10)).unwrap();
+    m3.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(10)).unwrap();
     assert_eq!(m3.revision(), "EC20AQAR02A03E2G");
     m3.shutdown();
 }

@@ -17,14 +17,14 @@ use modemflash::package::{self, Package};
 use modemflash::plan::{self, DeviceMode, Plan, PlanOptions};
 use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
 use modemflash_sim::{
-    Fault, Model, Module, ModuleConfig, MultiBus, SharedClock, SimBus, SimEvent, SimMode, VirtualClock,
+    Fault, Model, Module, ModuleConfig, MultiBus, SharedClock, SimBus, SimEvent, VirtualClock,
 };
 
 const EC25_REV: &str = "EC25EFAR06A11M4G";
 const EC20_REV: &str = "EC20AQAR02A04E2G";
 const WAIT: Duration = Duration::from_secs(120);
-const ANY: [SimMode; 5] =
-    [SimMode::Normal, SimMode::Dload, SimMode::Streaming, SimMode::Fastboot, SimMode::Edl];
+const ANY: [DeviceMode; 5] =
+    [DeviceMode::Normal, DeviceMode::Dload, DeviceMode::Streaming, DeviceMode::Fastboot, DeviceMode::Edl];
 
 fn ec25_package(dir: &Path) -> Package {
     let spec = FirehoseSpec { revision: EC25_REV.into(), ..FirehoseSpec::default() };
@@ -39,7 +39,7 @@ fn ec20_package(dir: &Path) -> Package {
     package::open(&root).unwrap()
 }
 
-fn module(model: Model, mode: SimMode, path: &str, faults: &[&str], clock: &SharedClock) -> Module {
+fn module(model: Model, mode: DeviceMode, path: &str, faults: &[&str], clock: &SharedClock) -> Module {
     let cfg = ModuleConfig {
         start_mode: mode,
         faults: faults.iter().map(|f| Fault::parse(f).unwrap()).collect(),
@@ -105,8 +105,8 @@ fn ec25_cut_mid_flash_then_rerun_on_another_ec25_starts_over() {
     let pkg = ec25_package(tmp.path());
     let journal = tmp.path().join("journal.json");
     let c = clock();
-    let a = module(Model::Ec25, SimMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
-    let b = module(Model::Ec25, SimMode::Normal, "1-2", &[], &c);
+    let a = module(Model::Ec25, DeviceMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
+    let b = module(Model::Ec25, DeviceMode::Normal, "1-2", &[], &c);
 
     let first = update(&mut SimBus::new(a.clone()), &pkg, &journal, false);
     let e = first.result.unwrap_err();
@@ -157,8 +157,8 @@ fn two_ec20_r1_stuck_in_fastboot_do_not_share_a_journal() {
     let pkg = ec20_package(tmp.path());
     let journal = tmp.path().join("journal.json");
     let c = clock();
-    let a = module(Model::Ec20R1, SimMode::Fastboot, "3-4", &["disconnect@step=fastboot:flash:dsp3"], &c);
-    let b = module(Model::Ec20R1, SimMode::Fastboot, "3-5", &[], &c);
+    let a = module(Model::Ec20R1, DeviceMode::Fastboot, "3-4", &["disconnect@step=fastboot:flash:dsp3"], &c);
+    let b = module(Model::Ec20R1, DeviceMode::Fastboot, "3-5", &[], &c);
 
     let first = update(&mut SimBus::new(a.clone()), &pkg, &journal, false);
     assert!(first.result.unwrap_err().step.starts_with("fastboot:flash:dsp3"));
@@ -192,19 +192,19 @@ fn cut_in_every_mode_then_rerun_on_the_other_module() {
     let tmp = tempfile::tempdir().unwrap();
     let ec25 = ec25_package(tmp.path());
     let ec20 = ec20_package(tmp.path());
-    let cases: &[(Model, &str, SimMode)] = &[
+    let cases: &[(Model, &str, DeviceMode)] = &[
         // Normal mode (the switch to EDL), Sahara, Firehose erase, program, the last
         // program (SBL), then DLOAD, streaming and fastboot on the legacy path.
-        (Model::Ec25, "disconnect@step=diag:edl", SimMode::Normal),
-        (Model::Ec25, "disconnect@step=sahara:read", SimMode::Normal),
-        (Model::Ec25, "disconnect@step=firehose:erase", SimMode::Edl),
-        (Model::Ec25, "disconnect@step=firehose:program:boot", SimMode::Normal),
-        (Model::Ec25, "disconnect@step=firehose:program:sbl", SimMode::Edl),
-        (Model::Ec20R1, "disconnect@step=diag:dload", SimMode::Normal),
-        (Model::Ec20R1, "disconnect@step=dmss:go", SimMode::Normal),
-        (Model::Ec20R1, "disconnect@step=streaming:write:0:RPM", SimMode::Normal),
-        (Model::Ec20R1, "disconnect@step=fastboot:flash:system", SimMode::Fastboot),
-        (Model::Ec20R1, "disconnect@step=fastboot:flash:boot", SimMode::Normal),
+        (Model::Ec25, "disconnect@step=diag:edl", DeviceMode::Normal),
+        (Model::Ec25, "disconnect@step=sahara:read", DeviceMode::Normal),
+        (Model::Ec25, "disconnect@step=firehose:erase", DeviceMode::Edl),
+        (Model::Ec25, "disconnect@step=firehose:program:boot", DeviceMode::Normal),
+        (Model::Ec25, "disconnect@step=firehose:program:sbl", DeviceMode::Edl),
+        (Model::Ec20R1, "disconnect@step=diag:dload", DeviceMode::Normal),
+        (Model::Ec20R1, "disconnect@step=dmss:go", DeviceMode::Normal),
+        (Model::Ec20R1, "disconnect@step=streaming:write:0:RPM", DeviceMode::Normal),
+        (Model::Ec20R1, "disconnect@step=fastboot:flash:system", DeviceMode::Fastboot),
+        (Model::Ec20R1, "disconnect@step=fastboot:flash:boot", DeviceMode::Normal),
     ];
     for (i, (model, fault, other_mode)) in cases.iter().enumerate() {
         let (pkg, rev) = match model {
@@ -213,7 +213,7 @@ fn cut_in_every_mode_then_rerun_on_the_other_module() {
         };
         let journal = tmp.path().join(format!("journal-{i}.json"));
         let c = clock();
-        let a = module(*model, SimMode::Normal, "1-1", &[fault], &c);
+        let a = module(*model, DeviceMode::Normal, "1-1", &[fault], &c);
         let b = module(*model, *other_mode, "1-2", &[], &c);
         let first = update(&mut SimBus::new(a.clone()), pkg, &journal, false);
         assert!(first.result.is_err(), "{fault}: the cut did not happen");
@@ -241,8 +241,8 @@ fn modules_swapped_between_runs_each_resume_their_own() {
     let pkg = ec25_package(tmp.path());
     let journal = tmp.path().join("journal.json");
     let c = clock();
-    let a = module(Model::Ec25, SimMode::Normal, "1-1", &["disconnect@step=firehose:program:tz"], &c);
-    let b = module(Model::Ec25, SimMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
+    let a = module(Model::Ec25, DeviceMode::Normal, "1-1", &["disconnect@step=firehose:program:tz"], &c);
+    let b = module(Model::Ec25, DeviceMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
     // Same port path for both (one jig, modules swapped): identities decide.
     assert!(update(&mut SimBus::new(a.clone()), &pkg, &journal, false).result.is_err());
     settle(&a);
@@ -284,7 +284,7 @@ fn the_same_failure_twice_is_reported_as_such() {
     let journal = tmp.path().join("journal.json");
     let c = clock();
     let nak = "nak@step=fastboot:flash:system";
-    let a = module(Model::Ec20R1, SimMode::Fastboot, "3-4", &[nak, nak], &c);
+    let a = module(Model::Ec20R1, DeviceMode::Fastboot, "3-4", &[nak, nak], &c);
     let e1 = update(&mut SimBus::new(a.clone()), &pkg, &journal, false).result.unwrap_err();
     assert_eq!(e1.repeated_failure, None);
     let second = update(&mut SimBus::new(a.clone()), &pkg, &journal, false);
@@ -322,8 +322,8 @@ fn follow_until(bus: &mut MultiBus, mode: DeviceMode, never: &str) {
 #[test]
 fn a_reenumeration_never_adopts_the_neighbour() {
     let c = clock();
-    let a = module(Model::Ec25, SimMode::Normal, "2-1", &[], &c);
-    let b = module(Model::Ec25, SimMode::Normal, "2-2", &[], &c);
+    let a = module(Model::Ec25, DeviceMode::Normal, "2-1", &[], &c);
+    let b = module(Model::Ec25, DeviceMode::Normal, "2-2", &[], &c);
     let mut bus = MultiBus::new(vec![a.clone(), b.clone()], Some(Selector::parse("usb:2-1").unwrap()));
     assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Normal));
     let a_imei = a.with_core(|c| c.config.identity.imei.clone());
@@ -343,8 +343,8 @@ fn a_reenumeration_never_adopts_the_neighbour() {
     // Both move to new paths at the same moment (USB3 → USB2). The followed module is
     // in fastboot, whose USB serial is its own: it is followed by that serial, and B,
     // which shows none, is never taken for it.
-    let a = module(Model::Ec25, SimMode::Fastboot, "2-3", &[], &c);
-    let b = module(Model::Ec25, SimMode::Normal, "2-4", &[], &c);
+    let a = module(Model::Ec25, DeviceMode::Fastboot, "2-3", &[], &c);
+    let b = module(Model::Ec25, DeviceMode::Normal, "2-4", &[], &c);
     let mut bus = MultiBus::new(vec![a.clone(), b.clone()], Some(Selector::parse("usb:2-3").unwrap()));
     assert_eq!(bus.detect().unwrap(), Some(DeviceMode::Fastboot));
     a.set_port_path("1-8");
@@ -368,7 +368,7 @@ fn another_module_found_mid_run_is_stopped_before_any_write() {
     let pkg = ec25_package(tmp.path());
     let journal = tmp.path().join("journal.json");
     let c = clock();
-    let a = module(Model::Ec25, SimMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
+    let a = module(Model::Ec25, DeviceMode::Normal, "1-1", &["disconnect@step=firehose:program:modem"], &c);
     assert!(update(&mut SimBus::new(a.clone()), &pkg, &journal, false).result.is_err());
     settle(&a);
     let mut j = Journal::open(&journal);
@@ -387,7 +387,7 @@ fn another_module_found_mid_run_is_stopped_before_any_write() {
     .unwrap();
     // B, in EDL on the same port, is what the run meets.
     a.shutdown();
-    let b = module(Model::Ec25, SimMode::Edl, "1-1", &[], &c);
+    let b = module(Model::Ec25, DeviceMode::Edl, "1-1", &[], &c);
     let e = exec::run(&plan, &pkg, &mut SimBus::new(b.clone()), &mut j, &mut Quiet, &opts()).unwrap_err();
     assert_eq!(e.kind, exec::FailureKind::WrongModule, "{e}");
     assert_eq!(e.step, "sahara:upload");

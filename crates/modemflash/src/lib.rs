@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod discovery;
 pub mod doctor;
 pub mod exec;
+pub mod module;
 pub mod package;
 pub mod plan;
 pub mod protocol;

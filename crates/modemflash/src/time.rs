@@ -1,6 +1,10 @@
-//! Deadlines from durations a user or a device may give (`u64::MAX` seconds included):
-//! `Instant + Duration` panics on overflow, these never do.
+//! Time: deadlines from durations a user or a device may give (`u64::MAX` seconds
+//! included; `Instant + Duration` panics on overflow, these never do), and the [`Clock`]
+//! that the protocol clients, the buses and the virtual module (`modemflash-sim`) measure
+//! timeouts on, real or virtual, so that a 60 s timeout costs nothing in tests.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// `from + d`, or the farthest instant the platform can represent within a century when
@@ -21,6 +25,58 @@ pub fn deadline(d: Duration) -> Instant {
     deadline_from(Instant::now(), d)
 }
 
+/// A source of time: the host clients and buses measure their deadlines on one, and the
+/// virtual module and its bus share one.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Time since the clock started.
+    fn now(&self) -> Duration;
+    /// Let `d` pass.
+    fn sleep(&self, d: Duration);
+    /// True when `sleep` only advances a counter.
+    fn is_virtual(&self) -> bool {
+        false
+    }
+}
+
+/// Wall-clock time.
+#[derive(Debug)]
+pub struct RealClock(Instant);
+
+impl Default for RealClock {
+    fn default() -> Self {
+        RealClock(Instant::now())
+    }
+}
+
+impl Clock for RealClock {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// Virtual time: `sleep` advances the clock at once.
+#[derive(Debug, Default)]
+pub struct VirtualClock(AtomicU64);
+
+impl Clock for VirtualClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::SeqCst))
+    }
+    fn sleep(&self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(ns, Ordering::SeqCst);
+    }
+    fn is_virtual(&self) -> bool {
+        true
+    }
+}
+
+/// Shared handle to a clock.
+pub type SharedClock = Arc<dyn Clock>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +88,15 @@ mod tests {
         assert!(far >= now + Duration::from_secs(24 * 3600));
         assert_eq!(deadline_from(now, Duration::from_secs(3)), now + Duration::from_secs(3));
         let _ = deadline(Duration::MAX);
+    }
+
+    #[test]
+    fn virtual_sleep_is_instant_but_counted() {
+        let c = VirtualClock::default();
+        let wall = Instant::now();
+        c.sleep(Duration::from_secs(60));
+        assert_eq!(c.now(), Duration::from_secs(60));
+        assert!(wall.elapsed() < Duration::from_secs(1));
+        assert!(c.is_virtual() && !RealClock::default().is_virtual());
     }
 }

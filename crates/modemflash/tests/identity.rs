@@ -6,20 +6,21 @@ use std::time::Duration;
 
 use modemflash::catalog::Chipset;
 use modemflash::discovery::identity::identify;
+use modemflash::module::{DeviceMode, Port};
 use modemflash::transport::Transport;
-use modemflash_sim::{Model, Module, ModuleConfig, Role, SimMode, VirtualClock};
+use modemflash_sim::{Model, Module, ModuleConfig, VirtualClock};
 
 fn start(model: Model) -> Module {
     let m = Module::start(ModuleConfig::new(model), Arc::new(VirtualClock::default()));
-    m.bus().wait_for(&[SimMode::Normal], Duration::from_secs(60)).unwrap();
+    m.bus().wait_for(&[DeviceMode::Normal], Duration::from_secs(60)).unwrap();
     m
 }
 
 #[test]
 fn ec25_identity_through_diag_and_at() {
     let m = start(Model::Ec25);
-    let dm: Box<dyn Transport> = Box::new(m.bus().open(Role::Dm).unwrap());
-    let at: Box<dyn Transport> = Box::new(m.bus().open(Role::At).unwrap());
+    let dm: Box<dyn Transport> = Box::new(m.bus().open(Port::Dm).unwrap());
+    let at: Box<dyn Transport> = Box::new(m.bus().open(Port::At).unwrap());
     let id = identify(Some(dm), Some(at));
     assert_eq!(id.revision.as_deref(), Some(m.revision().as_str()));
     assert_eq!(id.model.as_deref(), Some("EC25"));
@@ -36,7 +37,7 @@ fn ec25_identity_through_diag_and_at() {
 #[test]
 fn ec20_identity_through_diag_only_notes_what_failed() {
     let m = start(Model::Ec20R1);
-    let dm: Box<dyn Transport> = Box::new(m.bus().open(Role::Dm).unwrap());
+    let dm: Box<dyn Transport> = Box::new(m.bus().open(Port::Dm).unwrap());
     let id = identify(Some(dm), None);
     assert_eq!(id.chipset, Some(Chipset::Mdm9615));
     assert_eq!(id.revision.as_deref(), Some(m.revision().as_str()));

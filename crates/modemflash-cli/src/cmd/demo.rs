@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use modemflash::exec::{ExecOptions, Journal};
+use modemflash::module::DeviceMode;
 use modemflash::plan::PlanOptions;
 use modemflash_sim::builder::{self, FirehoseSpec, LegacySpec};
-use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus, SimMode};
+use modemflash_sim::{Model, Module, ModuleConfig, RealClock, SimBus};
 
 use crate::exit;
 
@@ -43,12 +44,14 @@ pub fn run(args: &DemoCmd) -> u8 {
         error!("--model {}: expected ec20-r1 or ec25", args.model);
         return exit::USAGE;
     };
-    let allowed: &[SimMode] = match model {
-        Model::Ec20R1 => &[SimMode::Normal, SimMode::Fastboot, SimMode::Dload, SimMode::Streaming],
-        Model::Ec25 => &[SimMode::Normal, SimMode::Edl],
+    let allowed: &[DeviceMode] = match model {
+        Model::Ec20R1 => {
+            &[DeviceMode::Normal, DeviceMode::Fastboot, DeviceMode::Dload, DeviceMode::Streaming]
+        }
+        Model::Ec25 => &[DeviceMode::Normal, DeviceMode::Edl],
     };
-    let Some(start_mode) = SimMode::parse(&args.start_mode).filter(|m| allowed.contains(m)) else {
-        let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
+    let Some(start_mode) = DeviceMode::parse(&args.start_mode).filter(|m| allowed.contains(m)) else {
+        let names: Vec<&str> = allowed.iter().map(|m| m.key()).collect();
         error!("--start-mode {}: expected one of {} for {}", args.start_mode, names.join(", "), model.name());
         return exit::USAGE;
     };
@@ -87,17 +90,17 @@ pub fn run(args: &DemoCmd) -> u8 {
     let module = Module::start(config, Arc::new(RealClock::default()));
     // What the module itself reports: only the running firmware (normal mode) tells its
     // revision, so the summary agrees with what `update` could read.
-    let before = if start_mode == SimMode::Normal {
+    let before = if start_mode == DeviceMode::Normal {
         module.revision()
     } else {
-        format!("? (a module in {} mode reports no revision)", start_mode.name())
+        format!("? (a module in {} mode reports no revision)", start_mode.key())
     };
     if !args.json {
         let chip = match model {
             Model::Ec20R1 => "EC20 R1 (MDM9615)",
             Model::Ec25 => "EC25 (MDM9x07)",
         };
-        say!("Virtual {chip} in {} mode, firmware {before}.", start_mode.name());
+        say!("Virtual {chip} in {} mode, firmware {before}.", start_mode.key());
         say!(
             "Sample package: {} — {} ({} files).\n",
             root.display(),

@@ -12,11 +12,10 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use modemflash::module::DeviceMode;
 use modemflash_sim::core::qfastboot_default;
 use modemflash_sim::usbip::UsbIpServer;
-use modemflash_sim::{
-    Fault, IdentityOverrides, Model, Module, ModuleConfig, RealClock, Serving, SimEvent, SimMode,
-};
+use modemflash_sim::{Fault, IdentityOverrides, Model, Module, ModuleConfig, RealClock, Serving, SimEvent};
 
 use crate::exit;
 
@@ -182,7 +181,7 @@ fn config(args: &SimArgs) -> ModuleConfig {
     if args.no_qfastboot {
         c.qfastboot = false;
     }
-    c.start_mode = SimMode::parse(&args.start_mode).unwrap_or(SimMode::Normal);
+    c.start_mode = DeviceMode::parse(&args.start_mode).unwrap_or(DeviceMode::Normal);
     if let Some(d) = args.reenum_delay {
         c.reenum_delay = d;
     }
@@ -283,14 +282,14 @@ fn print(out: &mut impl Write, e: &SimEvent, json: bool, t0: Instant) -> std::io
     let t = t0.elapsed().as_secs_f64();
     match e {
         SimEvent::Endpoints { mode, usb_id, endpoints, .. } => {
-            writeln!(out, "[{t:8.3}] on the bus as {} ({usb_id}):", mode.name())?;
+            writeln!(out, "[{t:8.3}] on the bus as {} ({usb_id}):", mode.key())?;
             for ep in endpoints {
                 let place = match (&ep.tty, &ep.tcp) {
                     (Some(tty), _) => tty.clone(),
                     (_, Some(tcp)) => format!("tcp {tcp}   (fastboot -s tcp:{tcp} getvar product)"),
                     _ => "in-process (USB/IP when --usbip is given)".into(),
                 };
-                writeln!(out, "           {:<9} {place}", ep.role.name())?;
+                writeln!(out, "           {:<9} {place}", ep.role.key())?;
             }
         }
         SimEvent::Detached { reason } => writeln!(out, "[{t:8.3}] off the bus: {reason}")?,

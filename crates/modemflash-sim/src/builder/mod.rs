@@ -3,7 +3,7 @@
 
 mod firehose;
 mod legacy;
-mod write;
+pub(crate) mod write;
 
 pub use firehose::{FirehoseSpec, partition_layout, write as write_firehose};
 pub use legacy::{LegacySpec, TABLE_VERSION, partition_entries, partition_table, write as write_legacy};

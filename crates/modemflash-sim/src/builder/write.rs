@@ -178,9 +178,9 @@ pub(crate) fn yaffs2_header() -> Vec<u8> {
 }
 
 /// ELF32 header size.
-pub(crate) const ELF32_EHDR: usize = 52;
+pub(crate) const ELF32_EHDR: usize = modemflash::package::elf::EHDR_LEN;
 /// ELF32 program header size.
-pub(crate) const ELF32_PHDR: usize = 32;
+pub(crate) const ELF32_PHDR: usize = modemflash::package::elf::PHDR_LEN;
 /// Where the builder's programmer keeps its hash segment and its code, and the hash
 /// segment's size: the layout of the 2021 EG25-G programmer (docs/facts/sahara.md:
 /// NULL(0,0x94) · hash(0x1000,0x88) · LOAD(0x2000,…)) [C for that programmer].

@@ -13,10 +13,10 @@
 
 use modemflash::protocol::at::codec::{FinalResult, LineSplitter, format_echo, format_response};
 
-use super::common::{SWITCH_DELAY, Step, check, model_name, reported_revision};
+use super::common::{SWITCH_DELAY, Verdict, check, model_name, reported_revision};
 use crate::boot::Model;
-use crate::bus::SimMode;
 use crate::handler::{Cx, Handler, ResetTo};
+use modemflash::module::DeviceMode;
 
 /// Sub-edition `AT+QGMR` appends on the EC25: one seen on real EG25-G units
 /// (`docs/facts/quectel.md` [confirmed]); which one a given unit reports is [inferred].
@@ -59,9 +59,9 @@ impl At {
         let name = body.trim_start_matches('+').to_ascii_lowercase();
         let step = if name.is_empty() { "at:at".to_owned() } else { format!("at:{name}") };
         match check(cx, &step) {
-            Step::Go => {}
-            Step::Nak => return Self::error(cx),
-            Step::PowerLoss | Step::Disconnect | Step::Stop => return,
+            Verdict::Go => {}
+            Verdict::Nak => return Self::error(cx),
+            Verdict::PowerLoss | Verdict::Disconnect | Verdict::Stop => return,
         }
         match body {
             "" => Self::ok::<&str>(cx, &[]),
@@ -113,7 +113,7 @@ impl At {
             Self::ok::<&str>(cx, &[]);
         }
         cx.log("AT+QFASTBOOT: rebooting into fastboot");
-        cx.reset(ResetTo::Mode(SimMode::Fastboot), SWITCH_DELAY);
+        cx.reset(ResetTo::Mode(DeviceMode::Fastboot), SWITCH_DELAY);
     }
 }
 

@@ -15,9 +15,10 @@ pub const WRONG_MODEL_REVISION: &str = "EG25GGBR07A08M2G";
 /// long enough for the reply to go out; the real delay is not recorded.
 pub const SWITCH_DELAY: Duration = Duration::from_millis(100);
 
-/// What a handler does with the command it is about to serve.
+/// The fault verdict on the command a handler is about to serve (every handler's one
+/// vocabulary for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum Verdict {
     /// No fault: serve it.
     Go,
     /// Refuse it with the protocol's error or NAK.
@@ -33,11 +34,19 @@ pub enum Step {
 
 /// Count a command at `step` and apply any fault that fires on it. A power loss here is a
 /// plain power cycle.
-pub fn check(cx: &mut Cx<'_>, step: &str) -> Step {
+pub fn check(cx: &mut Cx<'_>, step: &str) -> Verdict {
+    check_maybe_write(cx, step, false)
+}
+
+/// [`check`] for a handler whose command may be a write: with `during_write`, a power loss
+/// is returned (the caller leaves its write partial, then resets); a disconnect, and a
+/// power loss outside a write, are applied here as a power cycle.
+pub fn check_maybe_write(cx: &mut Cx<'_>, step: &str, during_write: bool) -> Verdict {
     match check_write(cx, step) {
-        Step::PowerLoss | Step::Disconnect => {
+        Verdict::PowerLoss if during_write => Verdict::PowerLoss,
+        Verdict::PowerLoss | Verdict::Disconnect => {
             cx.reset(ResetTo::Boot, Duration::ZERO);
-            Step::Stop
+            Verdict::Stop
         }
         other => other,
     }
@@ -45,22 +54,22 @@ pub fn check(cx: &mut Cx<'_>, step: &str) -> Step {
 
 /// Like [`check`], but a power loss or disconnect is returned without resetting, so that the
 /// caller can leave the partition it writes partial before it resets.
-pub fn check_write(cx: &mut Cx<'_>, step: &str) -> Step {
+pub fn check_write(cx: &mut Cx<'_>, step: &str) -> Verdict {
     match cx.command(step) {
-        None => Step::Go,
-        Some(FaultKind::Nak) => Step::Nak,
-        Some(FaultKind::PowerLoss) => Step::PowerLoss,
+        None => Verdict::Go,
+        Some(FaultKind::Nak) => Verdict::Nak,
+        Some(FaultKind::PowerLoss) => Verdict::PowerLoss,
         Some(FaultKind::Stall) => {
             cx.core.faults.stalled = true;
             cx.log(format!("stalled at {step}: no more answers until a power cycle"));
-            Step::Stop
+            Verdict::Stop
         }
-        Some(FaultKind::Disconnect) => Step::Disconnect,
+        Some(FaultKind::Disconnect) => Verdict::Disconnect,
         Some(other) => {
             // Corrupt frames are counted per reply, chip id and model faults are always
             // on, slow re-enumeration applies to resets: nothing to do per command.
             cx.log(format!("fault {other:?} has no effect at step {step}"));
-            Step::Go
+            Verdict::Go
         }
     }
 }

@@ -22,11 +22,11 @@ use modemflash::protocol::diag::nv::{CMD_NV_READ, NvStatus, encode_nv, parse_nv}
 use modemflash::protocol::diag::{DiagError, EDL_REQUEST};
 use modemflash::protocol::hdlc::{Decoder, encode};
 
-use super::common::{SWITCH_DELAY, Step, check, model_name, reported_revision};
+use super::common::{SWITCH_DELAY, Verdict, check, model_name, reported_revision};
 use crate::boot::Model;
-use crate::bus::SimMode;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
+use modemflash::module::DeviceMode;
 
 /// EXT_BUILD_ID reply format version. [inferred] the layout is known, the value is not.
 const BUILD_ID_VERSION: u8 = 1;
@@ -93,9 +93,9 @@ impl Diag {
     }
 
     /// Echo a mode switch and leave for `mode`.
-    fn switch(cx: &mut Cx<'_>, echo: &[u8], mode: SimMode) {
+    fn switch(cx: &mut Cx<'_>, echo: &[u8], mode: DeviceMode) {
         Self::reply(cx, echo);
-        cx.log(format!("DIAG: switching to {} mode", mode.name()));
+        cx.log(format!("DIAG: switching to {} mode", mode.key()));
         cx.reset(ResetTo::Mode(mode), SWITCH_DELAY);
     }
 
@@ -116,9 +116,9 @@ impl Diag {
             DiagRequest::Other(_) => "diag:other",
         };
         match check(cx, step) {
-            Step::Go => {}
-            Step::Nak => return Self::reply(cx, &reject(RejectKind::BadMode, payload)),
-            Step::PowerLoss | Step::Disconnect | Step::Stop => return,
+            Verdict::Go => {}
+            Verdict::Nak => return Self::reply(cx, &reject(RejectKind::BadMode, payload)),
+            Verdict::PowerLoss | Verdict::Disconnect | Verdict::Stop => return,
         }
         match req {
             DiagRequest::ExtBuildId => {
@@ -127,12 +127,12 @@ impl Diag {
             }
             DiagRequest::Dload => {
                 let mode = match self.model {
-                    Model::Ec20R1 => SimMode::Dload,
-                    Model::Ec25 => SimMode::Edl,
+                    Model::Ec20R1 => DeviceMode::Dload,
+                    Model::Ec25 => DeviceMode::Edl,
                 };
                 Self::switch(cx, &encode_reply(&DiagReply::Dload), mode);
             }
-            DiagRequest::Edl if self.model == Model::Ec25 => Self::switch(cx, &EDL_REQUEST, SimMode::Edl),
+            DiagRequest::Edl if self.model == Model::Ec25 => Self::switch(cx, &EDL_REQUEST, DeviceMode::Edl),
             DiagRequest::Other(p) if p.first() == Some(&CMD_NV_READ) => Self::nv_read(&p, cx),
             DiagRequest::Edl | DiagRequest::Subsys { .. } | DiagRequest::Other(_) => {
                 Self::reply(cx, &reject(RejectKind::BadCommand, payload));

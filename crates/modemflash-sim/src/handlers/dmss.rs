@@ -12,10 +12,10 @@ use modemflash::protocol::dmss::codec::{
 };
 use modemflash::protocol::hdlc::{Decoder, encode};
 
-use super::common::{SWITCH_DELAY, Step, check};
-use crate::bus::SimMode;
+use super::common::{SWITCH_DELAY, Verdict, check};
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
+use modemflash::module::DeviceMode;
 
 /// Largest WRITE_32BIT data length accepted, also announced in PARAM_RESP. [inferred]
 /// Quectel sends 1017 bytes per packet and another tool 1024 (`docs/facts/dmss.md`), so
@@ -81,9 +81,9 @@ impl Dmss {
             DmssRequest::Reset => "dmss:reset",
         };
         match check(cx, step) {
-            Step::Go => {}
-            Step::Nak => return Self::nak(cx, NakReason::FAILED),
-            Step::PowerLoss | Step::Disconnect | Step::Stop => return,
+            Verdict::Go => {}
+            Verdict::Nak => return Self::nak(cx, NakReason::FAILED),
+            Verdict::PowerLoss | Verdict::Disconnect | Verdict::Stop => return,
         }
         match req {
             DmssRequest::Nop => Self::reply(cx, &DmssReply::Ack),
@@ -113,7 +113,7 @@ impl Dmss {
                 let bytes: usize = cx.core.ram.values().map(Vec::len).sum();
                 cx.log(format!("DMSS: GO {addr:#010x}: starting the programmer ({bytes} bytes in RAM)"));
                 Self::reply(cx, &DmssReply::Ack);
-                cx.reset(ResetTo::Mode(SimMode::Streaming), GO_DELAY);
+                cx.reset(ResetTo::Mode(DeviceMode::Streaming), GO_DELAY);
             }
             DmssRequest::Reset => {
                 Self::reply(cx, &DmssReply::Ack);

@@ -24,33 +24,13 @@ use std::time::Duration;
 
 use modemflash::package::elf;
 use modemflash::protocol::sahara::codec::{HEADER_LEN, HELLO_LEN};
-use modemflash::protocol::sahara::codes::{exec, exec_name, image_id};
+use modemflash::protocol::sahara::codes::{exec, exec_name, image_id, status};
 use modemflash::protocol::sahara::{Framer, Hello, HelloResp, Packet, status_name};
 
+use super::common::{Verdict, check_maybe_write};
 use super::firehose::Programmer;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
-
-/// Sahara status codes used here (`docs/facts/sahara.md`).
-pub mod status {
-    pub const SUCCESS: u32 = 0x00;
-    pub const INVALID_CMD: u32 = 0x01;
-    pub const PROTOCOL_MISMATCH: u32 = 0x02;
-    pub const INVALID_HOST_PROTOCOL_VERSION: u32 = 0x04;
-    pub const INVALID_IMAGE_DATA_SIZE: u32 = 0x08;
-    pub const UNSUPPORTED_NUM_PHDRS: u32 = 0x0E;
-    pub const INVALID_PHDR_SIZE: u32 = 0x0F;
-    pub const UNINITIALISED_PHDR_LOCATION: u32 = 0x11;
-    pub const INVALID_IMAGE_HEADER_DATA_SIZE: u32 = 0x13;
-    pub const INVALID_ELF_HEADER: u32 = 0x14;
-    pub const HOST_ERROR_IN_HELLO_RESP: u32 = 0x15;
-    pub const INVALID_HOST_MODE: u32 = 0x18;
-    pub const MEMORY_DEBUG_NOT_SUPPORTED: u32 = 0x1B;
-    pub const INVALID_MODE_SWITCH: u32 = 0x1C;
-    pub const UNSUPPORTED_EXEC_CMD: u32 = 0x1F;
-    pub const INVALID_CLIENT_CMD: u32 = 0x20;
-    pub const IMAGE_AUTH_FAILURE: u32 = 0x25;
-}
 
 /// ELF32 header length: the first read.
 pub const ELF32_EHDR_LEN: u32 = elf::EHDR_LEN as u32;
@@ -118,37 +98,6 @@ impl Default for EdlHandler {
     }
 }
 
-/// How a fault switch fired for a command is to be applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fired {
-    /// No fault: answer normally.
-    Go,
-    /// Answer with the protocol's error.
-    Nak,
-    /// A power loss to apply to the write in progress (only when asked for).
-    PowerLoss,
-    /// Already applied (stall, disconnect, power loss outside a write): send nothing.
-    Stop,
-}
-
-/// Count a command and apply what fires (`Stall`, `Disconnect`, `PowerLoss` outside a
-/// write); the caller answers `Nak` and applies `PowerLoss` to its write.
-pub(super) fn fire(cx: &mut Cx<'_>, step: &str, during_write: bool) -> Fired {
-    match cx.command(step) {
-        Some(FaultKind::Nak) => Fired::Nak,
-        Some(FaultKind::Stall) => {
-            cx.core.faults.stalled = true;
-            Fired::Stop
-        }
-        Some(FaultKind::PowerLoss) if during_write => Fired::PowerLoss,
-        Some(FaultKind::Disconnect | FaultKind::PowerLoss) => {
-            cx.reset(ResetTo::Boot, Duration::ZERO);
-            Fired::Stop
-        }
-        _ => Fired::Go,
-    }
-}
-
 impl EdlHandler {
     pub fn new() -> Self {
         EdlHandler::default()
@@ -203,10 +152,10 @@ impl EdlHandler {
     }
 
     fn on_hello_resp(&mut self, cx: &mut Cx<'_>, rsp: &HelloResp) {
-        match fire(cx, "sahara:hello", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return self.fail(cx, status::PROTOCOL_MISMATCH),
-            Fired::Stop => return,
+        match check_maybe_write(cx, "sahara:hello", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return self.fail(cx, status::PROTOCOL_MISMATCH),
+            Verdict::Stop => return,
         }
         if rsp.version < 1 {
             return self.fail(cx, status::INVALID_HOST_PROTOCOL_VERSION);
@@ -247,12 +196,12 @@ impl EdlHandler {
         self.framer.push(data);
         let Some(bytes) = self.framer.take_raw(load.length as usize) else { return };
         let State::Loading(mut load) = std::mem::replace(&mut self.state, State::Failed) else { return };
-        match fire(cx, "sahara:read", false) {
-            Fired::Go | Fired::PowerLoss => {}
+        match check_maybe_write(cx, "sahara:read", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
             // [inferred] a refused read is reported as an authentication failure, the error
             // users meet with a wrong or unsigned programmer.
-            Fired::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
-            Fired::Stop => return,
+            Verdict::Nak => return self.fail(cx, status::IMAGE_AUTH_FAILURE),
+            Verdict::Stop => return,
         }
         load.reads += 1;
         load.bytes += bytes.len() as u64;
@@ -288,10 +237,10 @@ impl EdlHandler {
         }
         match (&mut self.state, packet) {
             (State::WaitHelloResp | State::Failed, Packet::HelloResp(rsp)) => self.on_hello_resp(cx, &rsp),
-            (State::WaitDone, Packet::Done) => match fire(cx, "sahara:done", false) {
-                Fired::Nak => self.fail(cx, status::IMAGE_AUTH_FAILURE),
-                Fired::Stop => {}
-                Fired::Go | Fired::PowerLoss => {
+            (State::WaitDone, Packet::Done) => match check_maybe_write(cx, "sahara:done", false) {
+                Verdict::Nak => self.fail(cx, status::IMAGE_AUTH_FAILURE),
+                Verdict::Stop => {}
+                Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {
                     let edl = &cx.core.config.edl;
                     let done = edl.done_status;
                     let tick = crate::module::POLL.as_nanos().max(1);
@@ -304,10 +253,10 @@ impl EdlHandler {
             },
             (State::Command { pending }, Packet::Execute { client_cmd }) => {
                 *pending = None;
-                match fire(cx, &format!("sahara:execute:{client_cmd}"), false) {
-                    Fired::Go | Fired::PowerLoss => {}
-                    Fired::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
-                    Fired::Stop => return,
+                match check_maybe_write(cx, &format!("sahara:execute:{client_cmd}"), false) {
+                    Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+                    Verdict::Nak => return Self::end_image(cx, 0, status::UNSUPPORTED_EXEC_CMD),
+                    Verdict::Stop => return,
                 }
                 match execute_answer(cx, client_cmd) {
                     Some(data) => {

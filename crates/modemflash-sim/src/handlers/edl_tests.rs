@@ -69,22 +69,9 @@ fn read(offset: u32, length: u32) -> Packet {
 /// An ELF shaped like the 2021 EG25-G programmer (`docs/facts/sahara.md`): NULL(0,0x94),
 /// hash(0x1000,0x88), LOAD(0x2000,0x1d578), 128,376 bytes.
 fn eg25_2021_programmer() -> Vec<u8> {
-    let mut f = vec![0u8; 128_376];
-    f[..7].copy_from_slice(b"\x7fELF\x01\x01\x01");
-    f[28..32].copy_from_slice(&52u32.to_le_bytes());
-    f[42..44].copy_from_slice(&32u16.to_le_bytes());
-    f[44..46].copy_from_slice(&3u16.to_le_bytes());
-    let phdrs: [[u32; 8]; 3] = [
-        [0, 0, 0, 0, 0x94, 0, 0x0700_0000, 0],
-        [0, 0x1000, 0, 0, 0x88, 0x1000, 0x0220_0000, 0x1000],
-        [1, 0x2000, 0x0800_5800, 0x0800_5800, 0x1d578, 0x1d578, 5, 0x1000],
-    ];
-    for (i, ph) in phdrs.iter().enumerate() {
-        for (j, v) in ph.iter().enumerate() {
-            let at = 52 + 32 * i + 4 * j;
-            f[at..at + 4].copy_from_slice(&v.to_le_bytes());
-        }
-    }
+    // The builder writes the programmer shape every synthetic package carries.
+    let mut f = crate::builder::write::elf32_arm_header(0x0800_5800, 128_376);
+    f.resize(128_376, 0);
     f
 }
 

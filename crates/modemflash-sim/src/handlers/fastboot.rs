@@ -23,10 +23,10 @@ use modemflash::protocol::fastboot::sparse::SparseHeader;
 pub use super::fastboot_flash::Session;
 use super::fastboot_flash::{FlashError, Flashed, flash_raw, flash_sparse};
 use crate::boot::Model;
-use crate::bus::SimMode;
 use crate::fault::FaultKind;
 use crate::handler::{Cx, Handler, ResetTo};
 use crate::nand::canonical;
+use modemflash::module::DeviceMode;
 
 /// Time between the `OKAY` to a reboot command and leaving the bus.
 pub const REBOOT_DELAY: Duration = Duration::from_millis(100);
@@ -206,7 +206,7 @@ impl Fastboot {
             }
             Command::RebootBootloader => {
                 okay(cx);
-                cx.reset(ResetTo::Mode(SimMode::Fastboot), REBOOT_DELAY);
+                cx.reset(ResetTo::Mode(DeviceMode::Fastboot), REBOOT_DELAY);
             }
             Command::Boot => {
                 // [inferred] LK boots a downloaded Android boot image from RAM; the
@@ -214,7 +214,7 @@ impl Fastboot {
                 let ok = cx.core.fastboot.image.as_deref().is_some_and(|i| headers::parse_boot(i).is_some());
                 if ok {
                     okay(cx);
-                    cx.reset(ResetTo::Mode(SimMode::Normal), REBOOT_DELAY);
+                    cx.reset(ResetTo::Mode(DeviceMode::Normal), REBOOT_DELAY);
                 } else {
                     fail(cx, "invalid boot image");
                 }

@@ -14,11 +14,11 @@ use modemflash::protocol::firehose::{
     Command, CommandKind, FirehoseError, Scanner, encode_log, encode_response,
 };
 
-use super::edl::{Fired, fire};
-use crate::bus::SimMode;
+use super::common::{Verdict, check_maybe_write};
 use crate::core::EdlQuirks;
 use crate::handler::{Cx, ResetTo};
 use crate::nand::PartitionWriter;
+use modemflash::module::DeviceMode;
 
 /// Bytes buffered without a `</data>` before the command is refused.
 pub const SCANNER_CAPACITY: usize = 256 * 1024;
@@ -294,7 +294,7 @@ impl Programmer {
                 })
             }
             CommandKind::Other(name) => {
-                if fire(cx, &format!("firehose:{name}"), false) == Fired::Stop {
+                if check_maybe_write(cx, &format!("firehose:{name}"), false) == Verdict::Stop {
                     self.stop();
                 }
                 // [inferred] wording: the 9x07 text for an unknown tag is not known.
@@ -310,10 +310,10 @@ impl Programmer {
 
     /// `<configure>`: NAND only; the payload limit is `firehose_max_payload`.
     fn configure(&mut self, cmd: &Command, cx: &mut Cx<'_>) -> Result<(), Refusal> {
-        match fire(cx, "firehose:configure", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return Err(vec!["configure refused (fault)".into()]),
-            Fired::Stop => {
+        match check_maybe_write(cx, "firehose:configure", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return Err(vec!["configure refused (fault)".into()]),
+            Verdict::Stop => {
                 self.stop();
                 return Ok(());
             }
@@ -374,10 +374,10 @@ impl Programmer {
     /// EG25-G run implies (alignment reported although PAGES_PER_BLOCK was wrong there,
     /// `docs/facts/firehose.md`) [inferred].
     fn erase(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
-        match fire(cx, "firehose:erase", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return Err(vec!["erase failed (fault)".into()]),
-            Fired::Stop => {
+        match check_maybe_write(cx, "firehose:erase", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return Err(vec!["erase failed (fault)".into()]),
+            Verdict::Stop => {
                 self.stop();
                 return Ok(());
             }
@@ -427,11 +427,11 @@ impl Programmer {
     /// `<program>`: ACK rawmode="true", then the data phase (see [`Self::take_data`]).
     fn program(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
         let label = cmd.attr("label").unwrap_or_default().to_owned();
-        let fired = fire(cx, &format!("firehose:program:{label}"), true);
+        let fired = check_maybe_write(cx, &format!("firehose:program:{label}"), true);
         match fired {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return Err(vec![format!("program of {label} failed (fault)")]),
-            Fired::Stop => {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return Err(vec![format!("program of {label} failed (fault)")]),
+            Verdict::Stop => {
                 self.stop();
                 return Ok(());
             }
@@ -466,7 +466,7 @@ impl Programmer {
         };
         writer.skip_to(offset);
         let total = count * geo.page;
-        let cut_at = (fired == Fired::PowerLoss).then(|| offset + total / 2 / geo.page * geo.page);
+        let cut_at = (fired == Verdict::PowerLoss).then(|| offset + total / 2 / geo.page * geo.page);
         cx.log(format!("firehose: program {name} at sector {start}, {count} sectors"));
         respond(cx, true, Some(true), &[]);
         self.data = Some(DataPhase { writer, start_sector: start, remaining: total, cut_at });
@@ -475,10 +475,10 @@ impl Programmer {
 
     /// `<read>`: the sectors as the NAND holds them (`firehose_read.rs`).
     fn read(&mut self, cmd: &Command, geo: Geometry, cx: &mut Cx<'_>) -> Result<(), Refusal> {
-        match fire(cx, "firehose:read", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return Err(vec!["read failed (fault)".into()]),
-            Fired::Stop => {
+        match check_maybe_write(cx, "firehose:read", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return Err(vec!["read failed (fault)".into()]),
+            Verdict::Stop => {
                 self.stop();
                 return Ok(());
             }
@@ -509,10 +509,10 @@ impl Programmer {
 
     /// `<power>`: reset (the ROM then boots from NAND), off, or back to EDL.
     fn power(&mut self, cmd: &Command, cx: &mut Cx<'_>) -> Result<(), Refusal> {
-        match fire(cx, "firehose:power", false) {
-            Fired::Go | Fired::PowerLoss => {}
-            Fired::Nak => return Err(vec!["power failed (fault)".into()]),
-            Fired::Stop => {
+        match check_maybe_write(cx, "firehose:power", false) {
+            Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+            Verdict::Nak => return Err(vec!["power failed (fault)".into()]),
+            Verdict::Stop => {
                 self.stop();
                 return Ok(());
             }
@@ -532,7 +532,7 @@ impl Programmer {
             // The binary holds "Now resetting to EDL..." [confirmed]; the attribute value is [inferred].
             "edl" => {
                 log(cx, "Now resetting to EDL...");
-                ResetTo::Mode(SimMode::Edl)
+                ResetTo::Mode(DeviceMode::Edl)
             }
             _ => return Err(vec![format!("ERROR: Invalid power value '{value}'")]),
         };
@@ -545,10 +545,10 @@ impl Programmer {
 
 /// A command that only needs an ACK, with an optional log line first.
 fn simple(cx: &mut Cx<'_>, step: &str, line: impl FnOnce() -> Option<String>) -> Result<(), Refusal> {
-    match fire(cx, step, false) {
-        Fired::Go | Fired::PowerLoss => {}
-        Fired::Nak => return Err(vec![format!("{step} failed (fault)")]),
-        Fired::Stop => return Ok(()),
+    match check_maybe_write(cx, step, false) {
+        Verdict::Go | Verdict::PowerLoss | Verdict::Disconnect => {}
+        Verdict::Nak => return Err(vec![format!("{step} failed (fault)")]),
+        Verdict::Stop => return Ok(()),
     }
     if let Some(l) = line() {
         log(cx, &l);

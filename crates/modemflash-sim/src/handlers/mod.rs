@@ -6,24 +6,24 @@ pub mod diag;
 pub mod dmss;
 pub mod edl;
 pub mod fastboot;
-mod fastboot_flash;
+pub(crate) mod fastboot_flash;
 pub mod firehose;
 mod firehose_read;
 pub mod streaming;
 
 use crate::boot::Model;
-use crate::bus::{Role, SimMode};
 use crate::handler::{Cx, Handler};
+use modemflash::module::{DeviceMode, Port};
 
 /// The handler for an endpoint.
-pub fn make(model: Model, mode: SimMode, role: Role) -> Box<dyn Handler> {
+pub fn make(model: Model, mode: DeviceMode, role: Port) -> Box<dyn Handler> {
     match (model, mode, role) {
-        (_, SimMode::Fastboot, Role::Fastboot) => Box::new(fastboot::Fastboot::new(model)),
-        (_, SimMode::Normal, Role::Dm) => Box::new(diag::Diag::new(model)),
-        (_, SimMode::Normal, Role::At) => Box::new(at::At::new(model)),
-        (Model::Ec20R1, SimMode::Dload, Role::Dm) => Box::new(dmss::Dmss::new()),
-        (Model::Ec20R1, SimMode::Streaming, Role::Dm) => Box::new(streaming::Streaming::new()),
-        (Model::Ec25, SimMode::Edl, Role::Edl) => Box::new(edl::EdlHandler::new()),
+        (_, DeviceMode::Fastboot, Port::Fastboot) => Box::new(fastboot::Fastboot::new(model)),
+        (_, DeviceMode::Normal, Port::Dm) => Box::new(diag::Diag::new(model)),
+        (_, DeviceMode::Normal, Port::At) => Box::new(at::At::new(model)),
+        (Model::Ec20R1, DeviceMode::Dload, Port::Dm) => Box::new(dmss::Dmss::new()),
+        (Model::Ec20R1, DeviceMode::Streaming, Port::Dm) => Box::new(streaming::Streaming::new()),
+        (Model::Ec25, DeviceMode::Edl, Port::Edl) => Box::new(edl::EdlHandler::new()),
         _ => Box::new(Pending),
     }
 }

@@ -19,7 +19,7 @@ use modemflash::protocol::streaming::codes::{ImageType, OpenMultiStatus, Partiti
 use modemflash::protocol::streaming::hello::{HelloOptions, feature};
 use modemflash::protocol::streaming::{HelloResponse, Reply, StreamingError};
 
-use super::common::{SWITCH_DELAY, Step, check, check_write};
+use super::common::{SWITCH_DELAY, Verdict, check, check_write};
 use crate::handler::{Cx, Handler, ResetTo};
 use crate::nand::{PartitionWriter, canonical};
 
@@ -151,22 +151,22 @@ impl Streaming {
         match req {
             Request::Hello(opts) => self.hello(cx, opts),
             Request::Read { .. } => {
-                if check(cx, "streaming:read") == Step::Go {
+                if check(cx, "streaming:read") == Verdict::Go {
                     // [inferred] reading back is not modelled.
                     error(cx, error_code::INVALID_COMMAND, "Read not supported");
                 }
             }
             Request::Nop(data) => match check(cx, "streaming:nop") {
-                Step::Go => send(cx, &Reply::Nop(data)),
-                Step::Nak => error(cx, error_code::OPERATION_FAILED, "NOP failed"),
+                Verdict::Go => send(cx, &Reply::Nop(data)),
+                Verdict::Nak => error(cx, error_code::OPERATION_FAILED, "NOP failed"),
                 _ => {}
             },
             Request::SecurityMode(mode) => match check(cx, "streaming:security") {
-                Step::Go => {
+                Verdict::Go => {
                     self.security = Some(mode);
                     send(cx, &Reply::SecurityMode);
                 }
-                Step::Nak => error(cx, error_code::BAD_SECURITY_MODE, "Invalid security mode"),
+                Verdict::Nak => error(cx, error_code::BAD_SECURITY_MODE, "Invalid security mode"),
                 _ => {}
             },
             Request::PartitionTable { override_table, table } => {
@@ -178,19 +178,19 @@ impl Streaming {
             Request::Reset => self.reset(cx),
             Request::EraseFlash => {
                 cx.log("streaming: REFUSED ERASE_FLASH (0x1D): it would erase the whole NAND");
-                if check(cx, "streaming:erase") == Step::Go {
+                if check(cx, "streaming:erase") == Verdict::Go {
                     error(cx, error_code::OPERATION_FAILED, "Erase flash refused");
                 }
             }
             Request::DownloadFlag(flag) => match check(cx, "streaming:flag") {
-                Step::Go => {
+                Verdict::Go => {
                     cx.log(format!(
                         "streaming: Quectel download flag {}",
                         if flag == 0 { "cleared" } else { "set" }
                     ));
                     send(cx, &Reply::DownloadFlag(0));
                 }
-                Step::Nak => send(cx, &Reply::DownloadFlag(1)),
+                Verdict::Nak => send(cx, &Reply::DownloadFlag(1)),
                 _ => {}
             },
             Request::Other { cmd, .. } => {
@@ -203,8 +203,8 @@ impl Streaming {
 
     fn hello(&mut self, cx: &mut Cx<'_>, opts: HelloOptions) {
         match check(cx, "streaming:hello") {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::INVALID_COMMAND, "Invalid Command"),
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::INVALID_COMMAND, "Invalid Command"),
             _ => return,
         }
         if opts.min_version < 2 {
@@ -228,8 +228,8 @@ impl Streaming {
 
     fn partition_table(&mut self, cx: &mut Cx<'_>, override_table: bool, table: &[u8]) {
         match check(cx, "streaming:ptable") {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::OPERATION_FAILED, "Partition table failed"),
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::OPERATION_FAILED, "Partition table failed"),
             _ => return,
         }
         if self.security.is_none() {
@@ -273,8 +273,8 @@ impl Streaming {
             Err(_) => "streaming:open".to_owned(),
         };
         match check(cx, &step) {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::OPERATION_FAILED, "Open failed"),
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::OPERATION_FAILED, "Open failed"),
             _ => return,
         }
         let Some(table) = &self.table else {
@@ -306,9 +306,9 @@ impl Streaming {
             return error(cx, error_code::OUT_OF_SEQUENCE, "No image open");
         };
         match check_write(cx, &format!("streaming:write:{}", open.sent)) {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::OPERATION_FAILED, "Write failed"),
-            Step::PowerLoss | Step::Disconnect => {
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::OPERATION_FAILED, "Write failed"),
+            Verdict::PowerLoss | Verdict::Disconnect => {
                 // Half of this block reaches the NAND before the power goes.
                 open.writer.write(u64::from(addr), data.get(..data.len() / 2).unwrap_or_default());
                 if let Some(open) = self.open.take() {
@@ -317,7 +317,7 @@ impl Streaming {
                 cx.reset(ResetTo::Boot, Duration::ZERO);
                 return;
             }
-            Step::Stop => return,
+            Verdict::Stop => return,
         }
         if data.len() > MAX_BLOCK {
             return error(cx, error_code::INVALID_LENGTH, "Invalid length");
@@ -332,8 +332,8 @@ impl Streaming {
 
     fn close(&mut self, cx: &mut Cx<'_>) {
         match check(cx, "streaming:close") {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::CLOSE_FAILED, "Close failed"),
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::CLOSE_FAILED, "Close failed"),
             _ => return,
         }
         let Some(open) = self.open.take() else {
@@ -346,8 +346,8 @@ impl Streaming {
 
     fn reset(&mut self, cx: &mut Cx<'_>) {
         match check(cx, "streaming:reset") {
-            Step::Go => {}
-            Step::Nak => return error(cx, error_code::OPERATION_FAILED, "Reset failed"),
+            Verdict::Go => {}
+            Verdict::Nak => return error(cx, error_code::OPERATION_FAILED, "Reset failed"),
             _ => return,
         }
         if let Some(open) = &self.open {

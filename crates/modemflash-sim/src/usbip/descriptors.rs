@@ -11,8 +11,8 @@
 //! use the 9008's endpoint pair. Change [`interfaces`] when a recording says otherwise.
 
 use crate::boot::Model;
-use crate::bus::{Role, SimMode};
 use crate::identity::{UsbIdentity, usb_identity};
+use modemflash::module::{DeviceMode, Port};
 
 pub const BULK: u8 = 2;
 pub const INTERRUPT: u8 = 3;
@@ -35,7 +35,7 @@ pub struct InterfaceDesc {
     pub subclass: u8,
     pub protocol: u8,
     pub endpoints: Vec<EndpointDesc>,
-    pub role: Option<Role>,
+    pub role: Option<Port>,
 }
 
 impl InterfaceDesc {
@@ -67,7 +67,7 @@ const fn bulk(address: u8) -> EndpointDesc {
 }
 
 /// A vendor serial interface: notification (interrupt) endpoint, bulk IN, bulk OUT.
-fn serial_if(n: u8, subclass: u8, protocol: u8, role: Option<Role>) -> InterfaceDesc {
+fn serial_if(n: u8, subclass: u8, protocol: u8, role: Option<Port>) -> InterfaceDesc {
     InterfaceDesc {
         class: 0xff,
         subclass,
@@ -82,8 +82,8 @@ fn serial_if(n: u8, subclass: u8, protocol: u8, role: Option<Role>) -> Interface
 }
 
 /// The interfaces of `model` in `mode`.
-pub fn interfaces(model: Model, mode: SimMode) -> Vec<InterfaceDesc> {
-    let one = |subclass: u8, protocol: u8, role: Role| {
+pub fn interfaces(model: Model, mode: DeviceMode) -> Vec<InterfaceDesc> {
+    let one = |subclass: u8, protocol: u8, role: Port| {
         vec![InterfaceDesc {
             class: 0xff,
             subclass,
@@ -93,17 +93,17 @@ pub fn interfaces(model: Model, mode: SimMode) -> Vec<InterfaceDesc> {
         }]
     };
     match (model, mode) {
-        (_, SimMode::Normal) => {
+        (_, DeviceMode::Normal) => {
             let mut v = vec![InterfaceDesc {
                 class: 0xff,
                 subclass: 0xff,
                 protocol: 0xff,
                 // DIAG has exactly two endpoints: option's EC25 entry matches on that.
                 endpoints: vec![bulk(0x81), bulk(0x01)],
-                role: Some(Role::Dm),
+                role: Some(Port::Dm),
             }];
             v.push(serial_if(1, 0, 0, None));
-            v.push(serial_if(2, 0, 0, Some(Role::At)));
+            v.push(serial_if(2, 0, 0, Some(Port::At)));
             v.push(serial_if(3, 0, 0, None));
             let mut qmi = serial_if(4, 0xff, 0xff, None);
             if let Some(n) = qmi.endpoints.first_mut() {
@@ -112,23 +112,27 @@ pub fn interfaces(model: Model, mode: SimMode) -> Vec<InterfaceDesc> {
             v.push(qmi);
             v
         }
-        (Model::Ec20R1, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => one(0xff, 0xff, Role::Dm),
-        (Model::Ec25, SimMode::Dload | SimMode::Streaming | SimMode::Edl) => one(0xff, 0xff, Role::Edl),
+        (Model::Ec20R1, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => {
+            one(0xff, 0xff, Port::Dm)
+        }
+        (Model::Ec25, DeviceMode::Dload | DeviceMode::Streaming | DeviceMode::Edl) => {
+            one(0xff, 0xff, Port::Edl)
+        }
         // docs/facts/usb.md: fastboot's interface class ff/42/03 [confirmed].
-        (_, SimMode::Fastboot) => one(0x42, 0x03, Role::Fastboot),
+        (_, DeviceMode::Fastboot) => one(0x42, 0x03, Port::Fastboot),
     }
 }
 
 /// Everything a host reads in this enumeration.
-pub fn descriptors(model: Model, mode: SimMode, serial: Option<String>) -> Descriptors {
+pub fn descriptors(model: Model, mode: DeviceMode, serial: Option<String>) -> Descriptors {
     let identity = usb_identity(model, mode);
     let interfaces = interfaces(model, mode);
     let (config_attributes, max_power) = match mode {
         // [confirmed] fwupd's EC25-AU EDL recording; assumed the same for the 9615's DLOAD.
-        SimMode::Edl | SimMode::Dload | SimMode::Streaming => (0x80, 1),
+        DeviceMode::Edl | DeviceMode::Dload | DeviceMode::Streaming => (0x80, 1),
         // [inferred] remote wakeup, 500 mA.
-        SimMode::Normal => (0xa0, 250),
-        SimMode::Fastboot => (0x80, 250),
+        DeviceMode::Normal => (0xa0, 250),
+        DeviceMode::Fastboot => (0x80, 250),
     };
     Descriptors { identity, serial, interfaces, config_attributes, max_power }
 }
@@ -203,7 +207,7 @@ mod tests {
 
     #[test]
     fn edl_descriptors_are_fwupds_recording() {
-        let d = descriptors(Model::Ec25, SimMode::Edl, None);
+        let d = descriptors(Model::Ec25, DeviceMode::Edl, None);
         // docs/facts/usb.md: the EC25-AU EDL set as recorded by fwupd.
         let dev = [0x12, 1, 0, 2, 0, 0, 0, 0x40, 0xc6, 5, 8, 0x90, 0, 0, 1, 2, 0, 1];
         assert_eq!(d.device(), dev);
@@ -219,11 +223,11 @@ mod tests {
     #[test]
     fn normal_mode_has_five_interfaces_dm_first_at_third() {
         for model in [Model::Ec20R1, Model::Ec25] {
-            let d = descriptors(model, SimMode::Normal, None);
+            let d = descriptors(model, DeviceMode::Normal, None);
             assert_eq!(d.interfaces.len(), usize::from(d.identity.interfaces));
-            assert_eq!(d.interfaces[0].role, Some(Role::Dm));
+            assert_eq!(d.interfaces[0].role, Some(Port::Dm));
             assert_eq!(d.interfaces[0].endpoints.len(), 2);
-            assert_eq!(d.interfaces[2].role, Some(Role::At));
+            assert_eq!(d.interfaces[2].role, Some(Port::At));
             assert_eq!(d.interfaces[2].bulk_pair(), (Some(0x84), Some(0x03)));
             let cfg = d.configuration();
             assert_eq!(usize::from(u16::from_le_bytes([cfg[2], cfg[3]])), cfg.len());
@@ -233,7 +237,7 @@ mod tests {
 
     #[test]
     fn fastboot_shows_its_serial_and_class() {
-        let d = descriptors(Model::Ec20R1, SimMode::Fastboot, Some("MDM9615".into()));
+        let d = descriptors(Model::Ec20R1, DeviceMode::Fastboot, Some("MDM9615".into()));
         let dev = d.device();
         assert_eq!(&dev[8..12], &[0xd1, 0x18, 0x0d, 0xd0]);
         assert_eq!(dev[16], 3);
@@ -251,7 +255,7 @@ mod tests {
 
     #[test]
     fn dload_matches_the_identity_interface_count() {
-        let d = descriptors(Model::Ec20R1, SimMode::Dload, None);
+        let d = descriptors(Model::Ec20R1, DeviceMode::Dload, None);
         assert_eq!(d.interfaces.len(), 1);
         assert_eq!(&d.device()[8..14], &[0xc6, 0x05, 0x15, 0x92, 0, 0]);
     }

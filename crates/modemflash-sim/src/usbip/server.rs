@@ -142,7 +142,7 @@ fn connection(
             drop(busy);
             write(&writer, &proto::encode_import_reply(Some(&device_info(&e, &d))));
             let id = d.identity.id_string();
-            let mode = e.mode.map_or("?", crate::bus::SimMode::name);
+            let mode = e.mode.map_or("?", modemflash::module::DeviceMode::key);
             module.log(format!("usbip: {id} ({mode}) imported"));
             let r = run_device(module, &mut stream, &writer, e.generation, &d, opened, stop);
             *lock(imported) = false;

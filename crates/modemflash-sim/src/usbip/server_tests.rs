@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use super::super::proto::{self, Command, DeviceInfo, OpHeader, Submit};
 use super::{BUSID, UsbIpServer};
-use crate::{Model, Module, ModuleConfig, RealClock, SimMode};
+use crate::{Model, Module, ModuleConfig, RealClock};
+use modemflash::module::DeviceMode;
 
 fn ec25_edl() -> (Module, UsbIpServer) {
     let cfg = ModuleConfig {
-        start_mode: SimMode::Edl,
+        start_mode: DeviceMode::Edl,
         reenum_delay: Duration::from_millis(200),
         ..ModuleConfig::new(Model::Ec25)
     };

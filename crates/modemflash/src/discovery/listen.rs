@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 use crate::protocol::dmss::{DmssClient, ProbedMode, classify_probe};
 use crate::transport::{Transport, TransportError};
 

@@ -27,35 +27,13 @@ pub mod watcher;
 
 use std::time::Duration;
 
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
+pub use crate::module::Port;
+use crate::time::Clock;
 use crate::transport::Transport;
 
-/// A port of the module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Port {
-    /// DIAG/DM: DIAG in normal mode, DMSS in DLOAD, streaming once the programmer runs.
-    Dm,
-    /// AT commands (normal mode).
-    At,
-    /// Fastboot, ready for fastboot packets (TCP framing already negotiated).
-    Fastboot,
-    /// The QDLoader bulk interface (Sahara, then Firehose).
-    Edl,
-}
-
-impl Port {
-    pub fn name(self) -> &'static str {
-        match self {
-            Port::Dm => "DM port",
-            Port::At => "AT port",
-            Port::Fastboot => "fastboot",
-            Port::Edl => "EDL interface",
-        }
-    }
-}
-
-/// Why the bus could not deliver.
-#[derive(Debug, thiserror::Error)]
+/// Why the bus could not deliver (host buses and the virtual module's bus alike).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
     #[error("no module in {wanted} mode within {waited:?}; last seen: {seen}")]
     Timeout { wanted: String, waited: Duration, seen: String },
@@ -67,6 +45,9 @@ pub enum BusError {
     Ambiguous(String),
     #[error("cannot read the USB device list: {0}")]
     Scan(String),
+    /// The module shows no such port in its current mode (the virtual module's bus).
+    #[error("the module has no {0} endpoint in its current mode")]
+    NoEndpoint(&'static str),
 }
 
 impl BusError {
@@ -182,8 +163,45 @@ pub trait ModuleBus: Send {
 
     /// The chipset the module's USB identity tells, when the bus sees one (USB
     /// discovery); explicit ports see none.
-    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+    fn chip(&self) -> Option<crate::module::ModuleChip> {
         None
+    }
+}
+
+/// A bus that finds the module by listing the devices again and again (USB discovery;
+/// several virtual modules on one bus). [`wait_polling`] is its one wait.
+pub trait PollingBus: ModuleBus {
+    /// What was last seen, for the timeout message; an ambiguous listing is noted here.
+    fn last_seen_mut(&mut self) -> &mut String;
+    /// The clock the wait's deadline is measured on.
+    fn clock(&self) -> &dyn Clock;
+    /// Let a moment pass before listing again.
+    fn poll_pause(&mut self);
+}
+
+/// Detect until the module shows one of `modes`, or `timeout` has passed on the bus's
+/// clock. An ambiguous listing is not an error while waiting (the other module may leave).
+pub fn wait_polling<B: PollingBus + ?Sized>(
+    bus: &mut B,
+    modes: &[DeviceMode],
+    timeout: Duration,
+) -> Result<DeviceMode, BusError> {
+    let deadline = bus.clock().now().saturating_add(timeout);
+    loop {
+        match bus.detect() {
+            Ok(Some(m)) if modes.contains(&m) => return Ok(m),
+            Ok(_) => {}
+            Err(BusError::Ambiguous(text)) => *bus.last_seen_mut() = text,
+            Err(e) => return Err(e),
+        }
+        if bus.clock().now() >= deadline {
+            return Err(BusError::Timeout {
+                wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
+                waited: timeout,
+                seen: bus.last_seen_mut().clone(),
+            });
+        }
+        bus.poll_pause();
     }
 }
 
@@ -195,13 +213,13 @@ pub fn chip_from_usb(
     vid: u16,
     pid: u16,
     serial: Option<&str>,
-) -> Option<crate::plan::ModuleChip> {
+) -> Option<crate::module::ModuleChip> {
     use crate::catalog::Chipset;
     match row_chipset {
         Chipset::Unknown => serial.and_then(crate::plan::chip::chip_from_fastboot_product).map(|mut c| {
             c.evidence = format!("{family}, {vid:04x}:{pid:04x} with serial {}", serial.unwrap_or_default());
             c
         }),
-        c => Some(crate::plan::ModuleChip::new(c, format!("{family}, {vid:04x}:{pid:04x}"))),
+        c => Some(crate::module::ModuleChip::new(c, format!("{family}, {vid:04x}:{pid:04x}"))),
     }
 }

@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 
 /// Serial values that many modules share, so they never identify one (compared
 /// ignoring case). [confirmed] `MDM9615`: the EC20 R1's LK (field log). [inferred] the

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::listen::{Heard, ListenOptions, listen_then_probe};
 use super::{BusError, BusRemedy, ModuleBus, OpenFailure, Port, open_retrying};
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 use crate::protocol::fastboot::tcp::FastbootTcp;
 use crate::transport::Transport;
 use crate::transport::replay::Replay;

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::selector::is_usb_path;
 use crate::catalog::{self, Chipset, InterfaceRole, Mode};
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 
 /// Where Linux lists USB devices.
 pub const DEFAULT_SYSFS_ROOT: &str = "/sys/bus/usb/devices";

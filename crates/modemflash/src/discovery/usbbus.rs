@@ -24,14 +24,15 @@
 //! - `wait_for` polls every [`POLL_INTERVAL`] and wakes early on nusb hotplug events.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::listen::{ListenOptions, listen_then_probe};
 use super::selector::Selector;
 use super::sysfs::{self, Found, FoundPort, Roots};
-use super::{BusError, ModuleBus, OpenFailure, Port, open_retrying};
+use super::{BusError, ModuleBus, OpenFailure, PollingBus, Port, open_retrying, wait_polling};
 use crate::catalog::InterfaceRole;
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
+use crate::time::{Clock, RealClock};
 use crate::transport::Transport;
 use crate::transport::serial::SerialTransport;
 
@@ -171,6 +172,7 @@ pub struct UsbBus {
     /// Probe verdict for the device as last probed.
     probed: Option<(ProbeKey, Option<DeviceMode>)>,
     last_seen: String,
+    clock: RealClock,
     #[cfg(feature = "usb")]
     hotplug: Option<super::usb::HotplugWaiter>,
     #[cfg(feature = "modemmanager")]
@@ -218,6 +220,7 @@ impl UsbBus {
             tracker: Tracker::new(selector),
             probed: None,
             last_seen: "nothing".into(),
+            clock: RealClock::default(),
             #[cfg(feature = "usb")]
             hotplug: None,
             #[cfg(feature = "modemmanager")]
@@ -406,6 +409,18 @@ pub fn port_endpoint(f: &Found, port: Port) -> String {
     }
 }
 
+impl PollingBus for UsbBus {
+    fn last_seen_mut(&mut self) -> &mut String {
+        &mut self.last_seen
+    }
+    fn clock(&self) -> &dyn Clock {
+        &self.clock
+    }
+    fn poll_pause(&mut self) {
+        self.pause();
+    }
+}
+
 impl ModuleBus for UsbBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         let f = self.refresh()?;
@@ -415,23 +430,7 @@ impl ModuleBus for UsbBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = crate::time::deadline(timeout);
-        loop {
-            match self.detect() {
-                Ok(Some(m)) if modes.contains(&m) => return Ok(m),
-                Ok(_) => {}
-                Err(BusError::Ambiguous(text)) => self.last_seen = text,
-                Err(e) => return Err(e),
-            }
-            if Instant::now() >= deadline {
-                return Err(BusError::Timeout {
-                    wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
-                    waited: timeout,
-                    seen: self.last_seen.clone(),
-                });
-            }
-            self.pause();
-        }
+        wait_polling(self, modes, timeout)
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
@@ -455,7 +454,7 @@ impl ModuleBus for UsbBus {
         id
     }
 
-    fn chip(&self) -> Option<crate::plan::ModuleChip> {
+    fn chip(&self) -> Option<crate::module::ModuleChip> {
         let f = self.current()?;
         super::chip_from_usb(f.chipset, f.family, f.vid, f.pid, f.serial.as_deref())
     }

@@ -53,7 +53,10 @@ fn read_nv(cx: &mut Cx<'_>) -> Result<NvBackup, OpError> {
             Ok(item) => nv.add(spec, Some(&item)),
             Err(DiagError::Rejected { .. }) => nv.add(spec, None),
             Err(source) => {
-                return Err(OpError::on(Port::Dm, StepFailure::NvRead { item: spec.item, name: spec.name, source }));
+                return Err(OpError::on(
+                    Port::Dm,
+                    StepFailure::NvRead { item: spec.item, name: spec.name, source },
+                ));
             }
         }
     }
@@ -116,7 +119,8 @@ fn read_into(
         let fh = firehose(session, cx)?;
         let observer = &mut *cx.observer;
         let mut progress = progress(observer, &step);
-        fh.read(&spec, n, &mut w, &mut |d, _| progress(base.saturating_add(d), total)).map_err(on(Port::Edl))?;
+        fh.read(&spec, n, &mut w, &mut |d, _| progress(base.saturating_add(d), total))
+            .map_err(on(Port::Edl))?;
         done_sectors += n;
     }
     w.flush().map_err(&file_err)?;
@@ -129,7 +133,8 @@ fn read_into(
 /// `Op::NvCompare`.
 pub(super) fn nv_compare(cx: &mut Cx<'_>, backup: &str) -> Result<StepResult, OpError> {
     let backup = Path::new(backup);
-    let before = load_nv(backup).map_err(|e| OpError::on(Port::Dm, StepFailure::BackupRead(e.to_string())))?;
+    let before =
+        load_nv(backup).map_err(|e| OpError::on(Port::Dm, StepFailure::BackupRead(e.to_string())))?;
     let Some(before) = before else {
         cx.observer.event(&Event::Warning {
             step: cx.step.id.clone(),

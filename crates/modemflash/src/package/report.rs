@@ -125,10 +125,10 @@ pub struct Report {
     /// The firmware revision the package carries, when its contents or name tell.
     pub revision: Option<Revision>,
     /// Where `revision` was read.
-    pub revision_source: Option<super::revision::RevisionSource>,
+    pub revision_source: Option<RevisionSource>,
     /// Every revision the package tells, in order of trust (contents.xml, modem image, zip
     /// name, folder name); `used` is false for one whose chipset contradicts the contents.
-    pub revision_evidence: Vec<super::revision::RevisionEvidence>,
+    pub revision_evidence: Vec<RevisionEvidence>,
     /// Module families and USB ids the package is meant for.
     pub fits: Vec<String>,
     pub files: Vec<FileReport>,
@@ -295,4 +295,36 @@ pub(super) fn analyse_fastboot_images(files: &[SourceFile], report: &mut Report)
         None,
         "no chipset-specific files: the image set can only be flashed to a module already in fastboot",
     );
+}
+
+/// Where a revision was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevisionSource {
+    ContentsXml,
+    ModemImage,
+    ZipName,
+    FolderName,
+}
+
+impl RevisionSource {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RevisionSource::ContentsXml => "contents.xml",
+            RevisionSource::ModemImage => "the modem image",
+            RevisionSource::ZipName => "the zip's name",
+            RevisionSource::FolderName => "the folder name",
+        }
+    }
+}
+
+/// One place a revision was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevisionEvidence {
+    pub source: RevisionSource,
+    /// The file or name it was read from.
+    pub from: String,
+    pub revision: Revision,
+    /// False when its chipset contradicts the package's contents (then it is ignored).
+    pub used: bool,
 }

@@ -11,8 +11,6 @@
 
 use std::io::Read;
 
-use serde::Serialize;
-
 use super::report::Report;
 use super::source::{Source, SourceFile};
 use crate::catalog::{Chipset, Revision, RevisionScanner};
@@ -42,37 +40,7 @@ pub fn modem_partition(chipset: Chipset) -> Option<&'static str> {
     MODEM_IMAGES.iter().find(|(c, _, _)| *c == chipset).map(|(_, _, p)| *p)
 }
 
-/// Where a revision was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RevisionSource {
-    ContentsXml,
-    ModemImage,
-    ZipName,
-    FolderName,
-}
-
-impl RevisionSource {
-    pub fn describe(self) -> &'static str {
-        match self {
-            RevisionSource::ContentsXml => "contents.xml",
-            RevisionSource::ModemImage => "the modem image",
-            RevisionSource::ZipName => "the zip's name",
-            RevisionSource::FolderName => "the folder name",
-        }
-    }
-}
-
-/// One place a revision was found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RevisionEvidence {
-    pub source: RevisionSource,
-    /// The file or name it was read from.
-    pub from: String,
-    pub revision: Revision,
-    /// False when its chipset contradicts the package's contents (then it is ignored).
-    pub used: bool,
-}
+pub use super::report::{RevisionEvidence, RevisionSource};
 
 /// Scan a stream for the first revision string, reading at most `limit` bytes through a
 /// fixed buffer.

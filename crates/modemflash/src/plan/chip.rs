@@ -11,34 +11,11 @@
 //! command mode), the plan starts with a [`Op::CheckChipset`] step that the executor runs
 //! before the first write: the check is data in the plan, not policy in the executor.
 
-use serde::{Deserialize, Serialize};
-
-use super::{DeviceMode, ModuleState, Op, PlanError, Step};
+use super::{Op, PlanError, Step};
 use crate::catalog::{Chipset, Revision};
+pub use crate::module::ModuleChip;
+use crate::module::{DeviceMode, ModuleState};
 use crate::package::Package;
-
-/// What a module said about its chipset, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleChip {
-    pub chipset: Chipset,
-    /// How it was told, for messages: `EC25 / EG25-G / EC20 R2, 2c7c:0125`.
-    pub evidence: String,
-}
-
-impl ModuleChip {
-    pub fn new(chipset: Chipset, evidence: impl Into<String>) -> Self {
-        ModuleChip { chipset, evidence: evidence.into() }
-    }
-
-    /// `an MDM9x07 (EC25, 2c7c:0125)`.
-    pub fn describe(&self) -> String {
-        match self.chipset {
-            Chipset::Mdm9615 | Chipset::Mdm9x07 => format!("an {} ({})", self.chipset.name(), self.evidence),
-            Chipset::OtherQualcomm => format!("another Qualcomm chip ({})", self.evidence),
-            Chipset::Unknown => format!("of unknown chipset ({})", self.evidence),
-        }
-    }
-}
 
 /// What a package is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,8 @@
 //! without an erase, so a partition whose program did not finish gets its erase again
 //! [inferred] inferred from NAND semantics; the 9x07 programmer's own behaviour is not recorded.
 
-use super::{DeviceMode, Flow, ModuleState, Op, Plan, PlanError, PlanOptions, Step};
+use super::{Flow, Op, Plan, PlanError, PlanOptions, Step};
+use crate::module::{DeviceMode, ModuleState};
 use crate::package::{EraseLine, FirehoseLayout, Package, ProgramEntry, Sector, XmlOp};
 use crate::protocol::edl::EdlProbe;
 

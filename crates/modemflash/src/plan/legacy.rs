@@ -11,7 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DeviceMode, ModuleState, Op, Plan, PlanError, PlanOptions, Step};
+use super::{Op, Plan, PlanError, PlanOptions, Step};
+use crate::module::{DeviceMode, ModuleState};
 use crate::package::{LegacyLayout, Package};
 
 /// Which flow a plan follows.

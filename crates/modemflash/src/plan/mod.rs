@@ -19,36 +19,8 @@ use crate::catalog::{Chipset, Revision};
 use crate::package::{EraseLine, Package, PackageKind, PatchLine, ProgramEntry};
 use crate::protocol::edl::EdlProbe;
 
-pub use chip::ModuleChip;
+pub use crate::module::{DeviceMode, ModuleChip, ModuleState};
 pub use legacy::Flow;
-
-/// A module's state as the executor sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeviceMode {
-    /// Firmware running: DIAG on the DM port, AT on the AT port.
-    Normal,
-    /// 9615 boot ROM download mode: DMSS on the DM port.
-    Dload,
-    /// 9615 streaming programmer running: streaming DLOAD on the DM port.
-    Streaming,
-    /// Fastboot (18d1:d00d).
-    Fastboot,
-    /// 9x07 EDL: Sahara on the QDLoader interface.
-    Edl,
-}
-
-impl DeviceMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceMode::Normal => "normal",
-            DeviceMode::Dload => "DLOAD",
-            DeviceMode::Streaming => "streaming programmer",
-            DeviceMode::Fastboot => "fastboot",
-            DeviceMode::Edl => "EDL",
-        }
-    }
-}
 
 /// What one step does. File paths are relative to the package root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,22 +183,6 @@ pub enum PlanError {
         "the package is for {package}; the module is {module}. Nothing was written: writing one chipset's firmware onto another's module would leave it unbootable, so this is refused even when forced. Use a package built for the module's chipset"
     )]
     WrongChipset { package: String, module: String },
-}
-
-/// What the planner knows about the module.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ModuleState {
-    pub mode: DeviceMode,
-    pub revision: Option<String>,
-    /// The chipset, when what the module showed (its USB identity) tells it.
-    pub chip: Option<ModuleChip>,
-}
-
-impl ModuleState {
-    /// A module in `mode` that reports `revision`, chipset not yet told.
-    pub fn new(mode: DeviceMode, revision: Option<String>) -> Self {
-        ModuleState { mode, revision, chip: None }
-    }
 }
 
 /// Build a plan. `done` is the set of step ids an earlier run journaled for this package,

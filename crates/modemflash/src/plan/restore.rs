@@ -13,8 +13,8 @@ use std::path::Path;
 
 use super::{Assembly, DeviceMode, Flow, ModuleState, Op, Plan, PlanError, Step};
 use crate::backup::{Manifest, PartitionFile};
-use crate::package::{EraseLine, Package, ProgramEntry, Sector};
 use crate::package::geometry::PackageGeometry;
+use crate::package::{EraseLine, Package, ProgramEntry, Sector};
 
 const POWER_RESET_DELAY_SECS: u32 = 10;
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::discovery::module_id::ModuleIdentity;
-use crate::plan::DeviceMode;
+use crate::module::DeviceMode;
 
 pub use replay::{Divergence, ReplayBus, ReplayError};
 pub use wrap::{RecordingBus, RecordingTransport};
@@ -395,14 +395,8 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The name a recording uses for a port.
-pub fn port_name(port: crate::discovery::Port) -> &'static str {
-    use crate::discovery::Port;
-    match port {
-        Port::Dm => "dm",
-        Port::At => "at",
-        Port::Fastboot => "fastboot",
-        Port::Edl => "edl",
-    }
+pub fn port_name(port: crate::module::Port) -> &'static str {
+    port.key()
 }
 
 /// The link kind from an endpoint name.

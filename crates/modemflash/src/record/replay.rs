@@ -18,8 +18,9 @@ use sha2::{Digest, Sha256};
 use super::replay_transport::ReplayTransport;
 use super::{BusErrorRec, Event, FORMAT, Header, Record, VERSION};
 use crate::discovery::module_id::ModuleIdentity;
-use crate::discovery::{BusError, ModuleBus, Port};
-use crate::plan::DeviceMode;
+use crate::discovery::{BusError, ModuleBus};
+use crate::module::DeviceMode;
+use crate::module::Port;
 use crate::transport::{LinkInfo, Transport};
 
 /// Bytes shown on each side of a divergence.

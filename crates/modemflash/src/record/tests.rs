@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::*;
-use crate::discovery::{ModuleBus, Port};
+use crate::discovery::ModuleBus;
+use crate::module::Port;
 use crate::transport::memory::MemoryTransport;
 use crate::transport::{Transport, TransportError};
 
@@ -46,15 +47,15 @@ struct OnePort {
 }
 
 impl ModuleBus for OnePort {
-    fn detect(&mut self) -> Result<Option<crate::plan::DeviceMode>, crate::discovery::BusError> {
-        Ok(Some(crate::plan::DeviceMode::Normal))
+    fn detect(&mut self) -> Result<Option<crate::module::DeviceMode>, crate::discovery::BusError> {
+        Ok(Some(crate::module::DeviceMode::Normal))
     }
     fn wait_for(
         &mut self,
-        _: &[crate::plan::DeviceMode],
+        _: &[crate::module::DeviceMode],
         _: Duration,
-    ) -> Result<crate::plan::DeviceMode, crate::discovery::BusError> {
-        Ok(crate::plan::DeviceMode::Normal)
+    ) -> Result<crate::module::DeviceMode, crate::discovery::BusError> {
+        Ok(crate::module::DeviceMode::Normal)
     }
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, crate::discovery::BusError> {
         self.host.take().map(|t| Box::new(t) as Box<dyn Transport>).ok_or(crate::discovery::BusError::Open {
@@ -69,7 +70,7 @@ impl ModuleBus for OnePort {
 }
 
 fn session(bus: &mut dyn ModuleBus, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-    assert_eq!(bus.detect().unwrap(), Some(crate::plan::DeviceMode::Normal));
+    assert_eq!(bus.detect().unwrap(), Some(crate::module::DeviceMode::Normal));
     let mut t = bus.open(Port::At).map_err(|e| TransportError::Io(std::io::Error::other(e.to_string())))?;
     // Split writes: replay compares the stream, not the write boundaries.
     let (a, b) = command.split_at(2);

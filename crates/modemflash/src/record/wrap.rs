@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::{BusErrorRec, Event, Failure, Payload, Recorder, duration_ms, link_kind, port_name};
 use crate::discovery::module_id::ModuleIdentity;
-use crate::discovery::{BusError, ModuleBus, Port};
-use crate::plan::DeviceMode;
+use crate::discovery::{BusError, ModuleBus};
+use crate::module::DeviceMode;
+use crate::module::Port;
 use crate::transport::{LinkInfo, Transport, TransportError};
 
 /// A transport that records every transfer.

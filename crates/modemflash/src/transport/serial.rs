@@ -16,6 +16,8 @@ use super::{LinkInfo, Transport, TransportError};
 
 /// Line speed set on open; only matters on a real UART (`docs/facts/quectel.md`) [confirmed].
 pub const BAUD_RATE: u32 = 115_200;
+// The termios fallback (`tty_unix.rs`) sets B115200.
+const _: () = assert!(BAUD_RATE == 115_200);
 /// Time allowed for one write to be accepted by the tty: 3 s, QFirehose's bulk write timeout
 /// (`docs/facts/quectel.md`) [confirmed].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(3);

@@ -16,8 +16,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 use nix::sys::termios::{self, BaudRate, ControlFlags, SetArg};
 
-use super::serial::BAUD_RATE;
-
 /// ENOSYS: the call that `serialport` needs does not exist here.
 pub(crate) const ENOSYS: i32 = 38;
 
@@ -30,7 +28,6 @@ pub(crate) struct Tty {
 
 impl Tty {
     pub(crate) fn open(path: &str, timeout: Duration) -> io::Result<Self> {
-        debug_assert_eq!(BAUD_RATE, 115_200, "the fallback sets B115200");
         let fd = open(
             path,
             OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,

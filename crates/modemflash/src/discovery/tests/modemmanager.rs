@@ -148,7 +148,7 @@ fn usb_bus_inhibits_the_module_it_tracks_while_it_lives() {
     use crate::discovery::ModuleBus;
     use crate::discovery::sysfs::fake;
     use crate::discovery::usbbus::UsbBus;
-    use crate::plan::DeviceMode;
+    use crate::module::DeviceMode;
 
     let Some(bus) = private_bus() else { return };
     let calls: Calls = Arc::default();

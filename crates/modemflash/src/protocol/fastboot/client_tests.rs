@@ -191,7 +191,7 @@ fn download_limit_and_size_mismatch() {
         let n = dev.recv(&mut buf, T).unwrap();
         assert_eq!(&buf[..n], b"download:00000010");
         reply(&mut dev, &Reply::Okay(String::new()));
-        thread::sleep(Duration::from_millis(200));
+        crate::testutil::hold_until_hangup(&mut dev);
     });
     assert!(matches!(
         c.download(&mut &[0u8; 16][..], 16, &mut |_, _| {}),
@@ -201,6 +201,7 @@ fn download_limit_and_size_mismatch() {
         c.download(&mut &[0u8; 16][..], 16, &mut |_, _| {}),
         Err(FastbootError::UnexpectedReply { .. })
     ));
+    drop(c);
     h.join().unwrap();
 }
 

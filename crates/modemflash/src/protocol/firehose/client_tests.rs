@@ -85,19 +85,21 @@ fn drain_startup_logs_9x07_style() {
         d.log("Binary build date: Jan 11 2021 @ 10:00:00\n");
         d.log("Chip serial num: 305419896 (0x12345678)");
         d.log("Supported Functions: program configure power benchmark read getstorageinfo erase nop ");
-        thread::sleep(Duration::from_millis(300));
+        crate::testutil::hold_until_hangup(&mut d.t);
     });
     let logs = c.drain_logs(Duration::from_secs(2), Duration::from_millis(100)).unwrap();
     assert_eq!(logs.len(), 3);
     assert_eq!(logs[0], "Binary build date: Jan 11 2021 @ 10:00:00\n");
     assert!(logs[2].ends_with("nop "));
+    drop(c);
     h.join().unwrap();
 }
 
 #[test]
 fn drain_with_nothing_is_empty() {
-    let (mut c, h) = session(|_d| thread::sleep(Duration::from_millis(200)));
+    let (mut c, h) = session(|mut d| crate::testutil::hold_until_hangup(&mut d.t));
     assert!(c.drain_logs(Duration::from_millis(50), Duration::from_millis(50)).unwrap().is_empty());
+    drop(c);
     h.join().unwrap();
 }
 
@@ -196,7 +198,7 @@ fn erase_nak_carries_logs_before_and_after() {
         d.log("start_sector = 13952 and num_partition_sectors =0x240)");
         d.respond(false, None, &NONE);
         d.log("start_sector unaligned");
-        thread::sleep(Duration::from_millis(300));
+        crate::testutil::hold_until_hangup(&mut d.t);
     });
     let spec = EraseSpec {
         sector_size: 2048,
@@ -213,6 +215,7 @@ fn erase_nak_carries_logs_before_and_after() {
         &["start_sector = 13952 and num_partition_sectors =0x240)", "start_sector unaligned"]
     );
     assert!(err.to_string().contains("start_sector unaligned"));
+    drop(c);
     h.join().unwrap();
 }
 
@@ -221,7 +224,7 @@ fn silent_device_times_out_with_a_named_error() {
     let (mut c, h) = session(|mut d| {
         d.command();
         d.log("working");
-        thread::sleep(Duration::from_millis(400));
+        crate::testutil::hold_until_hangup(&mut d.t);
     });
     c.timeouts_mut().nop = Duration::from_millis(100);
     match c.nop() {
@@ -231,6 +234,7 @@ fn silent_device_times_out_with_a_named_error() {
         }
         other => panic!("{other:?}"),
     }
+    drop(c);
     h.join().unwrap();
 }
 

@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod codec;
+pub mod command;
 pub mod data;
 pub mod scanner;
 pub mod storage;

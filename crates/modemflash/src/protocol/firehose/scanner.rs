@@ -11,8 +11,8 @@
 use std::collections::VecDeque;
 
 use super::FirehoseError;
-use super::codec::Command;
-use super::xml::{Element, parse_document};
+use super::command::Command;
+use super::xml::{Element, parse_bool, parse_document};
 
 /// Default bound on bytes buffered without a `</data>`.
 pub const DEFAULT_SCANNER_CAPACITY: usize = 64 * 1024;
@@ -68,18 +68,6 @@ fn parse_ack(v: &str) -> Result<bool, FirehoseError> {
         Ok(false)
     } else {
         Err(FirehoseError::BadAttribute { attr: "value".into(), value: v.into(), expected: "ACK or NAK" })
-    }
-}
-
-/// `true`/`false` (any case) or `1`/`0`.
-pub(super) fn parse_bool(attr: &str, v: &str) -> Result<bool, FirehoseError> {
-    let t = v.trim();
-    if t.eq_ignore_ascii_case("true") || t == "1" {
-        Ok(true)
-    } else if t.eq_ignore_ascii_case("false") || t == "0" {
-        Ok(false)
-    } else {
-        Err(FirehoseError::BadAttribute { attr: attr.into(), value: v.into(), expected: "true or false" })
     }
 }
 

@@ -252,6 +252,18 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// `true`/`false` (any case) or `1`/`0`.
+pub(super) fn parse_bool(attr: &str, v: &str) -> Result<bool, FirehoseError> {
+    let t = v.trim();
+    if t.eq_ignore_ascii_case("true") || t == "1" {
+        Ok(true)
+    } else if t.eq_ignore_ascii_case("false") || t == "0" {
+        Ok(false)
+    } else {
+        Err(FirehoseError::BadAttribute { attr: attr.into(), value: v.into(), expected: "true or false" })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

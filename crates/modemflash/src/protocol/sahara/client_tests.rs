@@ -171,10 +171,11 @@ fn silent_target_gets_a_one_byte_nudge() {
 
     let (mut client, rom) = spawn(|rom| {
         assert_eq!(rom.raw(1), [0]);
-        thread::sleep(Duration::from_millis(800));
+        crate::testutil::hold_until_hangup(&mut rom.t);
     });
     let err = client.upload_image(Cursor::new(image(16)), None, &mut |_, _| {}).unwrap_err();
     assert!(matches!(err, SaharaError::NoHello { .. }), "{err}");
+    drop(client);
     rom.join().unwrap();
 }
 
@@ -193,10 +194,11 @@ fn out_of_range_read_resets_and_silence_times_out() {
     let (mut client, rom) = spawn(|rom| {
         rom.hello(2);
         rom.packet();
-        thread::sleep(Duration::from_millis(800));
+        crate::testutil::hold_until_hangup(&mut rom.t);
     });
     let err = client.upload_image(Cursor::new(image(10)), None, &mut |_, _| {}).unwrap_err();
     assert!(matches!(err, SaharaError::Timeout { waiting_for: "READ_DATA or END_IMAGE_TX", .. }), "{err}");
+    drop(client);
     rom.join().unwrap();
 }
 

@@ -95,13 +95,26 @@ impl Mode {
     }
 }
 
-/// Status codes (docs/facts/sahara.md) that code refers to by name.
+/// Status codes (docs/facts/sahara.md) that code refers to by name: the host client and
+/// the virtual module's Sahara target share these.
 pub mod status {
     pub const SUCCESS: u32 = 0x00;
     pub const INVALID_CMD: u32 = 0x01;
     pub const PROTOCOL_MISMATCH: u32 = 0x02;
+    pub const INVALID_HOST_PROTOCOL_VERSION: u32 = 0x04;
     pub const UNEXPECTED_IMAGE_ID: u32 = 0x06;
+    pub const INVALID_IMAGE_DATA_SIZE: u32 = 0x08;
+    pub const UNSUPPORTED_NUM_PHDRS: u32 = 0x0E;
+    pub const INVALID_PHDR_SIZE: u32 = 0x0F;
+    pub const UNINITIALISED_PHDR_LOCATION: u32 = 0x11;
+    pub const INVALID_IMAGE_HEADER_DATA_SIZE: u32 = 0x13;
+    pub const INVALID_ELF_HEADER: u32 = 0x14;
+    pub const HOST_ERROR_IN_HELLO_RESP: u32 = 0x15;
+    pub const INVALID_HOST_MODE: u32 = 0x18;
+    pub const MEMORY_DEBUG_NOT_SUPPORTED: u32 = 0x1B;
+    pub const INVALID_MODE_SWITCH: u32 = 0x1C;
     pub const UNSUPPORTED_EXEC_CMD: u32 = 0x1F;
+    pub const INVALID_CLIENT_CMD: u32 = 0x20;
     pub const HASH_TABLE_AUTH_FAILURE: u32 = 0x21;
     pub const IMAGE_AUTH_FAILURE: u32 = 0x25;
 }
@@ -214,6 +227,10 @@ mod tests {
         assert_eq!(status_name(0x29), "unknown status");
         assert_eq!(status_name(u32::MAX), "unknown status");
         assert_eq!(status_name(0x15), "unknown host error in HELLO_RESP");
+        assert_eq!(status_name(status::INVALID_ELF_HEADER), "invalid ELF header");
+        assert_eq!(status_name(status::UNSUPPORTED_NUM_PHDRS), "unsupported number of program headers");
+        assert_eq!(status_name(status::INVALID_IMAGE_HEADER_DATA_SIZE), "invalid image-header data size");
+        assert_eq!(status_name(status::INVALID_MODE_SWITCH), "invalid mode switch");
         assert_eq!(command_name(cmd::EXECUTE_RESP), "EXECUTE_RESP");
         assert_eq!(command_name(cmd::EXECUTE_DATA), "EXECUTE_DATA");
         assert_eq!(exec_name(exec::OEM_PK_HASH_READ), "OEM_PK_HASH_READ");

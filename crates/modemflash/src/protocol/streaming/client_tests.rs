@@ -180,10 +180,11 @@ fn write_gives_up_after_three_tries() {
             expect(dev);
         }
         // Stay connected until the host's last wait has run out.
-        thread::sleep(Duration::from_millis(500));
+        crate::testutil::hold_until_hangup(dev.transport_mut());
     });
     let err = client.write_image(&[1u8; 10][..], 10, None, &mut |_, _| {}).unwrap_err();
     assert!(matches!(err, StreamingError::NoReply { tries: 3, .. }), "{err}");
+    drop(client);
     dev.join().unwrap();
 
     let (mut client, dev) = spawn(|dev| {
@@ -289,9 +290,10 @@ fn corrupt_frames_are_skipped_while_waiting() {
         reply(dev, Reply::SecurityMode);
         expect(dev);
         dev.transport_mut().send(&[0x7E, 0x55, 0x66, 0x77, 0x7E]).unwrap();
-        thread::sleep(Duration::from_millis(500));
+        crate::testutil::hold_until_hangup(dev.transport_mut());
     });
     client.security_mode(true).unwrap();
     assert!(matches!(client.close(), Err(StreamingError::Hdlc(_))));
+    drop(client);
     dev.join().unwrap();
 }
