@@ -222,7 +222,9 @@ impl Cause {
             Cause::Step(s) => match s {
                 StepFailure::Cancelled => FailureKind::Cancelled,
                 StepFailure::OtherModule { .. } => FailureKind::WrongModule,
-                StepFailure::Verify { .. } => FailureKind::Verify,
+                StepFailure::Verify { .. }
+                | StepFailure::BackupRead(_)
+                | StepFailure::NvIdentityChanged { .. } => FailureKind::Verify,
                 StepFailure::ChipsetUntold { .. } | StepFailure::OtherChipset { .. } => {
                     FailureKind::WrongChipset
                 }
@@ -230,7 +232,6 @@ impl Cause {
                 | StepFailure::NoFirehoseLayout
                 | StepFailure::WrongGeometry { .. } => FailureKind::Package,
                 StepFailure::BackupWrite { .. } => FailureKind::Journal,
-                StepFailure::BackupRead(_) | StepFailure::NvIdentityChanged { .. } => FailureKind::Verify,
                 StepFailure::NvRead { source, .. } => diag(source),
                 StepFailure::SessionLost(_) => FailureKind::Open,
                 StepFailure::NoProgrammerStarted { .. }

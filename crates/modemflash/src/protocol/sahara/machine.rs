@@ -12,9 +12,13 @@ use super::framer::Framer;
 
 /// Largest READ_DATA length served. Boot ROMs read ≤ 4 KiB at a time (`docs/facts/sahara.md`); 1 MiB also covers hosts that allow big reads, and keeps the buffer bounded.
 pub const MAX_READ_LEN: u64 = 1024 * 1024;
-/// HELLOs answered before the first READ_DATA (the target may repeat HELLO when our
-/// answer was slow); beyond that a HELLO is unexpected.
-pub const MAX_HELLOS: u32 = 3;
+/// HELLOs answered in one upload. A target repeats HELLO when our answer was slow, and
+/// starts over with a HELLO when it received something it could not parse: over a tty
+/// still in cooked mode right after it appeared, the line discipline echoes the target's
+/// own HELLO back to it (seen over qcserial in a real kernel, tools/usb-e2e). A HELLO
+/// after reads began restarts the transfer. [inferred] how often a real boot ROM starts
+/// over is not recorded; beyond this many HELLOs one is unexpected.
+pub const MAX_HELLOS: u32 = 5;
 
 /// Whether DONE_RESP "pending" (0) ends an upload successfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,10 +213,11 @@ impl UploadMachine {
 
     fn on_packet(&mut self, packet: Packet, out: &mut Vec<Action>) {
         match (self.state, packet) {
-            (State::WaitHello | State::Transfer, Packet::Hello(h))
-                if self.reads == 0 && self.hellos < MAX_HELLOS =>
-            {
+            (State::WaitHello | State::Transfer, Packet::Hello(h)) if self.hellos < MAX_HELLOS => {
                 self.hellos += 1;
+                // The target starts over: what it read before no longer counts.
+                self.reads = 0;
+                self.image_id = None;
                 self.target = Some(h);
                 out.push(Action::Send(Packet::HelloResp(self.config.hello_resp(&h)).encode()));
                 self.state = State::Transfer;

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::codec::{HELLO_LEN, HELLO_V1_LEN, Hello, HelloResp, Packet};
 use super::codes::{cmd, status};
 use super::error::SaharaError;
-use super::machine::{Action, DoneStatus, PendingPolicy, ReadRequest, UploadConfig, UploadMachine};
+use super::machine::{Action, DoneStatus, MAX_HELLOS, PendingPolicy, ReadRequest, UploadConfig, UploadMachine};
 
 fn hello(version: u32, mode: u32) -> Packet {
     Packet::Hello(Hello {
@@ -131,12 +131,20 @@ fn hello_fields() -> Hello {
 }
 
 #[test]
-fn repeated_hello_is_answered_until_the_first_read() {
+fn repeated_hello_restarts_the_transfer_up_to_the_limit() {
     let mut m = machine(100);
     assert_eq!(m.feed(&hello(2, 0).encode()).len(), 1);
     let a = m.feed(&hello(2, 0).encode());
     assert!(matches!(sent(&a[0]), Packet::HelloResp(_)));
     m.feed(&read(0, 4));
+    assert_eq!(m.reads(), 1);
+    // A target that starts over after a read (it saw its own HELLO echoed) is answered.
+    let a = m.feed(&hello(2, 0).encode());
+    assert!(matches!(sent(&a[0]), Packet::HelloResp(_)));
+    assert_eq!(m.reads(), 0, "the restarted transfer counts its reads afresh");
+    for _ in 3..MAX_HELLOS {
+        assert!(matches!(sent(&m.feed(&hello(2, 0).encode())[0]), Packet::HelloResp(_)));
+    }
     assert_reset_then(&m.feed(&hello(2, 0).encode()), |e| {
         matches!(e, SaharaError::Unexpected { got: "HELLO", cmd: cmd::HELLO, .. })
     });
