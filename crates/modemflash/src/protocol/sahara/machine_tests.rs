@@ -5,7 +5,9 @@ use proptest::prelude::*;
 use super::codec::{HELLO_LEN, HELLO_V1_LEN, Hello, HelloResp, Packet};
 use super::codes::{cmd, status};
 use super::error::SaharaError;
-use super::machine::{Action, DoneStatus, MAX_HELLOS, PendingPolicy, ReadRequest, UploadConfig, UploadMachine};
+use super::machine::{
+    Action, DoneStatus, MAX_HELLOS, PendingPolicy, ReadRequest, UploadConfig, UploadMachine,
+};
 
 fn hello(version: u32, mode: u32) -> Packet {
     Packet::Hello(Hello {
