@@ -130,10 +130,14 @@ done
 if [ -n "$big_run" ]; then
   # The Debian rootfs, cached: mmdebstrap once (about 2 min), then repacked with this
   # build's modemflash. Docs, locales and apt's state are dropped to keep it small.
+  # A folder left by an earlier harness (mmdebstrap picks its format from the file name:
+  # without an explicit format, `mmroot.tar.part` became a directory) is no cache.
+  [ -d mmroot.tar ] && rm -rf mmroot.tar
+  rm -rf mmroot.tar.part
   if [ ! -f mmroot.tar ]; then
     command -v mmdebstrap >/dev/null 2>&1 || (DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null) || true
     if command -v mmdebstrap >/dev/null 2>&1; then
-      mmdebstrap --variant=apt --include=modemmanager,dbus,udev,kmod,usbip,busybox-static bookworm mmroot.tar.part > mmdebstrap.log 2>&1 \
+      mmdebstrap --variant=apt --format=tar --include=modemmanager,dbus,udev,kmod,usbip,busybox-static bookworm mmroot.tar.part > mmdebstrap.log 2>&1 \
         && mv mmroot.tar.part mmroot.tar
     fi
   fi

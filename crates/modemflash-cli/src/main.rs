@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
-        Command::Update(args) => cmd::update::run(&args),
+        Command::Update(args) => cmd::update(&args),
         Command::Backup(args) => cmd::backup::run(&args),
         Command::Restore(args) => cmd::restore::run(&args),
         Command::Sim(args) => cmd::sim::run(&args),

@@ -60,10 +60,7 @@ pub struct Nand {
     pub table: Vec<u8>,
 }
 
-/// Canonical partition name: no `0:` prefix, lower-case.
-pub fn canonical(name: &str) -> String {
-    name.strip_prefix("0:").unwrap_or(name).to_ascii_lowercase()
-}
+pub use crate::nand_data::canonical;
 
 impl Nand {
     /// Find a partition.

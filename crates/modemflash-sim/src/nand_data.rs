@@ -19,6 +19,11 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// Canonical partition name: no `0:` prefix, lower-case (`crate::nand` uses it too).
+pub fn canonical(name: &str) -> String {
+    name.strip_prefix("0:").unwrap_or(name).to_ascii_lowercase()
+}
+
 /// Partitions whose writes stay below this many bytes are kept in memory. [inferred] a
 /// choice of the simulator, not a device property.
 pub const MEMORY_LIMIT: u64 = 1 << 20;
@@ -96,17 +101,17 @@ impl NandData {
 
     /// Forget a partition's bytes (it reads `0xFF` again).
     pub fn erase(&mut self, name: &str) {
-        self.parts.remove(&crate::nand::canonical(name));
+        self.parts.remove(&canonical(name));
     }
 
     /// Whether anything is stored for the partition.
     pub fn has(&self, name: &str) -> bool {
-        self.parts.contains_key(&crate::nand::canonical(name))
+        self.parts.contains_key(&canonical(name))
     }
 
     /// Bytes up to the end of the last write.
     pub fn len(&self, name: &str) -> u64 {
-        self.parts.get(&crate::nand::canonical(name)).map_or(0, Region::len)
+        self.parts.get(&canonical(name)).map_or(0, Region::len)
     }
 
     fn spill(&mut self, name: &str, mem: &[u8]) -> std::io::Result<File> {
@@ -129,7 +134,7 @@ impl NandData {
 
     /// Write `data` at byte `offset` of the partition.
     pub fn write(&mut self, name: &str, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        let key = crate::nand::canonical(name);
+        let key = canonical(name);
         let end = offset.saturating_add(data.len() as u64);
         let region = self
             .parts
@@ -172,7 +177,7 @@ impl NandData {
     /// written).
     pub fn read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         buf.fill(0xff);
-        let Some(region) = self.parts.get_mut(&crate::nand::canonical(name)) else { return Ok(()) };
+        let Some(region) = self.parts.get_mut(&canonical(name)) else { return Ok(()) };
         let end = offset.saturating_add(buf.len() as u64);
         for &(a, b) in &region.written {
             let (s, e) = (a.max(offset), b.min(end));

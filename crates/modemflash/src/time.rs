@@ -77,6 +77,48 @@ impl Clock for VirtualClock {
 /// Shared handle to a clock.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// The process's wall clock, shared: what every client measures on unless given another.
+#[must_use]
+pub fn real() -> SharedClock {
+    static REAL: std::sync::OnceLock<SharedClock> = std::sync::OnceLock::new();
+    REAL.get_or_init(|| Arc::new(RealClock::default())).clone()
+}
+
+/// A deadline on a [`Clock`]: `timeout` from now. Never overflows (a user's `u64::MAX`
+/// seconds is simply "never" for a flash).
+#[derive(Debug, Clone)]
+pub struct Due {
+    clock: SharedClock,
+    at: Duration,
+}
+
+impl Due {
+    /// `timeout` from now on `clock`.
+    #[must_use]
+    pub fn after(clock: &SharedClock, timeout: Duration) -> Self {
+        Due { clock: clock.clone(), at: clock.now().saturating_add(timeout) }
+    }
+
+    /// Time left (zero once passed).
+    #[must_use]
+    pub fn left(&self) -> Duration {
+        self.at.saturating_sub(self.clock.now())
+    }
+
+    /// The earlier of this deadline and `timeout` from now.
+    #[must_use]
+    pub fn at_most(&self, timeout: Duration) -> Self {
+        let other = self.clock.now().saturating_add(timeout);
+        Due { clock: self.clock.clone(), at: self.at.min(other) }
+    }
+
+    /// Whether the deadline has passed.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.left().is_zero()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +130,18 @@ mod tests {
         assert!(far >= now + Duration::from_secs(24 * 3600));
         assert_eq!(deadline_from(now, Duration::from_secs(3)), now + Duration::from_secs(3));
         let _ = deadline(Duration::MAX);
+    }
+
+    #[test]
+    fn a_due_runs_on_its_clock() {
+        let c: SharedClock = Arc::new(VirtualClock::default());
+        let due = Due::after(&c, Duration::from_secs(60));
+        assert_eq!(due.left(), Duration::from_secs(60));
+        c.sleep(Duration::from_secs(59));
+        assert!(!due.passed());
+        c.sleep(Duration::from_secs(1));
+        assert!(due.passed());
+        assert_eq!(Due::after(&c, Duration::MAX).left(), Duration::MAX.saturating_sub(c.now()));
     }
 
     #[test]

@@ -20,3 +20,11 @@ pub mod target;
 pub mod update;
 pub mod update_many;
 pub mod update_view;
+
+/// `update`: one module, or several at once (`update_many`) when the flags name more.
+pub fn update(args: &update::UpdateCmd) -> u8 {
+    match args.endpoints.single() {
+        Some(endpoints) => update::run(args, &endpoints),
+        None => update_many::run(args),
+    }
+}

@@ -212,3 +212,48 @@ fn ttys_near(tty: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Which modules: one, or several at once.
+#[derive(Debug, Clone, Args)]
+pub struct Targets {
+    /// Module selector: `usb:BUS-PORT` or `usb:VID:PID[:SERIAL]` (USB discovery, the default
+    /// when no endpoint is given), `serial:/dev/ttyUSB0` (same as --port) or `tcp:HOST:PORT`
+    /// (a fastboot endpoint, same as --fastboot tcp:HOST:PORT). Repeat it to update several
+    /// modules at once.
+    #[arg(long, value_name = "SEL")]
+    pub device: Vec<String>,
+    /// The module's DM (DIAG) tty, e.g. /dev/ttyUSB0. The AT tty is taken as the one two
+    /// numbers up (ttyUSB2), or `at` next to a simulator's `dm` link. Repeat it to update
+    /// several modules at once.
+    #[arg(long, value_name = "TTY")]
+    pub port: Vec<PathBuf>,
+    /// The AT tty, when it is not where --port implies (one module only).
+    #[arg(long, value_name = "TTY")]
+    pub at_port: Option<PathBuf>,
+    /// Where fastboot is: `usb` (18d1:d00d found by USB discovery) or `tcp:HOST:PORT` (AOSP
+    /// fastboot over TCP). One module only.
+    #[arg(long, value_name = "usb|tcp:HOST:PORT")]
+    pub fastboot: Option<String>,
+    /// Update every module found on USB, all at once.
+    #[arg(long, conflicts_with_all = ["device", "port", "at_port", "fastboot"])]
+    pub all: bool,
+}
+
+impl Targets {
+    /// The endpoints of a one-module run; `None` when several modules are asked for.
+    pub fn single(&self) -> Option<EndpointArgs> {
+        if self.all
+            || self.device.len() > 1
+            || self.port.len() > 1
+            || (!self.device.is_empty() && !self.port.is_empty())
+        {
+            return None;
+        }
+        Some(EndpointArgs {
+            device: self.device.first().cloned(),
+            port: self.port.first().cloned(),
+            at_port: self.at_port.clone(),
+            fastboot: self.fastboot.clone(),
+        })
+    }
+}

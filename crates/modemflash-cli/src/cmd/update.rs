@@ -11,7 +11,7 @@ use modemflash::exec::{self, ExecError, ExecOptions, FailureKind, Journal, Obser
 use modemflash::package::Package;
 use modemflash::plan::{self, DeviceMode, Plan};
 
-use super::target::{self, PlanArgs};
+use super::target::{self, EndpointArgs, PlanArgs};
 use crate::out::RunResult;
 use crate::{exit, hints, ui};
 
@@ -37,7 +37,7 @@ pub struct UpdateCmd {
     /// Package directory or .zip.
     pub package: PathBuf,
     #[command(flatten)]
-    pub endpoints: super::update_many::Targets,
+    pub endpoints: super::target::Targets,
     #[command(flatten)]
     pub plan: PlanArgs,
     /// Do not ask for confirmation.
@@ -79,8 +79,10 @@ pub struct UpdateCmd {
 /// How long `update` waits for a module that is not on the bus yet.
 const IDENTIFY_PATIENCE: Duration = Duration::from_secs(15);
 
-pub fn run(args: &UpdateCmd) -> u8 {
-    let Some(endpoints) = args.endpoints.single() else { return super::update_many::run(args) };
+/// One module (`endpoints`: what `args` names, as one module's flags); several go through
+/// `update_many` (the choice is `cmd::update`).
+pub fn run(args: &UpdateCmd, endpoints: &EndpointArgs) -> u8 {
+    let endpoints = endpoints.clone();
     let pkg = match target::package(&args.package, args.json) {
         Ok(p) => p,
         Err(code) => return code,

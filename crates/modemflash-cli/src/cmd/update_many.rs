@@ -7,18 +7,18 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use modemflash::discovery::ModuleBus;
 use modemflash::discovery::ports::PortsBus;
 use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Roots;
 use modemflash::discovery::watcher::{HostUsb, Watcher};
-use modemflash::exec::{self, Event, ExecError, ExecOptions, Journal, JournalMatch, Observer, Outcome};
+use modemflash::exec::{self, Event, ExecError, ExecOptions, Journal, JournalMatch, Observer};
 use modemflash::package::Package;
 use modemflash::plan::{self, Plan, PlanOptions};
 
-use super::target::EndpointArgs;
+use super::target::Targets;
 use super::update::UpdateCmd;
+use super::update_view::ModuleResult;
 use crate::out::RunResult;
 use crate::ui::{self, ModuleRef};
 use crate::{exit, hints};
@@ -28,51 +28,6 @@ pub const PARTIAL: u8 = 5;
 
 /// How long a module may take to show up before it counts as not found.
 const IDENTIFY_PATIENCE: Duration = Duration::from_secs(15);
-
-/// Which modules: one, or several at once.
-#[derive(Debug, Clone, Args)]
-pub struct Targets {
-    /// Module selector: `usb:BUS-PORT` or `usb:VID:PID[:SERIAL]` (USB discovery, the default
-    /// when no endpoint is given), `serial:/dev/ttyUSB0` (same as --port) or `tcp:HOST:PORT`
-    /// (a fastboot endpoint, same as --fastboot tcp:HOST:PORT). Repeat it to update several
-    /// modules at once.
-    #[arg(long, value_name = "SEL")]
-    pub device: Vec<String>,
-    /// The module's DM (DIAG) tty, e.g. /dev/ttyUSB0. The AT tty is taken as the one two
-    /// numbers up (ttyUSB2), or `at` next to a simulator's `dm` link. Repeat it to update
-    /// several modules at once.
-    #[arg(long, value_name = "TTY")]
-    pub port: Vec<PathBuf>,
-    /// The AT tty, when it is not where --port implies (one module only).
-    #[arg(long, value_name = "TTY")]
-    pub at_port: Option<PathBuf>,
-    /// Where fastboot is: `usb` (18d1:d00d found by USB discovery) or `tcp:HOST:PORT` (AOSP
-    /// fastboot over TCP). One module only.
-    #[arg(long, value_name = "usb|tcp:HOST:PORT")]
-    pub fastboot: Option<String>,
-    /// Update every module found on USB, all at once.
-    #[arg(long, conflicts_with_all = ["device", "port", "at_port", "fastboot"])]
-    pub all: bool,
-}
-
-impl Targets {
-    /// The endpoints of a one-module run; `None` when several modules are asked for.
-    pub fn single(&self) -> Option<EndpointArgs> {
-        if self.all
-            || self.device.len() > 1
-            || self.port.len() > 1
-            || (!self.device.is_empty() && !self.port.is_empty())
-        {
-            return None;
-        }
-        Some(EndpointArgs {
-            device: self.device.first().cloned(),
-            port: self.port.first().cloned(),
-            at_port: self.at_port.clone(),
-            fastboot: self.fastboot.clone(),
-        })
-    }
-}
 
 /// One module of the run, before it is identified.
 struct Slot {
@@ -87,57 +42,6 @@ struct Ready {
     matched: JournalMatch,
     journal: Journal,
     revision_before: Option<String>,
-}
-
-/// One module's result (the `module_result` event, docs/json.md).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ModuleResult {
-    pub event: &'static str,
-    pub v: u32,
-    pub module: ModuleRef,
-    pub selector: String,
-    pub ok: bool,
-    pub exit: u8,
-    pub revision_before: Option<String>,
-    pub revision_after: Option<String>,
-    pub elapsed_ms: u64,
-    pub outcome: Option<Outcome>,
-    pub error: Option<String>,
-    pub step: Option<String>,
-    pub kind: Option<serde_json::Value>,
-    pub repeated_failure: Option<u32>,
-    pub remedy: Option<String>,
-    pub journal: Option<String>,
-}
-
-impl ModuleResult {
-    fn new(module: ModuleRef, selector: &str) -> Self {
-        ModuleResult {
-            event: "module_result",
-            v: ui::SCHEMA,
-            module,
-            selector: selector.to_owned(),
-            ok: false,
-            exit: exit::FAILED,
-            revision_before: None,
-            revision_after: None,
-            elapsed_ms: 0,
-            outcome: None,
-            error: None,
-            step: None,
-            kind: None,
-            repeated_failure: None,
-            remedy: None,
-            journal: None,
-        }
-    }
-
-    fn failed(mut self, exit: u8, error: String, remedy: Option<String>) -> Self {
-        self.exit = exit;
-        self.error = Some(error);
-        self.remedy = remedy;
-        self
-    }
 }
 
 fn usage(text: &str) -> u8 {

@@ -6,9 +6,9 @@ use std::io::IsTerminal;
 use std::sync::mpsc::Receiver;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modemflash::exec::Event;
+use modemflash::exec::{Event, Outcome};
 
-use super::update_many::ModuleResult;
+use crate::exit;
 use crate::ui::{self, ModuleRef};
 
 /// Draw every module's events until every module's thread has ended.
@@ -140,5 +140,56 @@ fn result_cell(r: &ModuleResult) -> String {
         Some(step) => format!("FAILED at {step}{kind}"),
         None if r.exit == crate::exit::NO_MODULE => "FAILED: no module".into(),
         None => "FAILED".into(),
+    }
+}
+
+/// One module's result (the `module_result` event, docs/json.md).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModuleResult {
+    pub event: &'static str,
+    pub v: u32,
+    pub module: ModuleRef,
+    pub selector: String,
+    pub ok: bool,
+    pub exit: u8,
+    pub revision_before: Option<String>,
+    pub revision_after: Option<String>,
+    pub elapsed_ms: u64,
+    pub outcome: Option<Outcome>,
+    pub error: Option<String>,
+    pub step: Option<String>,
+    pub kind: Option<serde_json::Value>,
+    pub repeated_failure: Option<u32>,
+    pub remedy: Option<String>,
+    pub journal: Option<String>,
+}
+
+impl ModuleResult {
+    pub(super) fn new(module: ModuleRef, selector: &str) -> Self {
+        ModuleResult {
+            event: "module_result",
+            v: ui::SCHEMA,
+            module,
+            selector: selector.to_owned(),
+            ok: false,
+            exit: exit::FAILED,
+            revision_before: None,
+            revision_after: None,
+            elapsed_ms: 0,
+            outcome: None,
+            error: None,
+            step: None,
+            kind: None,
+            repeated_failure: None,
+            remedy: None,
+            journal: None,
+        }
+    }
+
+    pub(super) fn failed(mut self, exit: u8, error: String, remedy: Option<String>) -> Self {
+        self.exit = exit;
+        self.error = Some(error);
+        self.remedy = remedy;
+        self
     }
 }

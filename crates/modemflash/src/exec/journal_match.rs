@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::journal::{FailureRecord, JournalRecord};
+use super::journal_record::{FailureRecord, JournalRecord};
 use crate::discovery::module_id::{Comparison, IdKind, ModuleIdentity};
 use crate::plan::DeviceMode;
 

@@ -13,6 +13,7 @@ mod firehose_sparse;
 mod geometry_op;
 mod journal;
 mod journal_match;
+mod journal_record;
 mod ops;
 mod step;
 mod whois;

@@ -13,3 +13,6 @@ pub mod firehose;
 pub mod hdlc;
 pub mod sahara;
 pub mod streaming;
+
+#[cfg(test)]
+mod clock_tests;

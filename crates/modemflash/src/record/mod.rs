@@ -12,6 +12,7 @@
 //! first [`Divergence`].
 
 mod replay;
+mod replay_state;
 mod replay_transport;
 mod wrap;
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sha2::Digest;
 
-use super::replay::{EpQueue, State, describe, lock, short};
+use super::replay_state::Divergence;
+use super::replay_state::{EpQueue, State, describe, lock, short};
 use super::{Event, Failure, HEAD_BYTES, Payload, hex, unhex};
-use crate::record::Divergence;
 use crate::transport::{LinkInfo, Transport, TransportError};
 
 /// One endpoint of a replay.

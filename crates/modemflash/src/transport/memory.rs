@@ -36,6 +36,25 @@ pub struct MemoryTransport {
     /// Rest of a message that did not fit in the caller's buffer.
     pending: VecDeque<u8>,
     info: LinkInfo,
+    /// With a virtual clock, a wait that brings nothing lets the whole timeout pass on
+    /// that clock at once (see [`MemoryTransport::with_clock`]).
+    clock: Option<crate::time::SharedClock>,
+}
+
+/// Real time a receive on a virtual clock waits for a message before the timeout is
+/// taken as passed: the peer thread may be about to send.
+const VIRTUAL_GRACE: Duration = Duration::from_millis(20);
+
+impl MemoryTransport {
+    /// Measure receive timeouts on `clock`. On a virtual clock, a receive that gets
+    /// nothing within a short real grace advances the clock by the whole timeout and
+    /// reports it: a client's 60 s timeout then costs milliseconds, on the clock the
+    /// client measures too (its `with_clock`).
+    #[must_use]
+    pub fn with_clock(mut self, clock: crate::time::SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
 }
 
 /// Create a connected pair `(host, device)`. Both ends share `info`'s packet semantics;
@@ -69,8 +88,8 @@ fn make_pair(info: &LinkInfo, depth: Option<usize>) -> (MemoryTransport, MemoryT
     let mut dev_info = info.clone();
     dev_info.endpoint = format!("{}:device", info.endpoint);
     (
-        MemoryTransport { tx: a_tx, rx: a_rx, pending: VecDeque::new(), info: host_info },
-        MemoryTransport { tx: b_tx, rx: b_rx, pending: VecDeque::new(), info: dev_info },
+        MemoryTransport { tx: a_tx, rx: a_rx, pending: VecDeque::new(), info: host_info, clock: None },
+        MemoryTransport { tx: b_tx, rx: b_rx, pending: VecDeque::new(), info: dev_info, clock: None },
     )
 }
 
@@ -92,9 +111,16 @@ impl Transport for MemoryTransport {
 
     fn recv(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
         if self.pending.is_empty() {
-            let msg = match self.rx.recv_timeout(timeout) {
+            let virtual_clock = self.clock.as_ref().filter(|c| c.is_virtual());
+            let wait = if virtual_clock.is_some() { timeout.min(VIRTUAL_GRACE) } else { timeout };
+            let msg = match self.rx.recv_timeout(wait) {
                 Ok(msg) => msg,
-                Err(RecvTimeoutError::Timeout) => return Err(TransportError::Timeout(timeout)),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(c) = virtual_clock {
+                        c.sleep(timeout);
+                    }
+                    return Err(TransportError::Timeout(timeout));
+                }
                 Err(RecvTimeoutError::Disconnected) => return Err(TransportError::Disconnected),
             };
             if msg.is_empty() {

@@ -1,6 +1,8 @@
 //! Thin blocking AT host driver over a byte-stream [`Transport`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::{Due, SharedClock};
 
 use super::AtError;
 use super::codec::{AtResponse, FinalResult, LineSplitter, ResponseAssembler, format_command};
@@ -35,12 +37,26 @@ pub struct AtClient<T> {
     splitter: LineSplitter,
     buf: Vec<u8>,
     unsolicited: Vec<String>,
+    clock: SharedClock,
 }
 
 impl<T: Transport> AtClient<T> {
     /// A client over `transport`.
     pub fn new(transport: T) -> Self {
-        Self { transport, splitter: LineSplitter::new(), buf: vec![0; 1024], unsolicited: Vec::new() }
+        Self {
+            transport,
+            splitter: LineSplitter::new(),
+            buf: vec![0; 1024],
+            unsolicited: Vec::new(),
+            clock: crate::time::real(),
+        }
+    }
+
+    /// Measure timeouts on `clock` (virtual in tests; `crate::time`).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The transport.
@@ -86,9 +102,9 @@ impl<T: Transport> AtClient<T> {
     /// Read until the final result code of `command`.
     fn wait_response(&mut self, command: &str, timeout: Duration) -> Result<AtResponse, AtError> {
         let mut asm = ResponseAssembler::new(command);
-        let deadline = crate::time::deadline(timeout);
+        let due = Due::after(&self.clock, timeout);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = due.left();
             let n = match self.transport.recv(&mut self.buf, left) {
                 Ok(n) => n,
                 Err(TransportError::Timeout(_)) => {

@@ -1,6 +1,8 @@
 //! Thin blocking DIAG host driver over an [`HdlcLink`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Due;
 
 use super::DiagError;
 use super::codec::{
@@ -76,9 +78,9 @@ impl<T: Transport> DiagClient<T> {
     /// [`DRAIN_QUIET`] (at most [`DRAIN_MAX`]).
     pub fn drain(&mut self) -> Result<(), DiagError> {
         self.link.clear();
-        let until = crate::time::deadline(DRAIN_MAX);
+        let until = Due::after(self.link.clock(), DRAIN_MAX);
         let mut buf = [0u8; 512];
-        while Instant::now() < until {
+        while !until.passed() {
             match self.link.transport_mut().recv(&mut buf, DRAIN_QUIET) {
                 Ok(_) => {}
                 Err(TransportError::Timeout(_)) => break,
@@ -95,10 +97,10 @@ impl<T: Transport> DiagClient<T> {
     pub fn request(&mut self, request: &[u8], command: &'static str) -> Result<DiagReply, DiagError> {
         let code = *request.first().ok_or(DiagError::Empty)?;
         self.link.send(request, self.leading_flag)?;
-        let deadline = crate::time::deadline(self.timeout);
+        let due = Due::after(self.link.clock(), self.timeout);
         let mut last_skipped = None;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = due.left();
             let frame = match self.link.recv_any(left) {
                 Err(TransportError::Timeout(_)) => {
                     return Err(DiagError::NoReply {

@@ -1,7 +1,9 @@
 //! Thin blocking DMSS host driver over an [`HdlcLink`]. No policy: callers decide what to do
 //! with each outcome (retry, reopen the port, fall back to another programmer).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Due;
 
 use super::DmssError;
 use super::codec::{
@@ -222,9 +224,9 @@ impl<T: Transport> DmssClient<T> {
     pub fn go(&mut self, addr: u32, wait: Option<Duration>) -> Result<GoOutcome, DmssError> {
         self.send(&encode_go(addr))?;
         let Some(wait) = wait else { return Ok(GoOutcome::NotAwaited) };
-        let deadline = crate::time::deadline(wait);
+        let due = Due::after(self.link.clock(), wait);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = due.left();
             match self.link.recv_any(left) {
                 Err(TransportError::Timeout(_)) => return Ok(GoOutcome::NoReply),
                 Err(TransportError::Disconnected) => return Ok(GoOutcome::Disconnected),
@@ -254,7 +256,7 @@ impl<T: Transport> DmssClient<T> {
     pub fn probe(&mut self, timeout: Duration) -> Result<ProbedMode, DmssError> {
         self.link.clear();
         self.link.transport_mut().send(&PROBE_NOP)?;
-        let deadline = crate::time::deadline(timeout);
+        let due = Due::after(self.link.clock(), timeout);
         let mut raw = Vec::with_capacity(PROBE_MAX_READ);
         let mut buf = [0u8; PROBE_MAX_READ];
         let verdict = loop {
@@ -262,7 +264,7 @@ impl<T: Transport> DmssClient<T> {
                 break mode;
             }
             let room = PROBE_MAX_READ.saturating_sub(raw.len());
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = due.left();
             if room == 0 || left.is_zero() {
                 break ProbedMode::Unknown(raw);
             }
@@ -284,6 +286,7 @@ mod tests {
     use crate::protocol::hdlc::{Decoder, encode};
     use crate::transport::memory::{MemoryTransport, stream_pair};
     use std::thread;
+    use std::time::Instant;
 
     const T: Duration = Duration::from_millis(500);
 

@@ -84,6 +84,7 @@ pub struct FastbootClient<T> {
     max_download_asked: bool,
     max_download: Option<u64>,
     block: Vec<u8>,
+    clock: crate::time::SharedClock,
 }
 
 impl<T: Transport> FastbootClient<T> {
@@ -95,7 +96,16 @@ impl<T: Transport> FastbootClient<T> {
             max_download_asked: false,
             max_download: None,
             block: Vec::new(),
+            clock: crate::time::real(),
         }
+    }
+
+    /// Pace on `clock` (virtual in tests; `crate::time`); reply timeouts are the
+    /// transport's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: crate::time::SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn options(&self) -> &FastbootOptions {
@@ -223,7 +233,7 @@ impl<T: Transport> FastbootClient<T> {
         progress(0, len);
         while done < len {
             if done > 0 && !self.opts.pacing.is_zero() {
-                std::thread::sleep(self.opts.pacing);
+                self.clock.sleep(self.opts.pacing);
             }
             let want = usize::try_from(len - done).unwrap_or(usize::MAX).min(block);
             let buf = self.block.get_mut(..want).unwrap_or_default();

@@ -8,7 +8,9 @@
 //! QFirehose 3 s ACK, 6 s after data, 15 s erase/patch/write).
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::{Due, SharedClock};
 
 use super::FirehoseError;
 use super::codec::{
@@ -153,6 +155,7 @@ pub struct FirehoseClient<T> {
     log: Vec<String>,
     max_payload: u64,
     timeouts: FirehoseTimeouts,
+    clock: SharedClock,
 }
 
 /// The element line of a built document, for error messages.
@@ -174,7 +177,15 @@ impl<T: Transport> FirehoseClient<T> {
             log: Vec::new(),
             max_payload: NAND_MAX_PAYLOAD,
             timeouts: FirehoseTimeouts::default(),
+            clock: crate::time::real(),
         }
+    }
+
+    /// Measure timeouts on `clock` (virtual in tests; `crate::time`).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Replace the timeouts.
@@ -226,7 +237,7 @@ impl<T: Transport> FirehoseClient<T> {
     /// Collect logs until `quiet` passes without input (the first wait is `first_wait`).
     /// Stray responses are dropped; a disconnect ends the drain quietly.
     fn drain_into(&mut self, first_wait: Duration, quiet: Duration) -> Result<Vec<String>, FirehoseError> {
-        let start = Instant::now();
+        let total = Due::after(&self.clock, DRAIN_MAX_TOTAL);
         let mut out = Vec::new();
         let mut wait = first_wait;
         loop {
@@ -235,7 +246,7 @@ impl<T: Transport> FirehoseClient<T> {
                     keep(&mut out, s);
                 }
             }
-            if start.elapsed() >= DRAIN_MAX_TOTAL {
+            if total.passed() {
                 return Ok(out);
             }
             match self.fill(wait) {
@@ -260,14 +271,14 @@ impl<T: Transport> FirehoseClient<T> {
     }
 
     fn wait_reply(&mut self, cmd: &str, timeout: Duration) -> Result<Reply, FirehoseError> {
-        let give_up = crate::time::deadline(timeout.saturating_add(self.timeouts.log_keepalive_max));
+        let give_up = Due::after(&self.clock, timeout.saturating_add(self.timeouts.log_keepalive_max));
         loop {
             match self.scanner.next_event()? {
                 Some(Event::Log(s)) => keep(&mut self.log, s),
                 Some(Event::Response { ack, rawmode, attrs }) => return Ok(Reply { ack, rawmode, attrs }),
                 Some(Event::Other(_)) => {}
-                None => match self.fill(timeout.min(give_up.saturating_duration_since(Instant::now()))) {
-                    Ok(()) if Instant::now() < give_up => {}
+                None => match self.fill(timeout.min(give_up.left())) {
+                    Ok(()) if !give_up.passed() => {}
                     Ok(()) | Err(FirehoseError::Transport(TransportError::Timeout(_))) => {
                         return Err(FirehoseError::NoResponse {
                             cmd: cmd.to_owned(),

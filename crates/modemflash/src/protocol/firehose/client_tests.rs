@@ -1,5 +1,6 @@
 use std::collections::VecDeque;
 use std::thread;
+use std::time::Instant;
 
 use super::*;
 use crate::protocol::firehose::codec::{Command, CommandKind, encode_log, encode_response};

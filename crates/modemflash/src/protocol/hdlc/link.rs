@@ -3,7 +3,9 @@
 //! the same read are kept for the next call.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::{Due, SharedClock};
 
 use super::codec::{Decoder, HdlcError, encode_into};
 use crate::transport::{Transport, TransportError};
@@ -25,6 +27,7 @@ pub struct HdlcLink<T> {
     frames: VecDeque<Result<Vec<u8>, HdlcError>>,
     tx: Vec<u8>,
     rx: Vec<u8>,
+    clock: SharedClock,
 }
 
 impl<T: Transport> HdlcLink<T> {
@@ -36,7 +39,20 @@ impl<T: Transport> HdlcLink<T> {
             frames: VecDeque::new(),
             tx: Vec::new(),
             rx: vec![0; 4096],
+            clock: crate::time::real(),
         }
+    }
+
+    /// Measure timeouts on `clock` (virtual in tests; `crate::time`).
+    #[must_use]
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock timeouts are measured on.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The wrapped transport.
@@ -70,12 +86,12 @@ impl<T: Transport> HdlcLink<T> {
     /// Receive the next frame, valid or not, waiting up to `timeout` in total.
     /// Empty frames (duplicate flags) are skipped by the decoder.
     pub fn recv_any(&mut self, timeout: Duration) -> Result<Result<Vec<u8>, HdlcError>, TransportError> {
-        let deadline = crate::time::deadline(timeout);
+        let due = Due::after(&self.clock, timeout);
         loop {
             if let Some(frame) = self.frames.pop_front() {
                 return Ok(frame);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = due.left();
             if left.is_zero() {
                 return Err(TransportError::Timeout(timeout));
             }

@@ -6,7 +6,9 @@
 //! [`StreamingError::Device`].
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Due;
 
 use super::codec::{
     DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE, Reply, encode_close, encode_download_flag, encode_nop,
@@ -329,10 +331,10 @@ impl<T: Transport> StreamingClient<T> {
     /// in reply means the programmer lacks the command: [`DownloadFlag::Unsupported`].
     pub fn set_download_flag(&mut self, set: bool) -> Result<DownloadFlag, StreamingError> {
         self.link.send(&encode_download_flag(set), true)?;
-        let mut deadline = crate::time::deadline(self.timeouts.reply);
+        let mut deadline = Due::after(self.link.clock(), self.timeouts.reply);
         let mut unsupported: Option<String> = None;
         loop {
-            let reply = match self.next_reply(cmd::DOWNLOAD_FLAG_RESP, deadline) {
+            let reply = match self.next_reply(cmd::DOWNLOAD_FLAG_RESP, &deadline) {
                 Ok(r) => r,
                 Err(StreamingError::NoReply { .. }) if unsupported.is_some() => {
                     return Ok(DownloadFlag::Unsupported { reason: unsupported.unwrap_or_default() });
@@ -345,7 +347,7 @@ impl<T: Transport> StreamingClient<T> {
                 Reply::Log(text) => {
                     if text.to_ascii_lowercase().contains("invalid command") && unsupported.is_none() {
                         unsupported = Some(text.clone());
-                        deadline = deadline.min(crate::time::deadline(self.timeouts.unsupported_grace));
+                        deadline = deadline.at_most(self.timeouts.unsupported_grace);
                     }
                     self.keep_log(text);
                 }
@@ -398,12 +400,12 @@ impl<T: Transport> StreamingClient<T> {
     /// Send one request and wait for the reply with command byte `expect`.
     fn request(&mut self, payload: &[u8], expect: u8) -> Result<Reply, StreamingError> {
         self.link.send(payload, true)?;
-        let deadline = crate::time::deadline(self.timeouts.reply);
+        let deadline = Due::after(self.link.clock(), self.timeouts.reply);
         // A corrupt frame (e.g. line noise left from the DMSS phase) is skipped; it is
         // reported only if no valid reply follows.
         let mut corrupt = None;
         loop {
-            let reply = match self.next_reply(expect, deadline) {
+            let reply = match self.next_reply(expect, &deadline) {
                 Ok(r) => r,
                 Err(StreamingError::Hdlc(e)) => {
                     corrupt = Some(e);
@@ -424,13 +426,13 @@ impl<T: Transport> StreamingClient<T> {
     }
 
     /// Receive and parse the next frame before `deadline`.
-    fn next_reply(&mut self, expect: u8, deadline: Instant) -> Result<Reply, StreamingError> {
+    fn next_reply(&mut self, expect: u8, deadline: &Due) -> Result<Reply, StreamingError> {
         let no_reply = StreamingError::NoReply {
             expected: command_name(expect),
             tries: 1,
             timeout: self.timeouts.reply,
         };
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.left();
         if left.is_zero() {
             return Err(no_reply);
         }
@@ -456,7 +458,7 @@ impl<T: Transport> StreamingClient<T> {
         let mut last = None;
         for attempt in 0..tries {
             if attempt > 0 && !self.timeouts.retry_delay.is_zero() {
-                std::thread::sleep(self.timeouts.retry_delay);
+                self.link.clock().sleep(self.timeouts.retry_delay);
             }
             self.link.send(&self.tx, true)?;
             match self.await_write_ack(addr) {
@@ -476,9 +478,9 @@ impl<T: Transport> StreamingClient<T> {
     }
 
     fn await_write_ack(&mut self, addr: u32) -> Result<(), StreamingError> {
-        let deadline = crate::time::deadline(self.timeouts.reply);
+        let deadline = Due::after(self.link.clock(), self.timeouts.reply);
         loop {
-            match self.next_reply(cmd::STREAM_WRITE_RESP, deadline)? {
+            match self.next_reply(cmd::STREAM_WRITE_RESP, &deadline)? {
                 Reply::Log(text) => self.keep_log(text),
                 Reply::Error { code, text } => return Err(device_error(code, text)),
                 Reply::StreamWrite { addr: got } if got == addr => return Ok(()),
