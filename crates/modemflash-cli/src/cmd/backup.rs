@@ -4,7 +4,6 @@
 //! mode.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::Args;
 use modemflash::backup::Manifest;
@@ -47,19 +46,11 @@ pub struct BackupCmd {
 }
 
 pub fn run(args: &BackupCmd) -> u8 {
-    let pkg = match target::package(&args.package, args.json) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if let Err(code) = target::check_tty(&args.endpoints, false) {
-        return code;
-    }
-    let mut bus = match target::bus(&args.endpoints) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
-    crate::signals::install(&opts.cancel);
+    let (pkg, mut bus, opts) =
+        match target::open_for_run(&args.package, &args.endpoints, args.json, args.timeout) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
     match take(&pkg, bus.as_mut(), &args.out, args.json, &opts, None) {
         Ok(m) => {
             if args.json {

@@ -3,10 +3,9 @@
 //! backup is this module's (its IMEI) unless `--force`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
-use modemflash::exec::{self, ExecOptions, FailureKind, Journal, Observer, RestoreError};
+use modemflash::exec::{self, FailureKind, Journal, Observer, RestoreError};
 
 use super::target::{self, EndpointArgs};
 use crate::out::RunResult;
@@ -43,19 +42,11 @@ pub struct RestoreCmd {
 }
 
 pub fn run(args: &RestoreCmd) -> u8 {
-    let pkg = match target::package(&args.package, args.json) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if let Err(code) = target::check_tty(&args.endpoints, false) {
-        return code;
-    }
-    let mut bus = match target::bus(&args.endpoints) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
-    crate::signals::install(&opts.cancel);
+    let (pkg, mut bus, opts) =
+        match target::open_for_run(&args.package, &args.endpoints, args.json, args.timeout) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
     let mut journal = match &args.journal {
         Some(p) => Journal::open(p),
         None => Journal::open(&Journal::default_path("restore")),

@@ -148,6 +148,25 @@ pub fn package(path: &std::path::Path, json: bool) -> Result<Package, u8> {
     Ok(pkg)
 }
 
+/// What `backup` and `restore` start from: the package opened and checked, the module's
+/// bus, and options with the re-enumeration timeout and Ctrl-C wired to a clean stop.
+pub fn open_for_run(
+    package: &std::path::Path,
+    endpoints: &EndpointArgs,
+    json: bool,
+    timeout_secs: u64,
+) -> Result<(Package, Box<dyn ModuleBus>, modemflash::exec::ExecOptions), u8> {
+    let pkg = self::package(package, json)?;
+    check_tty(endpoints, false)?;
+    let bus = bus(endpoints)?;
+    let opts = modemflash::exec::ExecOptions {
+        mode_timeout: std::time::Duration::from_secs(timeout_secs),
+        ..modemflash::exec::ExecOptions::default()
+    };
+    crate::signals::install(&opts.cancel);
+    Ok((pkg, bus, opts))
+}
+
 /// `--port` (or `--device serial:PATH`) names a tty that does not exist: say so at once, with
 /// the ttys that do. When a journal says an update is unfinished, the module may be
 /// re-enumerating, so the wait goes on (with the note said up front). With a fastboot

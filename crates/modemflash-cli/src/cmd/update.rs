@@ -76,6 +76,21 @@ pub struct UpdateCmd {
     pub session: super::session::SessionArgs,
 }
 
+impl UpdateCmd {
+    /// The executor's options these flags ask for (one module or several).
+    pub fn exec_options(&self) -> ExecOptions {
+        let mut opts =
+            ExecOptions { mode_timeout: Duration::from_secs(self.timeout), ..ExecOptions::default() };
+        if let Some(b) = self.fastboot_block {
+            opts.fastboot.block_size = usize::try_from(b).unwrap_or(16 << 20);
+        }
+        if let Some(ms) = self.fastboot_pacing {
+            opts.fastboot.pacing = Duration::from_millis(ms);
+        }
+        opts
+    }
+}
+
 /// How long `update` waits for a module that is not on the bus yet.
 const IDENTIFY_PATIENCE: Duration = Duration::from_secs(15);
 
@@ -106,13 +121,7 @@ pub fn run(args: &UpdateCmd, endpoints: &EndpointArgs) -> u8 {
         Ok(b) => b,
         Err(code) => return code,
     };
-    let mut opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
-    if let Some(b) = args.fastboot_block {
-        opts.fastboot.block_size = usize::try_from(b).unwrap_or(16 << 20);
-    }
-    if let Some(ms) = args.fastboot_pacing {
-        opts.fastboot.pacing = Duration::from_millis(ms);
-    }
+    let opts = args.exec_options();
     let backup = match (&args.backup, args.no_backup) {
         (_, true) => BackupChoice::Off,
         (Some(dir), false) => BackupChoice::Into(dir.clone()),

@@ -130,13 +130,7 @@ pub fn run(args: &UpdateCmd) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut opts = ExecOptions { mode_timeout: Duration::from_secs(args.timeout), ..ExecOptions::default() };
-    if let Some(b) = args.fastboot_block {
-        opts.fastboot.block_size = usize::try_from(b).unwrap_or(16 << 20);
-    }
-    if let Some(ms) = args.fastboot_pacing {
-        opts.fastboot.pacing = Duration::from_millis(ms);
-    }
+    let opts = args.exec_options();
     let journal_path =
         args.journal.clone().unwrap_or_else(|| Journal::default_path(&plan::fingerprint(&pkg)));
     let fleet = Fleet { pkg: &pkg, plan_opts: args.plan.options(), opts, journal_path, args };
