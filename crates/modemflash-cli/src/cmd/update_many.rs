@@ -102,7 +102,11 @@ fn slots(t: &Targets) -> Result<Vec<Slot>, u8> {
 
 fn usb_slot(w: &Watcher, sel: Selector, text: String) -> Result<Slot, u8> {
     match w.bus(sel) {
-        Ok(b) => Ok(Slot { selector: text, bus: Box::new(b) }),
+        Ok(mut b) => {
+            // As with one module: ModemManager is kept off each module while it is updated.
+            b.inhibit_modemmanager(None);
+            Ok(Slot { selector: text, bus: Box::new(b) })
+        }
         Err(e) => {
             error!("--device {text}: {e}");
             Err(exit::USAGE)

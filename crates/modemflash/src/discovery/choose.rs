@@ -104,7 +104,9 @@ impl BusChoice {
     pub fn open(self) -> Result<Box<dyn ModuleBus>, BusError> {
         match self {
             BusChoice::Usb(sel) => {
+                #[cfg_attr(not(feature = "modemmanager"), allow(unused_mut))]
                 let mut b = UsbBus::new(sel)?;
+                #[cfg(feature = "modemmanager")]
                 b.inhibit_modemmanager(None);
                 Ok(Box::new(b))
             }

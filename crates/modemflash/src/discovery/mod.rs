@@ -14,6 +14,8 @@ pub mod choose;
 pub mod identity;
 pub mod listen;
 #[cfg(feature = "modemmanager")]
+mod mm_guard;
+#[cfg(feature = "modemmanager")]
 pub mod modemmanager;
 pub mod module_id;
 pub mod ports;

@@ -176,30 +176,7 @@ pub struct UsbBus {
     #[cfg(feature = "usb")]
     hotplug: Option<super::usb::HotplugWaiter>,
     #[cfg(feature = "modemmanager")]
-    mm: MmGuard,
-}
-
-/// Which D-Bus to reach ModemManager on.
-#[cfg(feature = "modemmanager")]
-#[derive(Debug, Default)]
-enum MmBus {
-    /// Inhibition is off.
-    #[default]
-    Off,
-    System,
-    /// Another bus, by address (tests).
-    Address(String),
-}
-
-/// ModemManager inhibition held by the bus (feature `modemmanager`).
-#[cfg(feature = "modemmanager")]
-#[derive(Debug, Default)]
-struct MmGuard {
-    bus: MmBus,
-    /// USB paths already handled, and the inhibitions held (lifted on drop).
-    tried: Vec<String>,
-    held: Vec<super::modemmanager::Inhibition>,
-    errors: Vec<String>,
+    mm: super::mm_guard::MmGuard,
 }
 
 impl UsbBus {
@@ -224,7 +201,7 @@ impl UsbBus {
             #[cfg(feature = "usb")]
             hotplug: None,
             #[cfg(feature = "modemmanager")]
-            mm: MmGuard::default(),
+            mm: super::mm_guard::MmGuard::default(),
         })
     }
 
@@ -233,45 +210,21 @@ impl UsbBus {
     /// the D-Bus at `bus_address`. Where ModemManager is absent nothing happens.
     #[cfg(feature = "modemmanager")]
     pub fn inhibit_modemmanager(&mut self, bus_address: Option<String>) {
-        self.mm.bus = bus_address.map_or(MmBus::System, MmBus::Address);
+        self.mm.set_bus(bus_address);
     }
 
     /// Device uids ModemManager is inhibited for, and what went wrong trying.
     #[cfg(feature = "modemmanager")]
     pub fn modemmanager_inhibitions(&self) -> (Vec<&str>, &[String]) {
-        (self.mm.held.iter().map(super::modemmanager::Inhibition::uid).collect(), &self.mm.errors)
+        self.mm.inhibitions()
     }
 
-    #[cfg(feature = "modemmanager")]
     fn inhibit_once(&mut self, f: &Found) {
-        use super::modemmanager::{MANAGE_WAIT, Outcome, inhibit, inhibit_on_system_bus};
-        if matches!(self.mm.bus, MmBus::Off) || self.mm.tried.contains(&f.usb_path) {
-            return;
-        }
-        self.mm.tried.push(f.usb_path.clone());
-        let r = match &self.mm.bus {
-            MmBus::Off => return,
-            // ModemManager makes a modem only of a module in normal mode; give it time to
-            // finish probing one (its inhibition then holds across the flashing modes).
-            MmBus::System => inhibit_on_system_bus(
-                &f.usb_path,
-                if f.mode == crate::catalog::Mode::Normal { MANAGE_WAIT } else { Duration::ZERO },
-            ),
-            MmBus::Address(addr) => zbus::blocking::connection::Builder::address(addr.as_str())
-                .and_then(zbus::blocking::connection::Builder::build)
-                .map_err(super::modemmanager::MmError::from)
-                .and_then(|c| inhibit(c, &f.usb_path)),
-        };
-        match r {
-            Ok(Outcome::Inhibited(g)) => self.mm.held.push(g),
-            Ok(Outcome::NotRunning | Outcome::NotManaged) => {}
-            Err(e) => self.mm.errors.push(format!("usb:{}: {e}", f.usb_path)),
-        }
+        #[cfg(feature = "modemmanager")]
+        self.mm.inhibit_once(f);
+        #[cfg(not(feature = "modemmanager"))]
+        let _ = f;
     }
-
-    #[cfg(not(feature = "modemmanager"))]
-    #[allow(clippy::unused_self)]
-    fn inhibit_once(&mut self, _f: &Found) {}
 
     /// The module as last seen.
     pub fn current(&self) -> Option<&Found> {

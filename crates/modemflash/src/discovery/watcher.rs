@@ -181,6 +181,8 @@ impl Watcher {
             selector,
             probed: None,
             last_seen: "nothing".into(),
+            #[cfg(feature = "modemmanager")]
+            mm: super::mm_guard::MmGuard::default(),
         };
         // Claim the module's device now, before any neighbour starts to move.
         bus.refresh()?;
@@ -200,6 +202,9 @@ pub struct WatchedBus {
     selector: Selector,
     probed: Option<(ProbeKey, Option<DeviceMode>)>,
     last_seen: String,
+    /// ModemManager kept off this module's paths (off until asked).
+    #[cfg(feature = "modemmanager")]
+    mm: super::mm_guard::MmGuard,
 }
 
 impl std::fmt::Debug for WatchedBus {
@@ -215,6 +220,14 @@ impl std::fmt::Debug for WatchedBus {
 }
 
 impl WatchedBus {
+    /// Keep ModemManager off this module while the bus lives (feature `modemmanager`), as
+    /// `UsbBus::inhibit_modemmanager` does for one module: each USB path it shows up on is
+    /// inhibited once, through the system bus or the D-Bus at `bus_address`.
+    #[cfg(feature = "modemmanager")]
+    pub fn inhibit_modemmanager(&mut self, bus_address: Option<String>) {
+        self.mm.set_bus(bus_address);
+    }
+
     /// The module as last seen.
     pub fn current(&self) -> Option<&Found> {
         self.tracker.tracked.as_ref()
@@ -246,6 +259,8 @@ impl WatchedBus {
                 // From now on the module is followed (path, serial, newcomer), not
                 // selected: a neighbour that lands on the selected path is not ours.
                 self.tracker.selector = None;
+                #[cfg(feature = "modemmanager")]
+                self.mm.inhibit_once(&f);
                 Ok(Some(*f))
             }
             Pick::Nothing => Ok(None),
