@@ -213,6 +213,13 @@ impl UploadMachine {
 
     fn on_packet(&mut self, packet: Packet, out: &mut Vec<Action>) {
         match (self.state, packet) {
+            // A HELLO repeated before the first READ_DATA is not answered again: the target
+            // reads the one HELLO_RESP already sent, and a second one would reach it after
+            // it began loading and be read as image bytes (a fresh qcserial tty echoes the
+            // target's HELLO back to it, and it repeats HELLO for each echoed fragment).
+            (State::Transfer, Packet::Hello(_)) if self.reads == 0 && self.hellos < MAX_HELLOS => {
+                self.hellos += 1;
+            }
             (State::WaitHello | State::Transfer, Packet::Hello(h)) if self.hellos < MAX_HELLOS => {
                 self.hellos += 1;
                 // The target starts over: what it read before no longer counts.
