@@ -230,6 +230,14 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
         }
         assert!(Instant::now() < deadline, "no partition written");
     }
+    // The module has the bytes; the host journals the step once it has read the ACK. Cut
+    // the power only after that, or nothing durable is journaled and nothing can be skipped
+    // (seen in CI under load: the kill landed between the two).
+    let journal_path = gw.tmp.path().join("journal.json");
+    while common::programs_done(&journal_path) == 0 {
+        assert!(Instant::now() < deadline, "no program step journaled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The power cut: the engine, the update module and modemflash die at once, and so
     // does the module (its NAND is kept in the state file, as flash keeps it).
     let pid = first.id();
@@ -239,9 +247,8 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
     let _ = first.kill();
     let _ = first.wait();
     drop(sim);
-    let journal: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(gw.tmp.path().join("journal.json")).unwrap()).unwrap();
-    let done = journal["modules"][0]["done"].as_array().unwrap().len();
+    let journal: serde_json::Value = serde_json::from_slice(&std::fs::read(&journal_path).unwrap()).unwrap();
+    let done = common::programs_done(&journal_path);
     assert!(done > 0 && journal["modules"][0]["completed"] == false, "{journal}");
 
     // Power back: the module boots from what its NAND holds; the next install continues.

@@ -200,6 +200,12 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
         }
         assert!(Instant::now() < deadline, "no partition written");
     }
+    // Cut the power only once a program step is journaled (the host journals it after the
+    // ACK; a kill in between leaves nothing to skip).
+    while common::programs_done(&gw.tmp.path().join("journal.json")) == 0 {
+        assert!(Instant::now() < deadline, "no program step journaled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     for p in descendants(first.id()) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(p).unwrap());
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);

@@ -108,3 +108,14 @@ pub fn golden(name: &str, got: &str) {
         path.display()
     );
 }
+
+/// How many `firehose:program:` steps the journal records as done (0 while it is absent
+/// or being replaced).
+#[allow(dead_code)] // not every test binary cuts the power
+pub fn programs_done(journal: &std::path::Path) -> usize {
+    let Ok(bytes) = std::fs::read(journal) else { return 0 };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return 0 };
+    v["modules"][0]["done"].as_array().map_or(0, |d| {
+        d.iter().filter(|s| s.as_str().is_some_and(|s| s.starts_with("firehose:program:"))).count()
+    })
+}
