@@ -21,9 +21,7 @@ use crate::plan::ModuleChip;
 use crate::plan::chip::chip_from_msm_id;
 use crate::protocol::diag::client::DiagClient;
 use crate::protocol::edl::{self, EdlProbe, Found};
-use crate::protocol::firehose::client::{
-    ERASE_TIMEOUT, PROGRAM_ACK_TIMEOUT, RAW_ELEMENT_TIMEOUT, STARTUP_FIRST_WAIT, STARTUP_QUIET,
-};
+use crate::protocol::firehose::client::{ERASE_TIMEOUT, PROGRAM_ACK_TIMEOUT, RAW_ELEMENT_TIMEOUT};
 use crate::protocol::firehose::{ConfigureOptions, FirehoseClient, FirehoseError};
 use crate::protocol::sahara::SaharaClient;
 use crate::protocol::sahara::client::HELLO_TIMEOUT;
@@ -198,7 +196,7 @@ pub(super) fn sahara_upload(
         Found::Firehose(rest) => {
             cx.log(REUSED.into());
             let mut fh = FirehoseClient::new(Replay::boxed(link, rest));
-            let logs = fh.drain_logs(STARTUP_QUIET, STARTUP_QUIET).map_err(on(Port::Edl))?;
+            let logs = fh.drain_startup(&probe.startup.for_running()).map_err(on(Port::Edl))?;
             cx.device_logs(&logs);
             learn_chip_serial(session, &logs);
             session.firehose = Some(fh);
@@ -225,7 +223,7 @@ pub(super) fn sahara_upload(
     ));
     // "must first read <log from mdm9x07, then send <configure" (`docs/facts/firehose.md`).
     let mut fh = FirehoseClient::new(sahara.into_inner());
-    let logs = fh.drain_logs(STARTUP_FIRST_WAIT, STARTUP_QUIET).map_err(on(Port::Edl))?;
+    let logs = fh.drain_startup(&probe.startup).map_err(on(Port::Edl))?;
     cx.device_logs(&logs);
     learn_chip_serial(session, &logs);
     session.firehose = Some(fh);

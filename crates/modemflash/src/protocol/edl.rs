@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::firehose::build_nop;
+use crate::protocol::firehose::{StartupDrain, build_nop};
 use crate::protocol::sahara::{Packet, decode};
 use crate::transport::{Transport, TransportError};
 
@@ -26,38 +26,35 @@ pub const PROBE_REPLY: Duration = Duration::from_secs(3);
 /// Bytes read while probing before giving up on recognising them.
 pub const PROBE_LIMIT: usize = 64 * 1024;
 
-/// How the EDL interface is probed, and whether a programmer found running is used.
+/// How the EDL interface is probed, whether a programmer found running is used, and how a
+/// programmer's start-up logs are drained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdlProbe {
     /// Silence before the `<nop>` is sent.
-    #[serde(with = "millis")]
+    #[serde(with = "crate::protocol::millis")]
     pub listen: Duration,
     /// Wait for the answer to the `<nop>`.
-    #[serde(with = "millis")]
+    #[serde(with = "crate::protocol::millis")]
     pub reply: Duration,
     /// Bytes read before giving up on recognising them.
     pub limit: usize,
     /// A Firehose programmer found running is used instead of uploading one again (the
     /// programmer keeps running across connections, `docs/facts/firehose.md`) [inferred].
     pub reuse_running: bool,
+    /// The start-up log drain after the programmer is uploaded (QFirehose's times, ended
+    /// sooner by the function list [inferred], `firehose::startup`).
+    pub startup: StartupDrain,
 }
 
 impl Default for EdlProbe {
     fn default() -> Self {
-        EdlProbe { listen: PROBE_LISTEN, reply: PROBE_REPLY, limit: PROBE_LIMIT, reuse_running: true }
-    }
-}
-
-mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
+        EdlProbe {
+            listen: PROBE_LISTEN,
+            reply: PROBE_REPLY,
+            limit: PROBE_LIMIT,
+            reuse_running: true,
+            startup: StartupDrain::default(),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod edl;
 pub mod fastboot;
 pub mod firehose;
 pub mod hdlc;
+pub(crate) mod millis;
 pub mod sahara;
 pub mod streaming;
 

@@ -20,6 +20,7 @@ use super::codec::{
 };
 use super::data::{DataChunker, sectors_for};
 use super::scanner::{Event, Scanner};
+use super::startup::StartupDrain;
 use crate::transport::{Transport, TransportError};
 
 /// First wait for start-up logs after Sahara DONE (QFirehose: 3 s, `docs/facts/firehose.md`).
@@ -237,20 +238,28 @@ impl<T: Transport> FirehoseClient<T> {
     /// Collect logs until `quiet` passes without input (the first wait is `first_wait`).
     /// Stray responses are dropped; a disconnect ends the drain quietly.
     fn drain_into(&mut self, first_wait: Duration, quiet: Duration) -> Result<Vec<String>, FirehoseError> {
+        let policy = StartupDrain { first_wait, quiet, after_function_list: None };
+        self.drain_with(&policy)
+    }
+
+    /// The drain of [`Self::drain_into`], with the start-up policy's early end.
+    fn drain_with(&mut self, policy: &StartupDrain) -> Result<Vec<String>, FirehoseError> {
         let total = Due::after(&self.clock, DRAIN_MAX_TOTAL);
         let mut out = Vec::new();
-        let mut wait = first_wait;
+        let mut heard = false;
+        let mut quiet = policy.quiet;
         loop {
             while let Some(ev) = self.scanner.next_event()? {
                 if let Event::Log(s) = ev {
+                    quiet = policy.quiet_after(&s, quiet);
                     keep(&mut out, s);
                 }
             }
             if total.passed() {
                 return Ok(out);
             }
-            match self.fill(wait) {
-                Ok(()) => wait = quiet,
+            match self.fill(if heard { quiet } else { policy.first_wait }) {
+                Ok(()) => heard = true,
                 Err(FirehoseError::Transport(TransportError::Timeout(_) | TransportError::Disconnected)) => {
                     return Ok(out);
                 }
@@ -268,6 +277,12 @@ impl<T: Transport> FirehoseClient<T> {
         quiet: Duration,
     ) -> Result<Vec<String>, FirehoseError> {
         self.drain_into(first_wait, quiet)
+    }
+
+    /// Drain a freshly started programmer's `<log>`s by `policy` (`firehose::startup`):
+    /// QFirehose's waits, ended sooner once the function list has arrived.
+    pub fn drain_startup(&mut self, policy: &StartupDrain) -> Result<Vec<String>, FirehoseError> {
+        self.drain_with(policy)
     }
 
     fn wait_reply(&mut self, cmd: &str, timeout: Duration) -> Result<Reply, FirehoseError> {

@@ -96,6 +96,49 @@ fn drain_startup_logs_9x07_style() {
     h.join().unwrap();
 }
 
+/// The start-up drain on a virtual clock: the 9x07's three start-up lines are already sent;
+/// the drain then waits one silence, short after the function list, QFirehose's 1 s when
+/// the early end is off.
+#[test]
+fn the_start_up_drain_ends_a_short_silence_after_the_function_list() {
+    use crate::protocol::firehose::startup::{AFTER_FUNCTION_LIST, StartupDrain};
+    use crate::time::{SharedClock, VirtualClock};
+    let on = StartupDrain::default();
+    let off = StartupDrain { after_function_list: None, ..on };
+    for (policy, silence) in [(on, AFTER_FUNCTION_LIST), (off, STARTUP_QUIET)] {
+        let clock: SharedClock = std::sync::Arc::new(VirtualClock::default());
+        let (host, dev) = stream_pair("edl");
+        let mut d = Dev::new(dev);
+        d.log("Binary build date: Jan 11 2021 @ 10:00:00\n");
+        d.log("Chip serial num: 305419896 (0x12345678)");
+        d.log("Supported Functions: program configure power benchmark read getstorageinfo erase nop ");
+        let h = thread::spawn(move || crate::testutil::hold_until_hangup(&mut d.t));
+        let mut c = FirehoseClient::new(host.with_clock(clock.clone())).with_clock(clock.clone());
+        let logs = c.drain_startup(&policy).unwrap();
+        assert_eq!(logs.len(), 3, "{logs:?}");
+        assert_eq!(clock.now(), silence, "{policy:?}");
+        drop(c);
+        h.join().unwrap();
+    }
+}
+
+/// Without the function list (a programmer that prints something else), QFirehose's rule.
+#[test]
+fn the_start_up_drain_without_a_function_list_waits_the_whole_silence() {
+    use crate::protocol::firehose::startup::StartupDrain;
+    use crate::time::{SharedClock, VirtualClock};
+    let clock: SharedClock = std::sync::Arc::new(VirtualClock::default());
+    let (host, dev) = stream_pair("edl");
+    let mut d = Dev::new(dev);
+    d.log("Chip serial num: 305419896 (0x12345678)");
+    let h = thread::spawn(move || crate::testutil::hold_until_hangup(&mut d.t));
+    let mut c = FirehoseClient::new(host.with_clock(clock.clone())).with_clock(clock.clone());
+    assert_eq!(c.drain_startup(&StartupDrain::default()).unwrap().len(), 1);
+    assert_eq!(clock.now(), STARTUP_QUIET);
+    drop(c);
+    h.join().unwrap();
+}
+
 #[test]
 fn drain_with_nothing_is_empty() {
     let (mut c, h) = session(|mut d| crate::testutil::hold_until_hangup(&mut d.t));

@@ -19,6 +19,7 @@ pub mod codec;
 pub mod command;
 pub mod data;
 pub mod scanner;
+pub mod startup;
 pub mod storage;
 pub mod xml;
 
@@ -34,6 +35,7 @@ pub use codec::{
 };
 pub use data::{DataChunker, sectors_for};
 pub use scanner::{Event, Scanner};
+pub use startup::StartupDrain;
 
 /// Everything that can go wrong speaking Firehose.
 #[derive(Debug, thiserror::Error)]
