@@ -102,7 +102,11 @@ fn aosp_fastboot_getvar_flash_reboot() {
 
     let generation = m.bus().current().generation;
     fastboot(&addr, &["reboot"]);
-    m.bus().wait_until("a reboot", |e| e.generation > generation, WAIT).expect("the module did not reboot");
+    // Back on the bus after the reboot: the Detached event is recorded before the module
+    // re-attaches (right after the detach itself, which a waiter can see first).
+    m.bus()
+        .wait_until("a reboot", |e| e.generation > generation + 1 && e.mode.is_some(), WAIT)
+        .expect("the module did not reboot");
     assert!(m.history().iter().any(|e| matches!(e, SimEvent::Detached { .. })));
     m.shutdown();
 }
