@@ -251,6 +251,52 @@ fn a_programmer_left_running_is_reused() {
     check_nand(&m, &pkg);
 }
 
+/// The host dies in the data phase of a `<program>` while the module keeps power (an OTA
+/// engine restarted, the gateway not rebooted): the programmer is left waiting for the rest of
+/// that program's sectors and answers nothing. The rerun says so at once, names the power
+/// cycle as the remedy, and after it the update resumes from the journal.
+#[test]
+fn a_host_that_died_mid_program_leaves_a_silent_interface_that_a_power_cycle_mends() {
+    use modemflash::discovery::{ModuleBus, Port};
+    use modemflash::protocol::firehose::{ProgramSpec, build_program};
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = package_at(tmp.path(), &FirehoseSpec::default());
+    let (m, mut bus) =
+        start(DeviceMode::Normal, vec![Fault::parse("nak@step=firehose:program:modem").unwrap()]);
+    let mut journal = Journal::in_memory();
+    attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default()).unwrap_err();
+    // The dying host: a <program> of 64 sectors, its ACK, a third of the data, gone.
+    let mut link = bus.open(Port::Edl).unwrap();
+    let spec = ProgramSpec {
+        sector_size: 4096,
+        start_sector: "832".into(),
+        physical_partition_number: 0,
+        label: "modem".into(),
+        filename: "NON-HLOS.ubi".into(),
+        extra: vec![("PAGES_PER_BLOCK".into(), "64".into())],
+    };
+    link.send(&build_program(&spec, 64).unwrap()).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).contains("rawmode=\"true\"") {
+        let n = link.recv(&mut buf, WAIT).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    link.send(&vec![0u8; 64 * 4096 / 3]).unwrap();
+    drop(link);
+
+    let mut events = Collect::default();
+    let e = attempt(&m, &mut bus, &pkg, &mut journal, &mut events).unwrap_err();
+    assert!(e.contains("the EDL interface is silent") && e.contains("power cycle"), "{e}");
+    assert_eq!(m.bus().current().mode, Some(DeviceMode::Edl), "still on the bus");
+
+    // The power cycle: the SBL was erased first, so the module comes back in EDL.
+    m.power_cycle();
+    attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default()).unwrap();
+    assert_eq!(m.revision(), NEW_REV);
+    check_nand(&m, &pkg);
+}
+
 #[test]
 fn cross_line_package_is_refused_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();

@@ -186,7 +186,10 @@ pub fn update(
         Ok(None) => {
             error!("no module answers on {}", where_looked(bus));
             let mut r = RunResult::new(exit::NO_MODULE);
-            r.remedy = Some(NO_MODULE_REMEDY.into());
+            r.remedy = Some(no_module_remedy(journal, &plan::fingerprint(pkg), bus));
+            if !json && let Some(remedy) = &r.remedy {
+                tell!("{remedy}");
+            }
             emit(json, &r);
             return exit::NO_MODULE;
         }
@@ -314,6 +317,32 @@ fn where_looked(bus: &dyn ModuleBus) -> String {
         .filter(|e| !e.starts_with("no ") || !e.ends_with(" given"))
         .collect();
     if given.is_empty() { "the given endpoints".into() } else { given.join(" or ") }
+}
+
+/// What to do when nothing answers. An unfinished 9x07 update of this package in the
+/// journal changes the likely cause: the module may be on the bus in EDL with a programmer
+/// that an interrupted run left waiting for data, which answers nothing until a power cycle
+/// (docs/facts/firehose.md, "A host that dies in the data phase").
+fn no_module_remedy(journal: &Journal, fingerprint: &str, bus: &dyn ModuleBus) -> String {
+    let place = bus.location().port_path;
+    let left_in_edl = journal.records().iter().find(|r| {
+        r.package == fingerprint
+            && !r.completed
+            && r.flow == modemflash::plan::Flow::Firehose9x07
+            && r.expect_mode == Some(modemflash::module::DeviceMode::Edl)
+            && (r.module.port_path.is_none() || r.module.port_path == place)
+    });
+    match left_in_edl {
+        Some(r) => format!(
+            "The journal holds an unfinished update of this package here ({} steps done; the module was last in \
+             EDL). If that run was interrupted while the module kept power, its programmer is likely still waiting for \
+             the rest of a <program> and answers nothing: power-cycle the module (unplug, wait 5 s, plug in), then rerun \
+             the same command; the SBL was erased first, so it comes back in EDL and the update continues. \
+             {NO_MODULE_REMEDY}",
+            r.done.len()
+        ),
+        None => NO_MODULE_REMEDY.into(),
+    }
 }
 
 const NO_MODULE_REMEDY: &str = "Check the cable and that the module is powered; `modemflash list` shows what USB \

@@ -27,6 +27,8 @@ use crate::transport::tcp::TcpTransport;
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Silent probes in a row after which a DM tty last heard in EDL counts as in EDL still.
+pub const SILENT_EDL_PROBES: u32 = 2;
 /// Time allowed for the fastboot TCP handshake.
 pub const FASTBOOT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -40,6 +42,9 @@ pub struct PortsBus {
     /// Timing of the listen-first mode probe.
     pub listen: ListenOptions,
     last_seen: Option<DeviceMode>,
+    /// Probes in a row that found the DM tty present and silent (no unprompted bytes, no
+    /// answer to the DMSS probe).
+    silent_probes: u32,
     /// The DM tty as left by a probe that heard EDL, with what it heard unprompted (a
     /// HELLO the boot ROM will not repeat), for the next open.
     heard: Option<(Box<dyn Transport>, Vec<u8>)>,
@@ -111,10 +116,21 @@ impl PortsBus {
         }
         let t = SerialTransport::open(&path.to_string_lossy()).ok()?;
         let (heard, link): (Heard, _) = listen_then_probe(Box::new(t), self.listen).ok()?;
+        let silent = heard.mode.is_none() && heard.unprompted.is_empty();
+        self.silent_probes = if silent { self.silent_probes.saturating_add(1) } else { 0 };
         if heard.mode == Some(DeviceMode::Edl) {
             self.heard = Some((link, heard.unprompted));
         }
         heard.mode
+    }
+
+    /// A DM tty last heard in EDL that has since gone silent is taken to be in EDL still:
+    /// a boot ROM whose HELLO was read, or a programmer an interrupted run left waiting for
+    /// data, answers nothing (docs/facts/firehose.md, "A host that dies in the data phase")
+    /// [inferred]. The step that needs EDL then probes it and names the state; waiting for
+    /// the mode could only time out.
+    fn silent_since_edl(&self) -> bool {
+        self.last_seen == Some(DeviceMode::Edl) && self.silent_probes >= SILENT_EDL_PROBES
     }
 }
 
@@ -150,6 +166,8 @@ impl ModuleBus for PortsBus {
                 if modes.contains(&m) {
                     return Ok(m);
                 }
+            } else if modes.contains(&DeviceMode::Edl) && self.silent_since_edl() {
+                return Ok(DeviceMode::Edl);
             }
             if Instant::now() >= deadline {
                 return Err(BusError::Timeout {

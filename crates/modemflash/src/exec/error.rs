@@ -99,6 +99,16 @@ pub enum StepFailure {
     NoRevision(#[source] Box<Cause>),
     #[error("a Firehose programmer already runs on the EDL interface and the plan does not reuse one")]
     ProgrammerRunning,
+    /// The EDL interface said nothing: no HELLO, no answer to a `<nop>`, no HELLO after the
+    /// Sahara client's nudge (`protocol::edl::Found::Silent`).
+    #[error(
+        "the EDL interface is silent: no Sahara HELLO, no answer to a Firehose <nop>, nothing after a nudge. \
+         Either a programmer left by an interrupted run is still taking the data of a <program> (it takes every \
+         byte as sector data and answers nothing until that program's sectors are in), or the boot ROM is in a \
+         Sahara error state. Only a power cycle clears either; the 9x07 flow erased the SBL first, so the module \
+         comes back in EDL and the update resumes from the journal"
+    )]
+    EdlSilent(#[source] Box<Cause>),
     #[error("{0} session lost")]
     SessionLost(&'static str),
     /// The plan has a 9x07 step and the package no Firehose layout.
@@ -239,6 +249,8 @@ impl Cause {
                 | StepFailure::TablesRefused { .. }
                 | StepFailure::NoRevision(_)
                 | StepFailure::ProgrammerRunning => FailureKind::Protocol,
+                // Still on the bus, answering nothing: what a power cycle mends.
+                StepFailure::EdlSilent(_) => FailureKind::Timeout,
             },
         }
     }

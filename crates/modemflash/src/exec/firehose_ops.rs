@@ -23,8 +23,8 @@ use crate::protocol::diag::client::DiagClient;
 use crate::protocol::edl::{self, EdlProbe, Found};
 use crate::protocol::firehose::client::{ERASE_TIMEOUT, PROGRAM_ACK_TIMEOUT, RAW_ELEMENT_TIMEOUT};
 use crate::protocol::firehose::{ConfigureOptions, FirehoseClient, FirehoseError};
-use crate::protocol::sahara::SaharaClient;
 use crate::protocol::sahara::client::HELLO_TIMEOUT;
+use crate::protocol::sahara::{SaharaClient, SaharaError};
 use crate::transport::TransportError;
 use crate::transport::replay::Replay;
 
@@ -153,10 +153,17 @@ pub(super) fn edl_chip(
                 "a Firehose programmer already runs on its EDL interface; an MDM9615 has none",
             ))
         }
-        Found::Sahara(bytes) => {
+        Found::Sahara(_) | Found::Silent => {
+            let silent = found == Found::Silent;
+            let bytes = match found {
+                Found::Sahara(b) => b,
+                _ => Vec::new(),
+            };
             let mut sahara = SaharaClient::new(Replay::boxed(link, bytes));
-            let identity =
-                sahara.read_identity().map_err(|e| OpError::kind(Port::Edl, FailureKind::Protocol, e))?;
+            let identity = sahara.read_identity().map_err(|e| match e {
+                e @ SaharaError::NoHello { .. } if silent => silent_edl(e),
+                e => OpError::kind(Port::Edl, FailureKind::Protocol, e),
+            })?;
             let (link, rest) = sahara.into_parts();
             session.edl = Some(Replay::boxed(link, rest));
             Ok(chip_from_msm_id(identity.hw_id.msm_id))
@@ -189,6 +196,7 @@ pub(super) fn sahara_upload(
         let found = edl::probe(&mut l, probe).map_err(on(Port::Edl))?;
         (l, found)
     };
+    let mut silent = false;
     let early = match found {
         Found::Firehose(_) if !probe.reuse_running => {
             return Err(OpError::on(Port::Edl, StepFailure::ProgrammerRunning));
@@ -203,6 +211,10 @@ pub(super) fn sahara_upload(
             return Ok(StepResult::default());
         }
         Found::Sahara(bytes) => bytes,
+        Found::Silent => {
+            silent = true;
+            Vec::new()
+        }
     };
     let path = cx.package.path_of(programmer);
     let image = std::fs::File::open(&path).map_err(|e| file_error(Port::Edl, &path, e))?;
@@ -211,9 +223,12 @@ pub(super) fn sahara_upload(
     );
     let id = cx.step.id.clone();
     // No expected image id: serve the one the target asks for (13 on 9x07 boot ROMs).
-    let report = sahara
-        .upload_image(BufReader::new(image), None, &mut progress(cx.observer, &id))
-        .map_err(|e| OpError::on(Port::Edl, Cause::from(e)))?;
+    let report = sahara.upload_image(BufReader::new(image), None, &mut progress(cx.observer, &id)).map_err(
+        |e| match e {
+            e @ SaharaError::NoHello { .. } if silent => silent_edl(e),
+            e => OpError::on(Port::Edl, Cause::from(e)),
+        },
+    )?;
     cx.log(format!(
         "programmer sent as image {} ({} bytes in {} reads), DONE: {:?}",
         report.image_id.map_or_else(|| "?".into(), |i| i.to_string()),
@@ -228,6 +243,11 @@ pub(super) fn sahara_upload(
     learn_chip_serial(session, &logs);
     session.firehose = Some(fh);
     Ok(StepResult { revision: None, bytes: report.image_size })
+}
+
+/// A silent EDL interface (`Found::Silent`) that sent no HELLO after the nudge either.
+fn silent_edl(e: SaharaError) -> OpError {
+    OpError::on(Port::Edl, StepFailure::EdlSilent(Box::new(Cause::from(e))))
 }
 
 /// The programmer's `Chip serial num:` start-up log (docs/facts/firehose.md) names the module.

@@ -65,6 +65,12 @@ pub enum Found {
     Sahara(Vec<u8>),
     /// A Firehose programmer: bytes after its answer to our `<nop>` (or its logs).
     Firehose(Vec<u8>),
+    /// Nothing at all: no HELLO, and no answer to the `<nop>`. A boot ROM whose HELLO an
+    /// earlier host read (it waits for HELLO_RESP), a ROM in a Sahara error state (edl: "please
+    /// reboot the device"), or a programmer an interrupted run left in the data phase of a
+    /// `<program>`, taking every byte as sector data [inferred: the Firehose data phase counts
+    /// bytes, `docs/facts/firehose.md`]. The Sahara client still gets its chance.
+    Silent,
 }
 
 impl Found {
@@ -118,6 +124,7 @@ pub fn probe<T: Transport + ?Sized>(link: &mut T, policy: &EdlProbe) -> Result<F
     loop {
         match link.recv(&mut buf, policy.reply) {
             Ok(n) => got.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(TransportError::Timeout(_)) if got.is_empty() => return Ok(Found::Silent),
             Err(TransportError::Timeout(_)) => return Ok(Found::Sahara(got)),
             Err(e) => return Err(e),
         }
@@ -184,5 +191,20 @@ mod tests {
             Ok(Found::Sahara(bytes)) => assert_eq!(bytes, hello),
             _ => panic!("expected Sahara"),
         }
+    }
+
+    #[test]
+    fn an_interface_that_answers_nothing_is_silent() {
+        let (mut host, mut dev) = stream_pair("edl");
+        let policy = EdlProbe {
+            listen: Duration::from_millis(50),
+            reply: Duration::from_millis(50),
+            ..EdlProbe::default()
+        };
+        assert_eq!(probe(&mut host, &policy).unwrap(), Found::Silent);
+        // The <nop> was written (a programmer in the data phase takes it as sector data).
+        let mut b = [0u8; 256];
+        let n = dev.recv(&mut b, Duration::from_secs(1)).unwrap();
+        assert!(String::from_utf8_lossy(&b[..n]).contains("<nop"));
     }
 }
