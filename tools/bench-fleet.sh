@@ -2,7 +2,8 @@
 # Device-bound fleet benchmark (issue 15): N virtual EC25s, each a separate
 # `modemflash sim` process with device timing (NAND 10 MB/s, link 40 MB/s), updated at once
 # by one `modemflash update --port … --port …` process. Prints the wall time, the update
-# process's CPU (user + system) per module and its peak RSS (GNU time).
+# process's CPU (user + system) per module and its peak RSS (GNU time). No backup is taken
+# (`--no-backup`): the benchmark times the update itself, the same work for 1 module as for N.
 #
 #   sh tools/bench-fleet.sh N PACKAGE_DIR [NAND_MBPS LINK_MBPS]
 #
@@ -27,7 +28,7 @@ done
 sleep 2
 # shellcheck disable=SC2086
 /usr/bin/time -f "wall %e s, cpu %U user + %S sys s, peak RSS %M KiB" \
-    "$bin" update "$pkg" $ports --yes --json --journal "$work/journal.json" >"$work/update.ndjson" 2>"$work/time.txt" || true
+    "$bin" update "$pkg" $ports --yes --json --no-backup --journal "$work/journal.json" >"$work/update.ndjson" 2>"$work/time.txt" || true
 tail -n 1 "$work/time.txt"
 grep '"event":"result"' "$work/update.ndjson" | sed 's/.*"ok":\([a-z]*\),"exit":\([0-9]*\).*/ok \1 exit \2/'
 grep -o '"elapsed_ms":[0-9]*,"error":null,"event":"module_result"' "$work/update.ndjson" | sed 's/,"error.*//' | tr '\n' ' '
