@@ -51,8 +51,15 @@ fn three_modules_at_once_one_failing() {
     for d in &dirs {
         cmd.arg("--port").arg(d.join("dm"));
     }
-    let out =
-        cmd.args(["--yes", "--json", "--timeout", "60"]).arg("--journal").arg(&journal).output().unwrap();
+    let backups = tmp.path().join("backups");
+    let out = cmd
+        .args(["--yes", "--json", "--timeout", "60"])
+        .arg("--journal")
+        .arg(&journal)
+        .arg("--backup")
+        .arg(&backups)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<Value> = stdout
         .lines()
@@ -113,6 +120,23 @@ fn three_modules_at_once_one_failing() {
     assert_eq!(booted(&sims[0]).as_deref(), Some(spec.revision.as_str()));
     assert_eq!(booted(&sims[2]).as_deref(), Some(spec.revision.as_str()));
     assert_ne!(booted(&sims[1]).as_deref(), Some(spec.revision.as_str()));
+    // Each module was backed up first, into a folder of its own named after its id, and
+    // the updated ones had their NV identity compared with it afterwards.
+    let folders: Vec<_> = std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(folders.len(), 3, "{folders:?}");
+    for f in &folders {
+        assert!(f.join(modemflash::backup::MANIFEST).is_file(), "{}", f.display());
+        assert!(f.file_name().unwrap().to_string_lossy().contains("imei_"), "{}", f.display());
+    }
+    for n in [0, 2] {
+        let path = format!("serial:{}", dirs[n].join("dm").display());
+        assert!(
+            lines.iter().any(|v| v["module"]["path"] == path.as_str()
+                && v["event"] == "step_done"
+                && v["step"] == "nv:compare"),
+            "{path}: no nv:compare"
+        );
+    }
     // One journal file, a record per module: the failed one resumable.
     let j: Value = serde_json::from_slice(&std::fs::read(&journal).unwrap()).unwrap();
     let recs = j["modules"].as_array().unwrap();

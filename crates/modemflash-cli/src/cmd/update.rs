@@ -66,7 +66,7 @@ pub struct UpdateCmd {
     /// Back the module up into DIR before the update (`modemflash backup`), and compare
     /// its NV identity with the backup's afterwards. A DIR that already holds a backup is
     /// used as it is. Default in normal mode: a new folder under
-    /// $XDG_STATE_HOME/modemflash/backups/.
+    /// $XDG_STATE_HOME/modemflash/backups/. With several modules each gets DIR/<module id>/.
     #[arg(long, value_name = "DIR", conflicts_with = "no_backup")]
     pub backup: Option<PathBuf>,
     /// Update without taking a backup first (and without the NV comparison after).
@@ -88,6 +88,15 @@ impl UpdateCmd {
             opts.fastboot.pacing = Duration::from_millis(ms);
         }
         opts
+    }
+
+    /// `--backup DIR` / `--no-backup` / neither.
+    pub fn backup_choice(&self) -> BackupChoice {
+        match (&self.backup, self.no_backup) {
+            (_, true) => BackupChoice::Off,
+            (Some(dir), false) => BackupChoice::Into(dir.clone()),
+            (None, false) => BackupChoice::Default,
+        }
     }
 }
 
@@ -122,11 +131,7 @@ pub fn run(args: &UpdateCmd, endpoints: &EndpointArgs) -> u8 {
         Err(code) => return code,
     };
     let opts = args.exec_options();
-    let backup = match (&args.backup, args.no_backup) {
-        (_, true) => BackupChoice::Off,
-        (Some(dir), false) => BackupChoice::Into(dir.clone()),
-        (None, false) => BackupChoice::Default,
-    };
+    let backup = args.backup_choice();
     let how =
         How { json: args.json, yes: args.yes, rerun: Some(hints::this_command()), fresh: args.fresh, backup };
     let code = update(&pkg, bus.as_mut(), &mut journal, &args.plan.options(), &opts, &how);
@@ -162,7 +167,7 @@ pub enum BackupChoice {
 }
 
 /// Where a default backup goes: `$XDG_STATE_HOME/modemflash/backups/<when>`.
-fn default_backup_dir() -> PathBuf {
+pub(super) fn default_backup_dir() -> PathBuf {
     let journal = Journal::default_path("x");
     let base = journal.parent().map_or_else(std::env::temp_dir, Path::to_path_buf);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

@@ -3,7 +3,7 @@
 //! USB share one [`Watcher`], which never hands a module a neighbour's device. One
 //! module's failure never stops the others; the exit code sums them up (`EXIT_HELP`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,11 +13,12 @@ use modemflash::discovery::selector::Selector;
 use modemflash::discovery::sysfs::Roots;
 use modemflash::discovery::watcher::{HostUsb, Watcher};
 use modemflash::exec::{self, Event, ExecError, ExecOptions, Journal, JournalMatch, Observer};
+use modemflash::module::DeviceMode;
 use modemflash::package::Package;
 use modemflash::plan::{self, Plan, PlanOptions};
 
 use super::target::Targets;
-use super::update::UpdateCmd;
+use super::update::{BackupChoice, UpdateCmd};
 use super::update_view::ModuleResult;
 use crate::out::RunResult;
 use crate::ui::{self, ModuleRef};
@@ -42,6 +43,9 @@ struct Ready {
     matched: JournalMatch,
     journal: Journal,
     revision_before: Option<String>,
+    /// Where this module is backed up before its update (the plan then compares its NV
+    /// identity afterwards), as `update` does for one module.
+    backup: Option<PathBuf>,
 }
 
 fn usage(text: &str) -> u8 {
@@ -267,10 +271,16 @@ impl Fleet<'_> {
             }
         };
         let resume = journal.resume_for(&fp);
+        let resuming = resume.as_ref().is_some_and(|(_, d)| !d.is_empty());
+        let backup = self.backup_dir(&module, state.mode == DeviceMode::Normal && !resuming);
         match plan::build(self.pkg, &state, &self.plan_opts, resume.as_ref().map(|(f, d)| (f, d.as_slice())))
         {
             Ok(plan) => {
-                let ready = Ready { plan, matched, journal, revision_before: state.revision.clone() };
+                let plan = match &backup {
+                    Some(dir) => plan::backup::with_nv_check(plan, dir),
+                    None => plan,
+                };
+                let ready = Ready { plan, matched, journal, revision_before: state.revision.clone(), backup };
                 (slot, module, started, Ok(ready))
             }
             Err(e) => {
@@ -289,6 +299,14 @@ impl Fleet<'_> {
             Ok(r) => r,
             Err(r) => return ModuleResult { elapsed_ms: ms(started), ..r },
         };
+        if let Some(dir) = &ready.backup
+            && let Err(why) = self.back_up(slot.bus.as_mut(), dir, observer)
+        {
+            let remedy = "Nothing was written to this module. Fix what stopped the backup, or pass --no-backup to \
+                          update without one.";
+            let r = ModuleResult::new(module, &slot.selector).failed(exit::FAILED, why, Some(remedy.into()));
+            return ModuleResult { elapsed_ms: ms(started), revision_before: ready.revision_before, ..r };
+        }
         let result =
             exec::run(&ready.plan, self.pkg, slot.bus.as_mut(), &mut ready.journal, observer, &self.opts);
         let mut r = ModuleResult::new(module, &slot.selector);
@@ -312,6 +330,45 @@ impl Fleet<'_> {
         }
         r.elapsed_ms = ms(started);
         r
+    }
+
+    /// The folder a module is backed up into, by `--backup`/`--no-backup`: one folder per
+    /// module, named after its id (`--backup DIR` gets `DIR/<id>`; the default a folder of
+    /// its own under the state directory). `fresh`: the module is in normal mode and no
+    /// update of it is half-done (the default only backs such a module up, as for one).
+    fn backup_dir(&self, module: &ModuleRef, fresh: bool) -> Option<PathBuf> {
+        let name: String = module
+            .id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        match self.args.backup_choice() {
+            BackupChoice::Off => None,
+            BackupChoice::Default if !fresh => None,
+            BackupChoice::Default => {
+                let base = super::update::default_backup_dir();
+                let stem = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Some(base.with_file_name(format!("{stem}-{name}")))
+            }
+            BackupChoice::Into(dir) => Some(dir.join(name)),
+        }
+    }
+
+    /// Take the module's backup into `dir`, or check the one already there.
+    fn back_up(
+        &self,
+        bus: &mut dyn ModuleBus,
+        dir: &Path,
+        observer: &mut dyn Observer,
+    ) -> Result<(), String> {
+        if dir.join(modemflash::backup::MANIFEST).exists() {
+            return modemflash::backup::load(dir)
+                .map(|_| ())
+                .map_err(|e| format!("the backup in {}: {e}", dir.display()));
+        }
+        exec::backup(self.pkg, bus, dir, observer, &self.opts)
+            .map(|_| ())
+            .map_err(|e| format!("backup into {} failed: {e}", dir.display()))
     }
 
     fn failure(&self, r: ModuleResult, e: &ExecError) -> ModuleResult {
