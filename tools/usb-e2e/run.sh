@@ -77,6 +77,7 @@ modules_for() {
   case $1 in
     list-modes) echo "ec20-r1 normal;ec20-r1 dload;ec25 normal;ec25 edl;ec20-r1 fastboot" ;;
     ec25-update-usbfs|ec25-update-tty) echo "ec25 normal" ;;
+    fleet-update-usb) echo "ec25 normal;ec25 normal" ;;
     legacy-update-usb) echo "ec20-r1 normal" ;;
     legacy-recovery-fastboot-usb) echo "ec20-r1 fastboot" ;;
     late-reenum) echo "ec25 normal --fault slow-reenum=20" ;;
@@ -85,7 +86,7 @@ modules_for() {
   esac
 }
 # Busybox guest (boots in ~4 s), one boot per scenario.
-small="list-modes ec25-update-usbfs ec25-update-tty legacy-update-usb legacy-recovery-fastboot-usb late-reenum"
+small="list-modes ec25-update-usbfs ec25-update-tty legacy-update-usb legacy-recovery-fastboot-usb late-reenum fleet-update-usb"
 # Debian guest with udev, dbus and ModemManager (boots in ~25 s), one boot for all of them.
 big="modemmanager permissions"
 scenarios=${E2E_SCENARIOS:-$small $big}
