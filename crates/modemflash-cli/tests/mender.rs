@@ -147,16 +147,6 @@ fn states(log: &str) -> Vec<String> {
         .collect()
 }
 
-fn booted(s: &SimProcess) -> Option<String> {
-    let mut booted = None;
-    while let Ok(v) = s.events.recv_timeout(Duration::from_secs(3)) {
-        if v["event"] == "booted" {
-            booted = v["revision"].as_str().map(str::to_owned);
-        }
-    }
-    booted
-}
-
 #[test]
 fn mender_installs_and_commits_through_the_update_module() {
     if let Some(why) = skip_reason() {
@@ -192,22 +182,7 @@ fn mender_installs_and_commits_through_the_update_module() {
     assert_eq!(dedup, want, "states: {seen:?}\n{log}{log2}");
     let (_, shown) = gw.run(&["show-artifact"]);
     assert!(shown.lines().any(|l| l.trim() == "modem-fw-1"), "{shown}");
-    assert_eq!(booted(&sim).as_deref(), Some(NEW_REV));
-}
-
-/// Every process below `pid`, deepest first.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(p) = frontier.pop() {
-        let kids = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
-            all.push(k);
-            frontier.push(k);
-        }
-    }
-    all.reverse();
-    all
+    assert_eq!(sim.booted().as_deref(), Some(NEW_REV));
 }
 
 #[test]
@@ -234,18 +209,10 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
     // the power only after that, or nothing durable is journaled and nothing can be skipped
     // (seen in CI under load: the kill landed between the two).
     let journal_path = gw.tmp.path().join("journal.json");
-    while common::programs_done(&journal_path) == 0 {
-        assert!(Instant::now() < deadline, "no program step journaled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_program_journaled(&journal_path, deadline);
     // The power cut: the engine, the update module and modemflash die at once, and so
     // does the module (its NAND is kept in the state file, as flash keeps it).
-    let pid = first.id();
-    for p in descendants(pid) {
-        let _ = nix_kill(p);
-    }
-    let _ = first.kill();
-    let _ = first.wait();
+    common::kill_tree(&mut first);
     drop(sim);
     let journal: serde_json::Value = serde_json::from_slice(&std::fs::read(&journal_path).unwrap()).unwrap();
     let done = common::programs_done(&journal_path);
@@ -267,11 +234,5 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
         v["outcome"]["steps_skipped"].as_u64().unwrap() >= u64::try_from(done).unwrap().min(1),
         "resumed: {v}"
     );
-    assert_eq!(booted(&sim).as_deref(), Some(NEW_REV));
-}
-
-fn nix_kill(pid: u32) -> std::io::Result<()> {
-    let pid = i32::try_from(pid).map_err(std::io::Error::other)?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .map_err(std::io::Error::other)
+    assert_eq!(sim.booted().as_deref(), Some(NEW_REV));
 }

@@ -132,16 +132,6 @@ impl Gateway {
     }
 }
 
-fn booted(s: &SimProcess) -> Option<String> {
-    let mut booted = None;
-    while let Ok(v) = s.events.recv_timeout(Duration::from_secs(3)) {
-        if v["event"] == "booted" {
-            booted = v["revision"].as_str().map(str::to_owned);
-        }
-    }
-    booted
-}
-
 fn assert_successful(log: &str) {
     assert!(log.contains("modemflash swupdate script: preinst"), "{log}");
     assert!(log.contains("modemflash swupdate script: postinst"), "{log}");
@@ -164,22 +154,7 @@ fn swupdate_installs_a_signed_swu_through_the_script() {
     let r = gw.result();
     assert_eq!(r["ok"], true, "{r}\n{log}");
     assert_eq!(r["outcome"]["revision_after"], NEW_REV, "{r}");
-    assert_eq!(booted(&sim).as_deref(), Some(NEW_REV));
-}
-
-/// Every process below `pid`, deepest first.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut all = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(p) = frontier.pop() {
-        let kids = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
-        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
-            all.push(k);
-            frontier.push(k);
-        }
-    }
-    all.reverse();
-    all
+    assert_eq!(sim.booted().as_deref(), Some(NEW_REV));
 }
 
 #[test]
@@ -202,16 +177,8 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
     }
     // Cut the power only once a program step is journaled (the host journals it after the
     // ACK; a kill in between leaves nothing to skip).
-    while common::programs_done(&gw.tmp.path().join("journal.json")) == 0 {
-        assert!(Instant::now() < deadline, "no program step journaled");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    for p in descendants(first.id()) {
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(p).unwrap());
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-    }
-    let _ = first.kill();
-    let _ = first.wait();
+    common::wait_program_journaled(&gw.tmp.path().join("journal.json"), deadline);
+    common::kill_tree(&mut first);
     drop(sim);
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(gw.tmp.path().join("journal.json")).unwrap()).unwrap();
@@ -224,5 +191,5 @@ fn a_gateway_reboot_mid_install_resumes_on_the_next_install() {
     let r = gw.result();
     assert_eq!(r["ok"], true, "{r}\n{log}");
     assert!(r["outcome"]["steps_skipped"].as_u64().unwrap() > 0, "resumed from the journal: {r}");
-    assert_eq!(booted(&sim).as_deref(), Some(NEW_REV));
+    assert_eq!(sim.booted().as_deref(), Some(NEW_REV));
 }

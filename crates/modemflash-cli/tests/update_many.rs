@@ -7,7 +7,6 @@
 
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use modemflash_sim::builder::{self, FirehoseSpec};
@@ -21,16 +20,6 @@ fn sim(dir: &std::path::Path, extra: &[&str]) -> SimProcess {
     args.extend(["--tty-dir", dir.to_str().unwrap()]);
     args.extend(extra);
     SimProcess::spawn(&args)
-}
-
-fn booted(s: &SimProcess) -> Option<String> {
-    let mut booted = None;
-    while let Ok(v) = s.events.recv_timeout(Duration::from_secs(3)) {
-        if v["event"] == "booted" {
-            booted = v["revision"].as_str().map(str::to_owned);
-        }
-    }
-    booted
 }
 
 #[test]
@@ -117,9 +106,9 @@ fn three_modules_at_once_one_failing() {
     common::golden("update_many.shape", &common::shape(&kept));
 
     // The simulators agree: two booted the new revision, the refusing one did not.
-    assert_eq!(booted(&sims[0]).as_deref(), Some(spec.revision.as_str()));
-    assert_eq!(booted(&sims[2]).as_deref(), Some(spec.revision.as_str()));
-    assert_ne!(booted(&sims[1]).as_deref(), Some(spec.revision.as_str()));
+    assert_eq!(sims[0].booted().as_deref(), Some(spec.revision.as_str()));
+    assert_eq!(sims[2].booted().as_deref(), Some(spec.revision.as_str()));
+    assert_ne!(sims[1].booted().as_deref(), Some(spec.revision.as_str()));
     // Each module was backed up first, into a folder of its own named after its id, and
     // the updated ones had their NV identity compared with it afterwards.
     let folders: Vec<_> = std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().path()).collect();

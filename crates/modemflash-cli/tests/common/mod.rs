@@ -60,6 +60,51 @@ impl SimProcess {
     }
 }
 
+impl SimProcess {
+    /// The revision of the last `booted` event, read until 3 s pass without an event.
+    pub fn booted(&self) -> Option<String> {
+        let mut booted = None;
+        while let Ok(v) = self.events.recv_timeout(Duration::from_secs(3)) {
+            if v["event"] == "booted" {
+                booted = v["revision"].as_str().map(str::to_owned);
+            }
+        }
+        booted
+    }
+}
+
+/// A power cut for a process tree: `child` and every process below it get SIGKILL at once,
+/// deepest first (an OTA engine, its update module and modemflash die together).
+#[cfg(unix)]
+pub fn kill_tree(child: &mut Child) {
+    let mut all = Vec::new();
+    let mut frontier = vec![child.id()];
+    while let Some(p) = frontier.pop() {
+        let kids = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for k in kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()) {
+            all.push(k);
+            frontier.push(k);
+        }
+    }
+    for p in all.into_iter().rev() {
+        if let Ok(pid) = i32::try_from(p) {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Wait until the journal records a `firehose:program:` step as done: the host journals a
+/// step after its ACK, so a cut before that leaves nothing durable to skip.
+pub fn wait_program_journaled(journal: &std::path::Path, deadline: std::time::Instant) {
+    while programs_done(journal) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no program step journaled in {}", journal.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for SimProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -111,7 +156,6 @@ pub fn golden(name: &str, got: &str) {
 
 /// How many `firehose:program:` steps the journal records as done (0 while it is absent
 /// or being replaced).
-#[allow(dead_code)] // not every test binary cuts the power
 pub fn programs_done(journal: &std::path::Path) -> usize {
     let Ok(bytes) = std::fs::read(journal) else { return 0 };
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return 0 };
