@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use modemflash::discovery::{BusError, ModuleBus, PollingBus, wait_polling};
 use modemflash::module::{DeviceMode, Port};
-use modemflash::time::{Clock, RealClock, SharedClock};
+use modemflash::time::{RealClock, SharedClock};
 use modemflash::transport::Transport;
 
 use crate::module::Module;
@@ -130,8 +130,8 @@ impl PollingBus for MultiBus {
         &mut self.last_seen
     }
 
-    fn clock(&self) -> &dyn Clock {
-        self.clock.as_ref()
+    fn now(&self) -> Duration {
+        self.clock.now()
     }
 
     fn poll_pause(&mut self) {

@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use crate::module::DeviceMode;
 pub use crate::module::Port;
-use crate::time::Clock;
 use crate::transport::Transport;
 
 /// Why the bus could not deliver (host buses and the virtual module's bus alike).
@@ -175,8 +174,8 @@ pub trait ModuleBus: Send {
 pub trait PollingBus: ModuleBus {
     /// What was last seen, for the timeout message; an ambiguous listing is noted here.
     fn last_seen_mut(&mut self) -> &mut String;
-    /// The clock the wait's deadline is measured on.
-    fn clock(&self) -> &dyn Clock;
+    /// Now, on the clock the wait's deadline is measured on (the bus's own, maybe virtual).
+    fn now(&self) -> Duration;
     /// Let a moment pass before listing again.
     fn poll_pause(&mut self);
 }
@@ -188,7 +187,7 @@ pub fn wait_polling<B: PollingBus + ?Sized>(
     modes: &[DeviceMode],
     timeout: Duration,
 ) -> Result<DeviceMode, BusError> {
-    let deadline = bus.clock().now().saturating_add(timeout);
+    let deadline = bus.now().saturating_add(timeout);
     loop {
         match bus.detect() {
             Ok(Some(m)) if modes.contains(&m) => return Ok(m),
@@ -196,7 +195,7 @@ pub fn wait_polling<B: PollingBus + ?Sized>(
             Err(BusError::Ambiguous(text)) => *bus.last_seen_mut() = text,
             Err(e) => return Err(e),
         }
-        if bus.clock().now() >= deadline {
+        if bus.now() >= deadline {
             return Err(BusError::Timeout {
                 wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
                 waited: timeout,

@@ -366,8 +366,8 @@ impl PollingBus for UsbBus {
     fn last_seen_mut(&mut self) -> &mut String {
         &mut self.last_seen
     }
-    fn clock(&self) -> &dyn Clock {
-        &self.clock
+    fn now(&self) -> Duration {
+        self.clock.now()
     }
     fn poll_pause(&mut self) {
         self.pause();

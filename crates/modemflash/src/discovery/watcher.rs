@@ -284,6 +284,18 @@ impl WatchedBus {
     }
 }
 
+impl super::PollingBus for WatchedBus {
+    fn last_seen_mut(&mut self) -> &mut String {
+        &mut self.last_seen
+    }
+    fn now(&self) -> Duration {
+        self.shared.source.now()
+    }
+    fn poll_pause(&mut self) {
+        self.shared.source.pause();
+    }
+}
+
 impl ModuleBus for WatchedBus {
     fn detect(&mut self) -> Result<Option<DeviceMode>, BusError> {
         let f = self.refresh()?;
@@ -299,23 +311,7 @@ impl ModuleBus for WatchedBus {
     }
 
     fn wait_for(&mut self, modes: &[DeviceMode], timeout: Duration) -> Result<DeviceMode, BusError> {
-        let deadline = self.shared.source.now().saturating_add(timeout);
-        loop {
-            match self.detect() {
-                Ok(Some(m)) if modes.contains(&m) => return Ok(m),
-                Ok(_) => {}
-                Err(BusError::Ambiguous(text)) => self.last_seen = text,
-                Err(e) => return Err(e),
-            }
-            if self.shared.source.now() >= deadline {
-                return Err(BusError::Timeout {
-                    wanted: modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(" or "),
-                    waited: timeout,
-                    seen: self.last_seen.clone(),
-                });
-            }
-            self.shared.source.pause();
-        }
+        super::wait_polling(self, modes, timeout)
     }
 
     fn open(&mut self, port: Port) -> Result<Box<dyn Transport>, BusError> {
