@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::sysfs::Found;
 
 /// Which D-Bus to reach ModemManager on.
-#[cfg(feature = "modemmanager")]
 #[derive(Debug, Default)]
 enum MmBus {
     /// Inhibition is off.
@@ -18,8 +17,7 @@ enum MmBus {
     Address(String),
 }
 
-/// ModemManager inhibition held by the bus (feature `modemmanager`).
-#[cfg(feature = "modemmanager")]
+/// ModemManager inhibition held by the bus (the module exists with feature `modemmanager`).
 #[derive(Debug, Default)]
 pub(crate) struct MmGuard {
     bus: MmBus,
@@ -43,10 +41,9 @@ impl MmGuard {
     /// Inhibit ModemManager for the USB path `f` is on, once per path.
     pub fn inhibit_once(&mut self, f: &Found) {
         use super::modemmanager::{MANAGE_WAIT, Outcome, inhibit, inhibit_on_system_bus};
-        if matches!(self.bus, MmBus::Off) || self.tried.contains(&f.usb_path) {
+        if self.tried.contains(&f.usb_path) {
             return;
         }
-        self.tried.push(f.usb_path.clone());
         let r = match &self.bus {
             MmBus::Off => return,
             // ModemManager makes a modem only of a module in normal mode; give it time to
@@ -60,6 +57,7 @@ impl MmGuard {
                 .map_err(super::modemmanager::MmError::from)
                 .and_then(|c| inhibit(c, &f.usb_path)),
         };
+        self.tried.push(f.usb_path.clone());
         match r {
             Ok(Outcome::Inhibited(g)) => self.held.push(g),
             Ok(Outcome::NotRunning | Outcome::NotManaged) => {}
