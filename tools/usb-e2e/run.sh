@@ -82,13 +82,14 @@ modules_for() {
     legacy-recovery-fastboot-usb) echo "ec20-r1 fastboot" ;;
     late-reenum) echo "ec25 normal --fault slow-reenum=20" ;;
     modemmanager) echo "ec20-r1 normal" ;;
+    fleet-modemmanager) echo "ec25 normal;ec25 normal" ;;
     permissions) echo "ec20-r1 fastboot" ;;
   esac
 }
 # Busybox guest (boots in ~4 s), one boot per scenario.
 small="list-modes ec25-update-usbfs ec25-update-tty legacy-update-usb legacy-recovery-fastboot-usb late-reenum fleet-update-usb"
 # Debian guest with udev, dbus and ModemManager (boots in ~25 s), one boot for all of them.
-big="modemmanager permissions"
+big="modemmanager permissions fleet-modemmanager"
 scenarios=${E2E_SCENARIOS:-$small $big}
 
 sims=""

@@ -4,10 +4,22 @@ MF=/usr/local/bin/modemflash
 # start_attach PORTS: keep attaching the module exported on each port (comma-separated),
 # one attach at a time (the usbip tool picks a free vhci port; two at once pick the same).
 # A module that re-enumerates is detached by the host and attached again here, like a replug.
+# The tool takes the lowest free vhci port, so a module that came back before one listed
+# ahead of it would take its neighbour's USB path: on a real hub a module never changes
+# port. So a pass stops at the first listed module that is away, and the ones after it wait:
+# module i always gets vhci port i, i.e. USB path 1-(i+1).
 start_attach() {
+  mkdir -p /var/run
   ( while :; do
+      up=$(usbip port 2>/dev/null)
       for p in $(echo "$1" | tr , ' '); do
-        usbip --tcp-port "$p" attach -r 10.0.2.2 -b 1-1 > /tmp/attach.log 2>&1 && echo "ATTACHED port $p"
+        case "$up" in *":$p/"*) continue ;; esac
+        if usbip --tcp-port "$p" attach -r 10.0.2.2 -b 1-1 > /tmp/attach.log 2>&1; then
+          echo "ATTACHED port $p"
+          up=$(usbip port 2>/dev/null)
+        else
+          break
+        fi
       done
       sleep 0.3
     done ) &

@@ -21,3 +21,4 @@ if wait_usb 2 60; then
 else
   fail "two modules did not attach"
 fi
+usbip port 2>&1 | sed "s/^/  [$SCENARIO] usbip port: /"
