@@ -19,6 +19,12 @@ pub const MAX_READ_LEN: u64 = 1024 * 1024;
 /// after reads began restarts the transfer. [inferred] how often a real boot ROM starts
 /// over is not recorded; beyond this many HELLOs one is unexpected.
 pub const MAX_HELLOS: u32 = 5;
+/// HELLOs repeated before the first READ_DATA, ignored (they are not counted in
+/// [`MAX_HELLOS`]): a target that answers each echoed fragment of its HELLO with a new one
+/// sends a burst while the fresh tty still echoes (13 in a row seen over qcserial in
+/// tools/usb-e2e, where 5 had been allowed). Beyond this many the target is taken to be
+/// looping [inferred].
+pub const MAX_REPEATED_HELLOS: u32 = 64;
 
 /// Whether DONE_RESP "pending" (0) ends an upload successfully.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +140,8 @@ pub struct UploadMachine {
     target: Option<Hello>,
     image_id: Option<u64>,
     hellos: u32,
+    /// HELLOs ignored since the last HELLO_RESP, before any READ_DATA.
+    repeats: u32,
     reads: u64,
 }
 
@@ -150,6 +158,7 @@ impl UploadMachine {
             target: None,
             image_id: None,
             hellos: 0,
+            repeats: 0,
             reads: 0,
         }
     }
@@ -217,11 +226,12 @@ impl UploadMachine {
             // reads the one HELLO_RESP already sent, and a second one would reach it after
             // it began loading and be read as image bytes (a fresh qcserial tty echoes the
             // target's HELLO back to it, and it repeats HELLO for each echoed fragment).
-            (State::Transfer, Packet::Hello(_)) if self.reads == 0 && self.hellos < MAX_HELLOS => {
-                self.hellos += 1;
+            (State::Transfer, Packet::Hello(_)) if self.reads == 0 && self.repeats < MAX_REPEATED_HELLOS => {
+                self.repeats += 1;
             }
             (State::WaitHello | State::Transfer, Packet::Hello(h)) if self.hellos < MAX_HELLOS => {
                 self.hellos += 1;
+                self.repeats = 0;
                 // The target starts over: what it read before no longer counts.
                 self.reads = 0;
                 self.image_id = None;
