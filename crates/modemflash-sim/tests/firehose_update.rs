@@ -16,6 +16,8 @@ use modemflash_sim::builder::{self, FirehoseSpec};
 use modemflash_sim::{Fault, Model, Module, ModuleConfig, SimBus, VirtualClock};
 use sha2::{Digest, Sha256};
 
+mod common;
+
 const NEW_REV: &str = "EC25EFAR06A11M4G";
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -258,7 +260,6 @@ fn a_programmer_left_running_is_reused() {
 #[test]
 fn a_host_that_died_mid_program_leaves_a_silent_interface_that_a_power_cycle_mends() {
     use modemflash::discovery::{ModuleBus, Port};
-    use modemflash::protocol::firehose::{ProgramSpec, build_program};
     let tmp = tempfile::tempdir().unwrap();
     let pkg = package_at(tmp.path(), &FirehoseSpec::default());
     let (m, mut bus) =
@@ -266,24 +267,7 @@ fn a_host_that_died_mid_program_leaves_a_silent_interface_that_a_power_cycle_men
     let mut journal = Journal::in_memory();
     attempt(&m, &mut bus, &pkg, &mut journal, &mut Collect::default()).unwrap_err();
     // The dying host: a <program> of 64 sectors, its ACK, a third of the data, gone.
-    let mut link = bus.open(Port::Edl).unwrap();
-    let spec = ProgramSpec {
-        sector_size: 4096,
-        start_sector: "832".into(),
-        physical_partition_number: 0,
-        label: "modem".into(),
-        filename: "NON-HLOS.ubi".into(),
-        extra: vec![("PAGES_PER_BLOCK".into(), "64".into())],
-    };
-    link.send(&build_program(&spec, 64).unwrap()).unwrap();
-    let mut buf = [0u8; 4096];
-    let mut got = Vec::new();
-    while !String::from_utf8_lossy(&got).contains("rawmode=\"true\"") {
-        let n = link.recv(&mut buf, WAIT).unwrap();
-        got.extend_from_slice(&buf[..n]);
-    }
-    link.send(&vec![0u8; 64 * 4096 / 3]).unwrap();
-    drop(link);
+    common::die_in_a_program(bus.open(Port::Edl).unwrap(), 64 * 4096 / 3, WAIT);
 
     let mut events = Collect::default();
     let e = attempt(&m, &mut bus, &pkg, &mut journal, &mut events).unwrap_err();

@@ -13,9 +13,10 @@ use modemflash::discovery::{ModuleBus, Port};
 use modemflash::exec::{self, ExecOptions, Journal, Quiet};
 use modemflash::package;
 use modemflash::plan::{self, DeviceMode, PlanOptions};
-use modemflash::protocol::firehose::{ProgramSpec, build_program};
 use modemflash_sim::builder::{self, FirehoseSpec};
 use modemflash_sim::{Fault, Model, Module, ModuleConfig, RealClock, Serving};
+
+mod common;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -49,24 +50,7 @@ fn a_tty_heard_in_edl_that_went_silent_is_still_edl() {
     assert!(e.to_string().contains("NAK"), "{e}");
 
     // A host dies in the data phase: a <program> of 64 sectors, its ACK, part of the data.
-    let mut link = bus.open(Port::Edl).unwrap();
-    let program = ProgramSpec {
-        sector_size: 4096,
-        start_sector: "832".into(),
-        physical_partition_number: 0,
-        label: "modem".into(),
-        filename: "NON-HLOS.ubi".into(),
-        extra: vec![("PAGES_PER_BLOCK".into(), "64".into())],
-    };
-    link.send(&build_program(&program, 64).unwrap()).unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).contains("rawmode=\"true\"") {
-        let n = link.recv(&mut buf, WAIT).unwrap();
-        got.extend_from_slice(&buf[..n]);
-    }
-    link.send(&vec![0u8; 20 * 4096]).unwrap();
-    drop(link);
+    common::die_in_a_program(bus.open(Port::Edl).unwrap(), 20 * 4096, WAIT);
 
     // The same bus heard EDL before; now the port is silent, and waiting for EDL ends at
     // once (two silent probes) instead of timing out.
