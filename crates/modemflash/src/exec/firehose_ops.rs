@@ -154,10 +154,9 @@ pub(super) fn edl_chip(
             ))
         }
         Found::Sahara(_) | Found::Silent => {
-            let silent = found == Found::Silent;
-            let bytes = match found {
-                Found::Sahara(b) => b,
-                _ => Vec::new(),
+            let (bytes, silent) = match found {
+                Found::Sahara(b) => (b, false),
+                _ => (Vec::new(), true),
             };
             let mut sahara = SaharaClient::new(Replay::boxed(link, bytes));
             let identity = sahara.read_identity().map_err(|e| match e {
@@ -196,7 +195,7 @@ pub(super) fn sahara_upload(
         let found = edl::probe(&mut l, probe).map_err(on(Port::Edl))?;
         (l, found)
     };
-    let mut silent = false;
+    let silent = found == Found::Silent;
     let early = match found {
         Found::Firehose(_) if !probe.reuse_running => {
             return Err(OpError::on(Port::Edl, StepFailure::ProgrammerRunning));
@@ -211,10 +210,7 @@ pub(super) fn sahara_upload(
             return Ok(StepResult::default());
         }
         Found::Sahara(bytes) => bytes,
-        Found::Silent => {
-            silent = true;
-            Vec::new()
-        }
+        Found::Silent => Vec::new(),
     };
     let path = cx.package.path_of(programmer);
     let image = std::fs::File::open(&path).map_err(|e| file_error(Port::Edl, &path, e))?;
