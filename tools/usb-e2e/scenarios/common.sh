@@ -67,4 +67,16 @@ run_update() {
     fail "update exited $rc: $(tail -n 1 /tmp/update.err | cut -c1-200)"
   fi
 }
+# update_all PKG REV TIMEOUT: one `update PKG --all` (no backup) into /tmp/update.json; sets
+# rc (its exit code), took (seconds) and good (module_result lines ok at REV).
+update_all() {
+  t0=$(date +%s)
+  { "$MF" update "$1" --all --yes --json --timeout "$3" --no-backup --journal /tmp/journal-all.json \
+      2> /tmp/update.err; echo $? > /tmp/rc; } \
+    | while IFS= read -r l; do echo "$(cut -d' ' -f1 /proc/uptime) $l"; done > /tmp/update.json
+  rc=$(cat /tmp/rc)
+  took=$(( $(date +%s) - t0 ))
+  good=$(grep -a ' {"event":"module_result"' /tmp/update.json | grep -a '"ok":true' \
+    | grep -ac "\"revision_after\":\"$2\"")
+}
 [ -f /pkg/revs ] && . /pkg/revs

@@ -10,18 +10,11 @@ else
   while [ $i -lt 90 ] && [ "$(grep -c 'ttyUSB[0-9]' /tmp/mm.log)" -lt 2 ]; do sleep 1; i=$((i + 1)); done
   sleep 5
   before=$(wc -l < /tmp/mm.log)
-  t0=$(date +%s)
-  { "$MF" update /pkg/firehose --all --yes --json --timeout 120 --no-backup --journal /tmp/journal-fleet.json \
-      2> /tmp/update.err; echo $? > /tmp/rc; } \
-    | while IFS= read -r l; do echo "$(cut -d' ' -f1 /proc/uptime) $l"; done > /tmp/update.json
-  rc=$(cat /tmp/rc)
-  t1=$(date +%s)
-  good=$(grep -a ' {"event":"module_result"' /tmp/update.json | grep -a '"ok":true' \
-    | grep -ac "\"revision_after\":\"$REV_FIREHOSE\"")
+  update_all /pkg/firehose "$REV_FIREHOSE" 120
   uids=$(tail -n +"$before" /tmp/mm.log | grep -a 'device inhibition setup for uid' | grep -ao "uid '[^']*'" | sort -u | wc -l)
   tail -n +"$before" /tmp/mm.log | grep -a 'inhibition setup' | cut -c1-200 | sed "s/^/  [$SCENARIO] during: /"
   if [ "$rc" = 0 ] && [ "$good" = 2 ] && [ "$uids" -ge 2 ]; then
-    pass "2 modules in $((t1 - t0)) s, ModemManager inhibited on $uids USB paths"
+    pass "2 modules in $took s, ModemManager inhibited on $uids USB paths"
   else
     show /tmp/update.json 12; show /tmp/update.err 12
     fail "update --all exited $rc, $good of 2 modules at $REV_FIREHOSE, $uids inhibited USB paths"
